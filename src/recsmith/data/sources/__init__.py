@@ -1,0 +1,1 @@
+"""Data sources: each registers a reader by name (see base.py)."""

@@ -1,0 +1,288 @@
+"""The model contract every recommender follows.
+
+A model is a thin subclass of :class:`Recommender` that declares its hyperparameters once, as a
+pydantic ``Config``, and implements a few private hooks. Everything users call lives here, once:
+
+============================  ==================================================================
+public (do not override)      what the base class does
+============================  ==================================================================
+``fit(interactions)``          checks input, remembers seen items and item popularity, calls ``_fit``
+``recommend(users, k, ...)``   scores users in batches, removes seen / excluded items, takes top-k
+``recommend_cold(k)``          the cold-start answer for an unknown user: most popular items
+``similar_items(items, k)``    nearest items by the model's item-item similarity
+``save(dir)`` / ``load(dir)``  ``config.json`` + ``state.npz`` (``allow_pickle=False``); no pickle
+============================  ==================================================================
+
+============================  ==================================================================
+hook (implement)              contract
+============================  ==================================================================
+``_fit(interactions)``         learn from :class:`~recsmith.data.interactions.Interactions`
+``_score(users)``              ``(len(users), n_items)`` float32 scores, higher is better
+``_item_similarity(items)``    optional: ``(len(items), n_items)`` similarities for ``similar_items``
+``_state()``                   dict of numpy arrays that, with the config, restore the fitted model
+``_load_state(state)``         inverse of ``_state``
+============================  ==================================================================
+
+All ids are internal ints; mapping to and from external ids happens at the edges (CLI, API).
+Scores of ``-inf`` mark items that must never be recommended.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, ClassVar, Self
+
+import numpy as np
+import scipy.sparse as sp
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from recsmith.data.interactions import Interactions
+from recsmith.errors import ConfigError, NotFittedError, RecsmithError
+
+FORMAT_VERSION = 1
+
+
+class ModelConfig(BaseModel):
+    """Base of every model's hyperparameter config: unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def format_validation_error(err: ValidationError, prefix: str, fields: list[str]) -> str:
+    """Turn a pydantic error into one line per problem, naming the dotted key and valid keys."""
+    lines = []
+    for e in err.errors():
+        key = ".".join([prefix, *map(str, e["loc"])]) if prefix else ".".join(map(str, e["loc"]))
+        if e["type"] == "extra_forbidden":
+            lines.append(f"unknown key {key!r}; valid keys: {', '.join(sorted(fields))}")
+        else:
+            lines.append(f"{key}: {e['msg']} (got {e.get('input')!r})")
+    return "\n".join(lines)
+
+
+class Recommender(ABC):
+    """Base class of all recommenders. See the module docstring for the contract."""
+
+    #: registered name, e.g. ``"itemknn"`` (set by :func:`recsmith.models.registry.register`)
+    name: ClassVar[str] = ""
+    #: the model's hyperparameters, declared once
+    Config: ClassVar[type[ModelConfig]] = ModelConfig
+
+    def __init__(self, config: ModelConfig | dict[str, Any] | None = None, **params: Any) -> None:
+        if isinstance(config, ModelConfig):
+            if params:
+                config = config.model_copy(update=params)
+        else:
+            merged = {**(config or {}), **params}
+            try:
+                config = self.Config(**merged)
+            except ValidationError as err:
+                raise ConfigError(
+                    f"invalid config for model {self.name!r}:\n"
+                    + format_validation_error(err, self.name, list(self.Config.model_fields))
+                ) from None
+        self.config = config
+        self.n_users = 0
+        self.n_items = 0
+        self._seen: sp.csr_matrix | None = None
+        self._popularity: np.ndarray | None = None
+
+    # ------------------------------------------------------------------ fitting
+    def fit(self, interactions: Interactions) -> Self:
+        """Learn from ``interactions``; returns ``self``."""
+        if len(interactions) == 0:
+            raise RecsmithError(f"cannot fit {self.name!r} on an empty interactions table")
+        self.n_users, self.n_items = interactions.n_users, interactions.n_items
+        self._seen = interactions.binary
+        self._popularity = np.asarray(self._seen.sum(axis=0)).ravel().astype(np.float32)
+        self._fit(interactions)
+        return self
+
+    @property
+    def is_fitted(self) -> bool:
+        return self._seen is not None
+
+    def _check_fitted(self) -> None:
+        if not self.is_fitted:
+            raise NotFittedError(f"model {self.name!r} is not fitted: call fit() or load() first")
+
+    # ------------------------------------------------------------------ recommending
+    def recommend(
+        self,
+        users: np.ndarray | list[int],
+        k: int = 10,
+        *,
+        filter_seen: bool = True,
+        exclude: sp.csr_matrix | None = None,
+        batch_size: int = 1024,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``k`` items for each user.
+
+        Args:
+            users: internal user ids, shape ``(n,)``.
+            k: list length. Fewer than ``k`` items are returned (padded with ``-1`` / ``-inf``)
+                only when fewer than ``k`` items are eligible.
+            filter_seen: remove the items each user interacted with in the training data.
+            exclude: optional extra ``(n_users, n_items)`` matrix of items to remove per user.
+            batch_size: users scored at once; bounds memory to ``batch_size * n_items`` floats.
+
+        Returns:
+            ``(items, scores)``, both ``(n, k)``; items int64 in descending score order.
+        """
+        self._check_fitted()
+        users = np.asarray(users, dtype=np.int64).ravel()
+        if users.size and (users.min() < 0 or users.max() >= self.n_users):
+            raise RecsmithError(f"user ids must lie in [0, {self.n_users}) for model {self.name!r}")
+        if k < 1:
+            raise RecsmithError(f"k must be at least 1, got {k}")
+        k_eff = min(k, self.n_items)
+        items_out = np.full((users.size, k), -1, dtype=np.int64)
+        scores_out = np.full((users.size, k), -np.inf, dtype=np.float32)
+        for start, batch in _batches(users, batch_size):
+            scores = np.asarray(self._score(batch), dtype=np.float32)
+            if filter_seen:
+                _mask(scores, self._seen[batch])
+            if exclude is not None:
+                _mask(scores, exclude[batch])
+            top, top_scores = top_k(scores, k_eff)
+            items_out[start : start + len(batch), :k_eff] = top
+            scores_out[start : start + len(batch), :k_eff] = top_scores
+        items_out[~np.isfinite(scores_out)] = -1
+        return items_out, scores_out
+
+    def recommend_cold(self, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
+        """Cold-start answer for a user the model does not know: the most popular training items."""
+        self._check_fitted()
+        top, scores = top_k(self._popularity[None, :], min(k, self.n_items))
+        return top[0], scores[0]
+
+    def similar_items(self, items: np.ndarray | list[int], k: int = 10) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` most similar items to each of ``items`` (the item itself excluded)."""
+        self._check_fitted()
+        items = np.asarray(items, dtype=np.int64).ravel()
+        if items.size and (items.min() < 0 or items.max() >= self.n_items):
+            raise RecsmithError(f"item ids must lie in [0, {self.n_items}) for model {self.name!r}")
+        sims = np.asarray(self._item_similarity(items), dtype=np.float32).copy()
+        sims[np.arange(items.size), items] = -np.inf
+        top, scores = top_k(sims, min(k, self.n_items - 1))
+        top[~np.isfinite(scores)] = -1
+        return top, scores
+
+    # ------------------------------------------------------------------ hooks
+    @abstractmethod
+    def _fit(self, interactions: Interactions) -> None: ...
+
+    @abstractmethod
+    def _score(self, users: np.ndarray) -> np.ndarray: ...
+
+    def _item_similarity(self, items: np.ndarray) -> np.ndarray:
+        raise RecsmithError(f"model {self.name!r} has no notion of item similarity")
+
+    @abstractmethod
+    def _state(self) -> dict[str, np.ndarray]: ...
+
+    @abstractmethod
+    def _load_state(self, state: dict[str, np.ndarray]) -> None: ...
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path: str | Path) -> Path:
+        """Write ``config.json`` and ``state.npz`` into directory ``path``, atomically."""
+        self._check_fitted()
+        path = Path(path)
+        state = {f"model.{k}": np.asarray(v) for k, v in self._state().items()}
+        state.update(_csr_to_arrays("seen", self._seen))
+        state["popularity"] = self._popularity
+        meta = {
+            "format_version": FORMAT_VERSION,
+            "model": self.name,
+            "config": self.config.model_dump(mode="json"),
+            "n_users": self.n_users,
+            "n_items": self.n_items,
+        }
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+        try:
+            np.savez(tmp / "state.npz", allow_pickle=False, **state)
+            (tmp / "config.json").write_text(json.dumps(meta, indent=2))
+            if path.exists():
+                shutil.rmtree(path)
+            os.replace(tmp, path)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Recommender":
+        """Load a model saved by :meth:`save`. Called on the base class it dispatches by name."""
+        from recsmith.models.registry import get_model_class
+
+        path = Path(path)
+        meta_file = path / "config.json"
+        if not meta_file.exists():
+            raise RecsmithError(f"{path} is not a saved recsmith model (no config.json)")
+        meta = json.loads(meta_file.read_text())
+        if meta.get("format_version") != FORMAT_VERSION:
+            raise RecsmithError(f"{path}: unsupported model format {meta.get('format_version')!r}")
+        model_cls = get_model_class(meta["model"]) if cls is Recommender else cls
+        model = model_cls(meta["config"])
+        with np.load(path / "state.npz", allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+        model.n_users, model.n_items = int(meta["n_users"]), int(meta["n_items"])
+        model._seen = _arrays_to_csr("seen", arrays, (model.n_users, model.n_items))
+        model._popularity = arrays["popularity"]
+        model._load_state({k[len("model.") :]: v for k, v in arrays.items() if k.startswith("model.")})
+        return model
+
+    def __repr__(self) -> str:
+        params = ", ".join(f"{k}={v!r}" for k, v in self.config.model_dump().items())
+        return f"{type(self).__name__}({params})"
+
+
+# ---------------------------------------------------------------------- helpers
+def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Row-wise top-``k`` of a dense ``(n, m)`` array, sorted by descending score.
+
+    Ties are broken by the lower item id, so results are deterministic.
+    """
+    n, m = scores.shape
+    k = min(k, m)
+    if k <= 0:
+        return np.empty((n, 0), dtype=np.int64), np.empty((n, 0), dtype=np.float32)
+    if k < m:
+        part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    else:
+        part = np.broadcast_to(np.arange(m), (n, m)).copy()
+    part_scores = np.take_along_axis(scores, part, axis=1)
+    # lexsort: primary key descending score, secondary ascending item id
+    order = np.lexsort((part, -part_scores), axis=1)
+    top = np.take_along_axis(part, order, axis=1).astype(np.int64)
+    return top, np.take_along_axis(part_scores, order, axis=1)
+
+
+def _mask(scores: np.ndarray, rows: sp.csr_matrix) -> None:
+    """Set ``scores[i, j] = -inf`` wherever ``rows[i, j]`` is stored (in place)."""
+    rows = rows.tocsr()
+    r = np.repeat(np.arange(rows.shape[0]), np.diff(rows.indptr))
+    scores[r, rows.indices] = -np.inf
+
+
+def _batches(values: np.ndarray, size: int) -> Iterator[tuple[int, np.ndarray]]:
+    for start in range(0, len(values), size):
+        yield start, values[start : start + size]
+
+
+def _csr_to_arrays(prefix: str, m: sp.csr_matrix) -> dict[str, np.ndarray]:
+    return {f"{prefix}.indptr": m.indptr, f"{prefix}.indices": m.indices, f"{prefix}.data": m.data}
+
+
+def _arrays_to_csr(prefix: str, arrays: dict[str, np.ndarray], shape: tuple[int, int]) -> sp.csr_matrix:
+    return sp.csr_matrix(
+        (arrays[f"{prefix}.data"], arrays[f"{prefix}.indices"], arrays[f"{prefix}.indptr"]), shape=shape
+    )

@@ -1,0 +1,56 @@
+"""Models selected by registered name (no if/elif chains)."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any, TypeVar
+
+from recsmith.errors import ConfigError
+
+_REGISTRY: dict[str, type] = {}
+# modules imported on first lookup so that `import recsmith` stays light
+_BUILTIN_MODULES = (
+    "recsmith.models.random",
+    "recsmith.models.popular",
+    "recsmith.models.itemknn",
+    "recsmith.models.ease",
+    "recsmith.models.implicit_mf",
+)
+
+T = TypeVar("T", bound=type)
+
+
+def register(name: str):
+    """Class decorator: ``@register("itemknn")`` makes the model available by that name."""
+
+    def deco(cls: T) -> T:
+        if name in _REGISTRY and _REGISTRY[name] is not cls:
+            raise ValueError(f"model name {name!r} is already registered by {_REGISTRY[name]}")
+        cls.name = name
+        _REGISTRY[name] = cls
+        return cls
+
+    return deco
+
+
+def _load_builtins() -> None:
+    for module in _BUILTIN_MODULES:
+        importlib.import_module(module)
+
+
+def available_models() -> list[str]:
+    _load_builtins()
+    return sorted(_REGISTRY)
+
+
+def get_model_class(name: str) -> type:
+    _load_builtins()
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise ConfigError(f"unknown model {name!r}; available models: {', '.join(sorted(_REGISTRY))}") from None
+
+
+def create_model(name: str, params: dict[str, Any] | None = None):
+    """Instantiate a registered model from a params dict (validated by the model's Config)."""
+    return get_model_class(name)(params or {})
