@@ -30,9 +30,6 @@ Scores of ``-inf`` mark items that must never be recommended.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from pathlib import Path
@@ -44,6 +41,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from recsmith.data.interactions import Interactions
 from recsmith.errors import ConfigError, NotFittedError, RecsmithError
+from recsmith.utils.atomic import atomic_dir
 
 FORMAT_VERSION = 1
 
@@ -205,17 +203,9 @@ class Recommender(ABC):
             "n_users": self.n_users,
             "n_items": self.n_items,
         }
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
-        try:
+        with atomic_dir(path, overwrite=True) as tmp:
             np.savez(tmp / "state.npz", allow_pickle=False, **state)
             (tmp / "config.json").write_text(json.dumps(meta, indent=2))
-            if path.exists():
-                shutil.rmtree(path)
-            os.replace(tmp, path)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
         return path
 
     @classmethod
