@@ -1,0 +1,32 @@
+# Two commands set everything up on a fresh machine: `make demo` and `make test`.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+# implicit's ALS warns (and slows down) when OpenBLAS runs its own thread pool
+export OPENBLAS_NUM_THREADS ?= 1
+
+.PHONY: install demo test test-fast lint clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# pinned dependencies (requirements.lock), then the package itself without re-resolving them
+$(STAMP): $(BIN)/python requirements.lock pyproject.toml
+	$(BIN)/pip install -q -r requirements.lock
+	$(BIN)/pip install -q --no-deps -e .
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(BIN)/recsmith demo --config configs/demo.yaml --out runs/demo
+
+test: install
+	$(BIN)/pytest -n 2 --durations=15
+
+test-fast: install
+	$(BIN)/pytest -n 2 -m "not slow and not realdata"
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

@@ -1,0 +1,47 @@
+"""``recsmith benchmark``: the leaderboard of several models on one prepared dataset."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.markdown import Markdown
+
+from recsmith.cli.options import ConfigOpt, OverwriteOpt, SetOpt, parse_csv_list
+from recsmith.config import load_config
+from recsmith.data.dataset import Dataset
+from recsmith.experiments.benchmark import leaderboard_markdown, run_benchmark
+from recsmith.models.registry import available_models
+
+
+def benchmark(
+    data: Annotated[Path, typer.Option("--data", "-d", help="Prepared dataset directory.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Run directory to write.")],
+    models: Annotated[
+        Optional[str], typer.Option("--models", "-m", help="Comma-separated model names (default: those in the config).")
+    ] = None,
+    split: Annotated[Optional[str], typer.Option("--split", help="loo, last_n, temporal or random.")] = None,
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+    overwrite: OverwriteOpt = False,
+) -> None:
+    """Train and evaluate MODELS (selection on validation, numbers on test); write leaderboard.json/.md."""
+    overrides = list(set_ or [])
+    if split is not None:
+        overrides.insert(0, f"split.method={split}")
+    cfg = load_config(config, overrides)
+    names = parse_csv_list(models) if models else list(cfg.models)
+    if not names:
+        raise typer.BadParameter("no models: pass --models popular,itemknn,... or list them in the config")
+    dataset = Dataset.load(data)
+    board = run_benchmark(dataset, cfg, names, out, dataset_path=data, overwrite=overwrite)
+    Console().print(Markdown(leaderboard_markdown(board, cfg, dataset.manifest.get("name", str(data)))))
+    typer.echo(f"wrote {out}/leaderboard.json and {out}/leaderboard.md")
+
+
+def list_models() -> None:
+    """List the registered models."""
+    for name in available_models():
+        typer.echo(name)

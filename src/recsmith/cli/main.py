@@ -1,0 +1,71 @@
+"""The ``recsmith`` command line. Each command parses its options and calls one library function.
+
+Errors caused by input (:class:`~recsmith.errors.RecsmithError`) print one clear message and exit
+with the error's code; anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from rich.console import Console
+
+from recsmith import __version__
+from recsmith.cli import benchmark, data, demo, evaluate, recommend
+from recsmith.errors import RecsmithError
+
+app = typer.Typer(
+    name="recsmith",
+    help="Build, evaluate and serve recommender systems.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(data.app, name="data")
+app.command("demo")(demo.demo)
+app.command("benchmark")(benchmark.benchmark)
+app.command("evaluate")(evaluate.evaluate)
+app.command("recommend")(recommend.recommend)
+app.command("models")(benchmark.list_models)
+
+_err = Console(stderr=True, highlight=False)
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", help="Print the version and exit.", is_eager=True),
+) -> None:
+    if version:
+        typer.echo(__version__)
+        raise typer.Exit()
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        app(args=argv, standalone_mode=False)
+    except RecsmithError as err:
+        _err.print(f"[bold red]error:[/bold red] {err}", markup=True, soft_wrap=True)
+        return err.exit_code
+    except FileExistsError as err:
+        _err.print(f"[bold red]error:[/bold red] {err}", soft_wrap=True)
+        return 1
+    except KeyboardInterrupt:
+        _err.print("interrupted; nothing was written half-way")
+        return 130
+    except typer.Exit as exc:
+        return exc.exit_code
+    except Exception as exc:  # click's usage errors
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            return exc.exit_code
+        if isinstance(exc, click.exceptions.Abort):
+            return 1
+        raise
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,153 @@
+"""Train / validation / test splits of a prepared dataset, all on internal ids.
+
+================  ===============================================================================
+method            rule
+================  ===============================================================================
+``loo``           leave-one-out per user, chronological: last interaction = test, second-last =
+                  validation, the rest = train. Users with fewer than ``min_interactions`` stay
+                  entirely in train (they still shape the model, they are not evaluated).
+``last_n``        as ``loo`` with the last ``n`` interactions per user for test and the ``n`` before
+                  them for validation.
+``temporal``      one global time T: train < T <= test. With validation, the window
+                  ``[T - valid_seconds, T)`` is validation and train is everything before it. This
+                  is the split closest to production: nothing after T is seen while training.
+``random``        seeded random share of interactions for test / validation (no time order: only
+                  for comparison with papers that use it; it leaks the future).
+================  ===============================================================================
+
+"Chronological" relies on the prepared dataset's order: sorted by (user, timestamp), equal
+timestamps kept in source order. For the temporal and random splits, validation / test users
+without any training interaction are dropped when ``drop_cold_users`` is set (the default): they
+are a cold-start problem that needs its own slice, and keeping them would silently score them 0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import numpy as np
+import polars as pl
+
+from recsmith.config import SplitConfig
+from recsmith.data.interactions import Interactions
+from recsmith.data.schema import Columns
+from recsmith.errors import ConfigError, RecsmithError
+
+_POS_FROM_END = "__pos_from_end"
+_PART = "__part"
+TRAIN, VALID, TEST = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class Split:
+    train: Interactions
+    valid: Interactions | None
+    test: Interactions
+
+    def train_full(self) -> Interactions:
+        """Train + validation: what a model selected on validation is refitted on before testing."""
+        return self.train if self.valid is None else self.train.concat(self.valid)
+
+    def summary(self) -> dict[str, dict[str, int]]:
+        parts = {"train": self.train, "valid": self.valid, "test": self.test}
+        return {
+            name: {"interactions": len(p), "users": int(p.frame[Columns.User].n_unique())}
+            for name, p in parts.items()
+            if p is not None
+        }
+
+
+def split(data: Interactions, cfg: SplitConfig) -> Split:
+    """Split ``data`` by ``cfg.method``; see the module docstring for the rules."""
+    frame = data.frame
+    if cfg.method == "loo":
+        part = _tail_parts(frame, 1, cfg.valid, cfg.min_interactions)
+    elif cfg.method == "last_n":
+        part = _tail_parts(frame, cfg.n, cfg.valid, cfg.min_interactions)
+    elif cfg.method == "temporal":
+        part = _temporal_parts(frame, cfg)
+    elif cfg.method == "random":
+        part = _random_parts(frame, cfg)
+    else:  # pragma: no cover - pydantic restricts the literal
+        raise ConfigError(f"unknown split method {cfg.method!r}")
+    labelled = frame.with_columns(part.alias(_PART))
+    if cfg.method in ("temporal", "random") and cfg.drop_cold_users:
+        labelled = _drop_cold_users(labelled)
+    parts = {p: labelled.filter(pl.col(_PART) == p).drop(_PART) for p in (TRAIN, VALID, TEST)}
+    if parts[TEST].height == 0:
+        raise RecsmithError(
+            f"split {cfg.method!r} left no test interactions "
+            f"({frame.height} interactions, {frame[Columns.User].n_unique()} users); check its settings"
+        )
+    wrap = lambda f: Interactions(f, data.n_users, data.n_items)  # noqa: E731
+    return Split(
+        train=wrap(parts[TRAIN]),
+        valid=wrap(parts[VALID]) if cfg.valid else None,
+        test=wrap(parts[TEST]),
+    )
+
+
+def _tail_parts(frame: pl.DataFrame, n: int, with_valid: bool, min_interactions: int) -> pl.Expr:
+    """Label the last ``n`` rows of each user test and the ``n`` before validation."""
+    # position counted from the user's last interaction: 0 = last. Relies on the dataset order.
+    pos = (pl.len().over(Columns.User) - 1 - pl.int_range(pl.len()).over(Columns.User)).alias(_POS_FROM_END)
+    count = pl.len().over(Columns.User)
+    held = 2 * n if with_valid else n
+    eligible = count >= max(min_interactions, held + 1)
+    return (
+        pl.when(eligible & (pos < n))
+        .then(TEST)
+        .when(eligible & with_valid & (pos < 2 * n))
+        .then(VALID)
+        .otherwise(TRAIN)
+    )
+
+
+def _temporal_parts(frame: pl.DataFrame, cfg: SplitConfig) -> pl.Expr:
+    if cfg.test_time is None:
+        raise ConfigError("split.test_time is required for method 'temporal' (ISO date or unix seconds)")
+    t = parse_time(cfg.test_time)
+    ts = pl.col(Columns.Timestamp)
+    if not cfg.valid:
+        return pl.when(ts >= t).then(TEST).otherwise(TRAIN)
+    window = cfg.valid_seconds
+    if window is None:  # same length as the test period
+        window = max(int(frame[Columns.Timestamp].max()) - t + 1, 1)
+    return pl.when(ts >= t).then(TEST).when(ts >= t - window).then(VALID).otherwise(TRAIN)
+
+
+def _random_parts(frame: pl.DataFrame, cfg: SplitConfig) -> pl.Expr:
+    if cfg.valid and cfg.test_ratio + cfg.valid_ratio >= 1:
+        raise ConfigError("split.test_ratio + split.valid_ratio must be below 1")
+    u = np.random.default_rng(cfg.seed).random(frame.height)
+    draw = pl.Series(u)
+    valid_ratio = cfg.valid_ratio if cfg.valid else 0.0
+    return (
+        pl.when(pl.lit(draw) < cfg.test_ratio)
+        .then(TEST)
+        .when(pl.lit(draw) < cfg.test_ratio + valid_ratio)
+        .then(VALID)
+        .otherwise(TRAIN)
+    )
+
+
+def _drop_cold_users(labelled: pl.DataFrame) -> pl.DataFrame:
+    has_train = (pl.col(_PART) == TRAIN).any().over(Columns.User)
+    return labelled.filter((pl.col(_PART) == TRAIN) | has_train)
+
+
+def parse_time(value: str | int) -> int:
+    """ISO date / datetime (UTC when no zone is given) or unix seconds -> unix seconds."""
+    if isinstance(value, int):
+        return value
+    text = str(value).strip()
+    if text.lstrip("-").isdigit():
+        return int(text)
+    try:
+        dt = datetime.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(f"cannot parse time {value!r}: use an ISO date like 2020-09-01 or unix seconds") from None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return int(dt.timestamp())

@@ -1,0 +1,191 @@
+"""The leaderboard: train and evaluate several models on one split of one prepared dataset.
+
+Protocol, per model:
+
+1. every hyperparameter combination (``tune`` in the config, else the single ``models`` entry) is
+   fitted on *train* and scored on *validation*; the best by ``evaluation.select_metric`` wins;
+2. the winner is refitted on *train + validation* (its fit time is the reported ``fit_seconds``)
+   and scored once on *test*, with train + validation items filtered as seen.
+
+Without a validation part, the single configuration is fitted on train and scored on test.
+Test numbers are therefore never used to choose anything.
+
+The run directory (written atomically)::
+
+    RUN/
+      leaderboard.json   {"<model>": {"valid": {...}, "test": {...}, "fit_seconds": ..., "params": {...},
+                                       "tuning": [...], "eval_seconds": ...}}
+      leaderboard.md     the same as a Markdown table, with the protocol
+      run.json           dataset, split sizes, config, versions, timings
+      config.yaml        the resolved run config
+      dataset/           id maps and item table (so `recsmith recommend --run` is self-contained)
+      models/<name>/     each test-time model, saved without pickle
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from recsmith import __version__
+from recsmith.config import RunConfig, dump_config
+from recsmith.data.dataset import Dataset
+from recsmith.data.interactions import Interactions
+from recsmith.data.splits import Split, split
+from recsmith.evaluation import evaluate
+from recsmith.models.registry import create_model, get_model_class
+from recsmith.utils.atomic import atomic_dir
+from recsmith.utils.logging import log
+
+
+@dataclass
+class ModelResult:
+    name: str
+    params: dict[str, Any]
+    valid: dict[str, float]
+    test: dict[str, float]
+    fit_seconds: float
+    eval_seconds: float
+    tuning: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "valid": self.valid,
+            "test": self.test,
+            "fit_seconds": round(self.fit_seconds, 3),
+            "eval_seconds": round(self.eval_seconds, 3),
+            "params": self.params,
+            "tuning": self.tuning,
+        }
+
+
+def run_benchmark(
+    dataset: Dataset,
+    cfg: RunConfig,
+    models: list[str],
+    out: str | Path,
+    *,
+    dataset_path: str | Path | None = None,
+    overwrite: bool = False,
+) -> dict[str, dict[str, Any]]:
+    """Split ``dataset``, train and evaluate ``models``, write the run directory; return the leaderboard."""
+    for name in models:  # fail on a typo before any training
+        get_model_class(name)
+    parts = split(dataset.interactions, cfg.split)
+    log(f"split {cfg.split.method}: {parts.summary()}")
+    results: dict[str, ModelResult] = {}
+    with atomic_dir(out, overwrite=overwrite) as tmp:
+        for name in models:
+            result, model = evaluate_model(name, parts, cfg)
+            results[name] = result
+            model.save(tmp / "models" / name)
+            select = cfg.evaluation.select_metric
+            log(
+                f"{name}: valid {select}={result.valid.get(select, float('nan')):.4f} "
+                f"test {select}={result.test.get(select, float('nan')):.4f} fit {result.fit_seconds:.1f}s"
+            )
+        board = {name: r.to_json() for name, r in results.items()}
+        _write_run(tmp, dataset, dataset_path, cfg, parts, board)
+    return board
+
+
+def evaluate_model(name: str, parts: Split, cfg: RunConfig) -> tuple[ModelResult, Any]:
+    """Select ``name``'s hyperparameters on validation, refit on train+valid, score on test."""
+    ev = cfg.evaluation
+    grid = [_with_seed(name, params, cfg.seed) for params in cfg.model_grid(name)]
+    tuning: list[dict[str, Any]] = []
+    best_params, best_valid = grid[0], {}
+    if parts.valid is not None and len(parts.valid):
+        best_score = float("-inf")
+        for params in grid:
+            model = create_model(name, params).fit(parts.train)
+            metrics = _evaluate(model, parts.valid, cfg)
+            tuning.append({"params": params, ev.select_metric: metrics.get(ev.select_metric)})
+            if metrics.get(ev.select_metric, float("-inf")) > best_score:
+                best_score, best_params, best_valid = metrics[ev.select_metric], params, metrics
+    train = parts.train_full()
+    start = time.perf_counter()
+    model = create_model(name, best_params).fit(train)
+    fit_seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    test = _evaluate(model, parts.test, cfg)
+    eval_seconds = time.perf_counter() - start
+    result = ModelResult(name, best_params, best_valid, test, fit_seconds, eval_seconds, tuning)
+    return result, model
+
+
+def _evaluate(model: Any, target: Interactions, cfg: RunConfig) -> dict[str, float]:
+    ev = cfg.evaluation
+    metrics = evaluate(model, target, ks=ev.ks, filter_seen=ev.filter_seen, batch_size=ev.batch_size)
+    return {k: float(v) for k, v in metrics.items()}
+
+
+def _with_seed(name: str, params: dict[str, Any], seed: int) -> dict[str, Any]:
+    """Models that take a seed get the run's seed unless their params set one."""
+    if "seed" in get_model_class(name).Config.model_fields and "seed" not in params:
+        return {**params, "seed": seed}
+    return params
+
+
+def _write_run(
+    tmp: Path,
+    dataset: Dataset,
+    dataset_path: str | Path | None,
+    cfg: RunConfig,
+    parts: Split,
+    board: dict[str, Any],
+) -> None:
+    (tmp / "leaderboard.json").write_text(json.dumps(board, indent=2))
+    (tmp / "leaderboard.md").write_text(leaderboard_markdown(board, cfg, dataset.manifest.get("name", "dataset")))
+    (tmp / "config.yaml").write_text(dump_config(cfg))
+    info = {
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "recsmith_version": __version__,
+        "python": platform.python_version(),
+        "dataset": {
+            "path": str(Path(dataset_path).resolve()) if dataset_path else None,
+            "name": dataset.manifest.get("name"),
+            "counts": dataset.manifest.get("counts"),
+        },
+        "split": parts.summary(),
+        "models": list(board),
+    }
+    (tmp / "run.json").write_text(json.dumps(info, indent=2))
+    data_dir = tmp / "dataset"
+    data_dir.mkdir()
+    dataset.user_map.save(data_dir / "user_ids.parquet")
+    dataset.item_map.save(data_dir / "item_ids.parquet")
+    if dataset.items is not None:
+        dataset.items.write_parquet(data_dir / "items.parquet")
+
+
+def leaderboard_markdown(board: dict[str, Any], cfg: RunConfig, dataset_name: str) -> str:
+    """The leaderboard as a Markdown table of test metrics (plus the validation selection metric)."""
+    ks = cfg.evaluation.ks
+    metric_cols = [f"{m}@{k}" for k in ks for m in ("ndcg", "recall")] + [f"{m}@{ks[-1]}" for m in ("mrr", "hit", "map")]
+    select = cfg.evaluation.select_metric
+    header = ["model", f"valid {select}", *[f"test {c}" for c in metric_cols], "fit s"]
+    lines = [
+        f"# Leaderboard: {dataset_name}",
+        "",
+        f"Split `{cfg.split.method}`; full ranking over all items; seen items "
+        f"{'filtered' if cfg.evaluation.filter_seen else 'kept'}; hyperparameters chosen on validation "
+        f"by {select}, then refitted on train + validation and scored once on test.",
+        "",
+        "| " + " | ".join(header) + " |",
+        "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|",
+    ]
+    ranked = sorted(board.items(), key=lambda kv: -kv[1]["test"].get(select, float("-inf")))
+    for name, r in ranked:
+        valid = r["valid"].get(select)
+        row = [name, f"{valid:.4f}" if valid is not None else "-"]
+        row += [f"{r['test'].get(c, float('nan')):.4f}" for c in metric_cols]
+        row.append(f"{r['fit_seconds']:.2f}")
+        lines.append("| " + " | ".join(row) + " |")
+    lines.append("")
+    return "\n".join(lines)
