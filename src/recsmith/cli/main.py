@@ -10,6 +10,7 @@ import sys
 
 import typer
 from rich.console import Console
+from typer.exceptions import TyperException
 
 from recsmith import __version__
 from recsmith.cli import benchmark, data, demo, evaluate, recommend
@@ -32,18 +33,24 @@ app.command("models")(benchmark.list_models)
 _err = Console(stderr=True, highlight=False)
 
 
-@app.callback()
-def _root(
-    version: bool = typer.Option(False, "--version", help="Print the version and exit.", is_eager=True),
-) -> None:
-    if version:
+def _print_version(value: bool) -> None:
+    if value:
         typer.echo(__version__)
         raise typer.Exit()
 
 
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", help="Print the version and exit.", is_eager=True, callback=_print_version
+    ),
+) -> None:
+    """Build, evaluate and serve recommender systems."""
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
-        app(args=argv, standalone_mode=False)
+        app(args=argv, prog_name="recsmith", standalone_mode=False)
     except RecsmithError as err:
         _err.print(f"[bold red]error:[/bold red] {err}", markup=True, soft_wrap=True)
         return err.exit_code
@@ -55,15 +62,12 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except typer.Exit as exc:
         return exc.exit_code
-    except Exception as exc:  # click's usage errors
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            return exc.exit_code
-        if isinstance(exc, click.exceptions.Abort):
-            return 1
-        raise
+    except typer.Abort:
+        return 1
+    except TyperException as exc:  # usage errors: bad or missing options
+        show = getattr(exc, "show", None)
+        show() if show else _err.print(f"error: {exc.format_message()}")
+        return exc.exit_code
     return 0
 
 
