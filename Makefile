@@ -3,8 +3,6 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
-# implicit's ALS warns (and slows down) when OpenBLAS runs its own thread pool
-export OPENBLAS_NUM_THREADS ?= 1
 
 .PHONY: install demo test test-fast lint clean
 

@@ -63,9 +63,9 @@ def test_unknown_model_lists_available():
 
 
 def test_tune_grid_combinations():
-    cfg = load_config(None, ["models.itemknn.shrinkage=5", "tune.itemknn.k=[10, 20]"])
+    cfg = load_config(None, ["models.itemknn.shrink=5", "tune.itemknn.k=[10, 20]"])
     grid = cfg.model_grid("itemknn")
-    assert grid == [{"shrinkage": 5, "k": 10}, {"shrinkage": 5, "k": 20}]
+    assert grid == [{"shrink": 5, "k": 10}, {"shrink": 5, "k": 20}]
 
 
 def test_override_into_a_value_is_an_error():

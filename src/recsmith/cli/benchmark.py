@@ -7,12 +7,12 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
-from rich.markdown import Markdown
 
 from recsmith.cli.options import ConfigOpt, OverwriteOpt, SetOpt, parse_csv_list
 from recsmith.config import load_config
 from recsmith.data.dataset import Dataset
-from recsmith.experiments.benchmark import leaderboard_markdown, run_benchmark
+from recsmith.cli.tables import leaderboard_table
+from recsmith.experiments.benchmark import run_benchmark
 from recsmith.models.registry import available_models
 
 
@@ -37,7 +37,8 @@ def benchmark(
         raise typer.BadParameter("no models: pass --models popular,itemknn,... or list them in the config")
     dataset = Dataset.load(data)
     board = run_benchmark(dataset, cfg, names, out, dataset_path=data, overwrite=overwrite)
-    Console().print(Markdown(leaderboard_markdown(board, cfg, dataset.manifest.get("name", str(data)))))
+    title = f"Leaderboard: {dataset.manifest.get('name', data)} ({cfg.split.method})"
+    Console().print(leaderboard_table(board, cfg.evaluation.select_metric, title))
     typer.echo(f"wrote {out}/leaderboard.json and {out}/leaderboard.md")
 
 

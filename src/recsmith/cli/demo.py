@@ -8,12 +8,10 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.markdown import Markdown
 
 from recsmith.cli.options import ConfigOpt, SetOpt, parse_csv_list
-from recsmith.cli.recommend import items_table
+from recsmith.cli.tables import items_table, leaderboard_table
 from recsmith.config import load_config
-from recsmith.experiments.benchmark import leaderboard_markdown
 from recsmith.experiments.demo import run_demo
 
 
@@ -27,8 +25,10 @@ def demo(
     cfg = load_config(config, list(set_ or []))
     result = run_demo(cfg, list(cfg.models) or parse_csv_list("popular,itemknn,ease,als,bpr"), out)
     console = Console()
-    console.print(Markdown(leaderboard_markdown(result.leaderboard, cfg, "synthetic H&M-like data (demo)")))
-    console.print(f"\nSample recommendations from the best model on test: [bold]{result.best_model}[/bold]\n")
+    select = cfg.evaluation.select_metric
+    console.print(leaderboard_table(result.leaderboard, select, "Leaderboard: synthetic H&M-like data (leave-one-out)"))
+    console.print(f"full table: {out}/run/leaderboard.md")
+    console.print(f"\nSample recommendations from the best model on validation {select}: [bold]{result.best_model}[/bold]\n")
     for rec in result.recommendations:
         history = "; ".join(result.histories.get(rec["user_id"], []))
         console.print(items_table(rec["items"], f"customer {rec['user_id'][:12]}… · recently bought: {history}"))

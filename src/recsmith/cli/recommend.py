@@ -8,8 +8,8 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
+from recsmith.cli.tables import items_table
 from recsmith.experiments.recommend import load_run, recommend_users
 
 
@@ -33,10 +33,3 @@ def recommend(
     for res in results:
         title = f"user {res['user_id']} · {model}" + (" · cold start (unknown user: popular items)" if res["cold_start"] else "")
         console.print(items_table(res["items"], title))
-
-
-def items_table(items: list[dict], title: str) -> Table:
-    table = Table("rank", "item_id", "name", "score", title=title)
-    for it in items:
-        table.add_row(str(it["rank"]), it["item_id"], it["name"] or "", f"{it['score']:.4f}")
-    return table

@@ -33,7 +33,8 @@ def run_demo(cfg: RunConfig, models: list[str], out: str | Path, n_users: int = 
     log(f"prepared {len(dataset.interactions)} interactions, {dataset.n_users} users, {dataset.n_items} items")
     board = run_benchmark(dataset, cfg, models, out / "run", dataset_path=out / "data", overwrite=True)
     select = cfg.evaluation.select_metric
-    best = max(board, key=lambda m: board[m]["test"].get(select, float("-inf")))
+    # chosen on validation: picking by test numbers would be selection on the test set
+    best = max(board, key=lambda m: board[m]["valid"].get(select, float("-inf")))
 
     # three users with a real history, chosen deterministically by the seed
     frame = dataset.interactions.frame

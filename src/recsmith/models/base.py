@@ -17,8 +17,10 @@ public (do not override)      what the base class does
 hook (implement)              contract
 ============================  ==================================================================
 ``_fit(interactions)``         learn from :class:`~recsmith.data.interactions.Interactions`
-``_score(users)``              ``(len(users), n_items)`` float32 scores, higher is better
+``_score(users)``              ``(len(users), n_items)`` float32 scores, higher is better; a fresh
+                               array (the caller masks it in place), never a view of model state
 ``_item_similarity(items)``    optional: ``(len(items), n_items)`` similarities for ``similar_items``
+                               (``-inf`` for items that are no neighbour at all); a fresh array
 ``_state()``                   dict of numpy arrays that, with the config, restore the fitted model
 ``_load_state(state)``         inverse of ``_state``
 ============================  ==================================================================
@@ -73,19 +75,22 @@ class Recommender(ABC):
     Config: ClassVar[type[ModelConfig]] = ModelConfig
 
     def __init__(self, config: ModelConfig | dict[str, Any] | None = None, **params: Any) -> None:
-        if isinstance(config, ModelConfig):
-            if params:
-                config = config.model_copy(update=params)
+        if isinstance(config, ModelConfig) and type(config) is self.Config and not params:
+            validated = config
         else:
+            # a config object of another class, or overrides on top of one, are re-validated:
+            # ``model_copy(update=...)`` would skip validation and let bad keys and types through
+            if isinstance(config, ModelConfig):
+                config = config.model_dump()
             merged = {**(config or {}), **params}
             try:
-                config = self.Config(**merged)
+                validated = self.Config(**merged)
             except ValidationError as err:
                 raise ConfigError(
                     f"invalid config for model {self.name!r}:\n"
                     + format_validation_error(err, self.name, list(self.Config.model_fields))
                 ) from None
-        self.config = config
+        self.config = validated
         self.n_users = 0
         self.n_items = 0
         self._seen: sp.csr_matrix | None = None
@@ -99,7 +104,11 @@ class Recommender(ABC):
         self.n_users, self.n_items = interactions.n_users, interactions.n_items
         self._seen = interactions.binary
         self._popularity = np.asarray(self._seen.sum(axis=0)).ravel().astype(np.float32)
-        self._fit(interactions)
+        try:
+            self._fit(interactions)
+        except BaseException:
+            self._seen = self._popularity = None  # a failed fit must not look fitted
+            raise
         return self
 
     @property
@@ -220,6 +229,8 @@ class Recommender(ABC):
         meta = json.loads(meta_file.read_text())
         if meta.get("format_version") != FORMAT_VERSION:
             raise RecsmithError(f"{path}: unsupported model format {meta.get('format_version')!r}")
+        if cls is not Recommender and meta.get("model") != cls.name:
+            raise RecsmithError(f"{path} holds a {meta.get('model')!r} model, not {cls.name!r}")
         model_cls = get_model_class(meta["model"]) if cls is Recommender else cls
         model = model_cls(meta["config"])
         with np.load(path / "state.npz", allow_pickle=False) as npz:
@@ -247,6 +258,7 @@ def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         return np.empty((n, 0), dtype=np.int64), np.empty((n, 0), dtype=np.float32)
     if k < m:
         part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+        _prefer_low_ids_at_boundary(scores, part)
     else:
         part = np.broadcast_to(np.arange(m), (n, m)).copy()
     part_scores = np.take_along_axis(scores, part, axis=1)
@@ -254,6 +266,28 @@ def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     order = np.lexsort((part, -part_scores), axis=1)
     top = np.take_along_axis(part, order, axis=1).astype(np.int64)
     return top, np.take_along_axis(part_scores, order, axis=1)
+
+
+def _prefer_low_ids_at_boundary(scores: np.ndarray, part: np.ndarray) -> None:
+    """Fix ``part`` (in place) in rows where items tied with the k-th score straddle the cut.
+
+    ``argpartition`` keeps an arbitrary subset of the items tied at the k-th score; the contract
+    is the lowest ids. Rows without such ties (almost all, for continuous scores) are untouched.
+    """
+    k = part.shape[1]
+    kept = np.take_along_axis(scores, part, axis=1)
+    thr = kept.min(axis=1)
+    ties_all = (scores == thr[:, None]).sum(axis=1)
+    ties_kept = (kept == thr[:, None]).sum(axis=1)
+    rows = np.flatnonzero(ties_all > ties_kept)
+    if rows.size == 0:
+        return
+    sub, t = scores[rows], thr[rows, None]
+    above = sub > t
+    tied = sub == t
+    need = k - above.sum(axis=1)
+    keep = above | (tied & (np.cumsum(tied, axis=1) <= need[:, None]))
+    part[rows] = np.nonzero(keep)[1].reshape(rows.size, k)
 
 
 def _mask(scores: np.ndarray, rows: sp.csr_matrix) -> None:

@@ -1,0 +1,101 @@
+"""``als`` and ``bpr``: matrix factorisation for implicit feedback, fitted by the ``implicit`` library.
+
+Both run on the CPU (``implicit.cpu``) and keep only their factor matrices, so a saved model needs
+nothing from ``implicit`` to recommend.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from implicit.cpu.als import AlternatingLeastSquares
+from implicit.cpu.bpr import BayesianPersonalizedRanking
+from pydantic import Field
+from threadpoolctl import threadpool_limits
+
+from recsmith.data.interactions import Interactions
+from recsmith.models.base import ModelConfig
+from recsmith.models.factors import FactorModel
+from recsmith.models.registry import register
+
+
+class MFConfig(ModelConfig):
+    """Hyperparameters shared by the implicit-library factor models."""
+
+    factors: int = Field(64, ge=1, description="latent dimensions")
+    seed: int = Field(0, ge=0, description="seeds the factor initialisation (and BPR's sampling)")
+
+
+@register("als")
+class ALS(FactorModel):
+    """Weighted ALS for implicit feedback (Hu, Koren & Volinsky 2008; conjugate-gradient solver).
+
+    Every observed (user, item) pair is a positive with confidence ``1 + alpha * w``, every other
+    pair a negative with confidence 1; ``w`` is 1 (``binary=True``) or the summed interaction
+    weight. Fitting is deterministic for a seed at any ``num_threads`` (users and items are solved
+    independently).
+    """
+
+    class Config(MFConfig):
+        regularization: float = Field(
+            1.0, ge=0, description="L2 penalty lambda in each least-squares solve (not scaled by counts)"
+        )
+        iterations: int = Field(15, ge=1, description="alternating sweeps over users and items")
+        alpha: float = Field(10.0, gt=0, description="confidence of a positive: 1 + alpha * w")
+        binary: bool = Field(True, description="w = 1 for every interaction; False: w = summed weights (counts)")
+        num_threads: int = Field(0, ge=0, description="fitting threads; 0 = all cores")
+
+    def _fit(self, interactions: Interactions) -> None:
+        cfg = self.config
+        confidence = (interactions.binary if cfg.binary else interactions.matrix).copy()
+        confidence.data = 1.0 + np.float32(cfg.alpha) * confidence.data
+        # implicit's ALS runs its own threads; a threaded BLAS underneath only slows it down
+        with threadpool_limits(1, "blas"):
+            als = AlternatingLeastSquares(
+                factors=cfg.factors,
+                regularization=cfg.regularization,
+                alpha=1.0,  # the confidence is already scaled above
+                iterations=cfg.iterations,
+                num_threads=cfg.num_threads,
+                random_state=cfg.seed,
+                dtype=np.float32,
+            )
+            als.fit(confidence, show_progress=False)
+        self._set_factors(als.user_factors, als.item_factors)
+
+
+@register("bpr")
+class BPR(FactorModel):
+    """Bayesian Personalized Ranking (Rendle et al. 2009), SGD on sampled (user, pos, neg) triples.
+
+    Interaction weights are ignored. Scores are ``U @ V.T + item_bias``. With ``num_threads`` other
+    than 1 the SGD runs Hogwild-style and results differ from run to run even for a fixed seed;
+    the default of 1 thread is reproducible.
+    """
+
+    class Config(MFConfig):
+        regularization: float = Field(0.01, ge=0, description="L2 weight decay in each SGD step")
+        iterations: int = Field(100, ge=1, description="epochs (each samples as many triples as interactions)")
+        learning_rate: float = Field(0.01, gt=0, description="SGD step size")
+        verify_negative_samples: bool = Field(
+            True, description="resample negatives the user actually interacted with (slower, better)"
+        )
+        num_threads: int = Field(
+            1, ge=0, description="fitting threads; 0 = all cores. Only 1 is reproducible for a seed"
+        )
+
+    def _fit(self, interactions: Interactions) -> None:
+        cfg = self.config
+        bpr = BayesianPersonalizedRanking(
+            factors=cfg.factors,
+            learning_rate=cfg.learning_rate,
+            regularization=cfg.regularization,
+            iterations=cfg.iterations,
+            verify_negative_samples=cfg.verify_negative_samples,
+            num_threads=cfg.num_threads,
+            random_state=cfg.seed,
+            dtype=np.float32,
+        )
+        bpr.fit(interactions.binary, show_progress=False)
+        # implicit appends a bias column: users carry a constant 1, items their bias
+        user, item = np.asarray(bpr.user_factors), np.asarray(bpr.item_factors)
+        self._set_factors(user[:, : cfg.factors], item[:, : cfg.factors], item[:, cfg.factors])
