@@ -16,6 +16,7 @@ from recsmith.data.interactions import Interactions
 from recsmith.models.base import ModelConfig
 from recsmith.models.factors import FactorModel
 from recsmith.models.registry import register
+from recsmith.utils.progress import progress_enabled
 
 
 class MFConfig(ModelConfig):
@@ -59,7 +60,7 @@ class ALS(FactorModel):
                 random_state=cfg.seed,
                 dtype=np.float32,
             )
-            als.fit(confidence, show_progress=False)
+            als.fit(confidence, show_progress=progress_enabled())
         self._set_factors(als.user_factors, als.item_factors)
 
 
@@ -95,7 +96,7 @@ class BPR(FactorModel):
             random_state=cfg.seed,
             dtype=np.float32,
         )
-        bpr.fit(interactions.binary, show_progress=False)
+        bpr.fit(interactions.binary, show_progress=progress_enabled())
         # implicit appends a bias column: users carry a constant 1, items their bias
         user, item = np.asarray(bpr.user_factors), np.asarray(bpr.item_factors)
         self._set_factors(user[:, : cfg.factors], item[:, : cfg.factors], item[:, cfg.factors])
