@@ -20,6 +20,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from recsmith.errors import ConfigError
+from recsmith.features.config import FeatureConfig
+from recsmith.training.config import TrainConfig
 
 
 class Section(BaseModel):
@@ -81,6 +83,11 @@ class EvalConfig(Section):
     filter_seen: bool = Field(True, description="remove each user's training items from the ranking")
     batch_size: int = Field(1024, ge=1, description="users scored at once (memory ~ batch_size x n_items floats)")
     select_metric: str = Field("ndcg@10", description="validation metric used for model selection")
+    baseline: str | None = Field(
+        "popular", description="model the leaderboard compares every other with (paired tests); skipped if not run"
+    )
+    bootstrap: int = Field(1000, ge=0, description="bootstrap resamples for confidence intervals (0: none)")
+    alpha: float = Field(0.05, gt=0, lt=1, description="significance level of the comparisons with the baseline")
 
     @field_validator("ks")
     @classmethod
@@ -103,6 +110,10 @@ class RunConfig(Section):
         default_factory=dict, description="model name -> {param: [values]}: grid chosen on validation"
     )
     evaluation: EvalConfig = Field(default_factory=EvalConfig)
+    features: FeatureConfig = Field(
+        default_factory=FeatureConfig, description="the feature store written with the dataset (recsmith.features)"
+    )
+    train: TrainConfig = Field(default_factory=TrainConfig, description="the Trainer of torch models (recsmith.training)")
 
     def model_params(self, name: str) -> dict[str, Any]:
         return dict(self.models.get(name, {}))

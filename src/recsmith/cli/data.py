@@ -1,4 +1,4 @@
-"""``recsmith data ...``: read a source and write a prepared dataset."""
+"""``recsmith data ...``: read a source and write a prepared dataset; write synthetic H&M files."""
 
 from __future__ import annotations
 
@@ -15,13 +15,17 @@ from recsmith.data.sources.base import available_sources
 from recsmith.utils.logging import log
 
 app = typer.Typer(help="Prepare datasets.", no_args_is_help=True)
+synth_app = typer.Typer(help="Write synthetic data files.", no_args_is_help=True)
+app.add_typer(synth_app, name="synth")
 
 
 @app.command("prepare")
 def prepare_cmd(
     source: Annotated[str, typer.Argument(help="Source name, e.g. movielens-100k, sequences, hm, csv, synthetic.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Directory to write the prepared dataset to.")],
-    path: Annotated[Optional[str], typer.Option("--path", "-p", help="File or directory the source reads.")] = None,
+    path: Annotated[
+        Optional[str], typer.Option("--path", "--raw", "-p", help="File or directory the source reads (raw data).")
+    ] = None,
     on_bad_rows: Annotated[
         Optional[str], typer.Option("--on-bad-rows", help="error (default) or skip (skipped rows are counted).")
     ] = None,
@@ -29,19 +33,39 @@ def prepare_cmd(
     set_: SetOpt = None,
     overwrite: OverwriteOpt = False,
 ) -> None:
-    """Read SOURCE, prepare it (threshold, de-duplication, k-core, id encoding) and write it atomically."""
-    overrides = [f"data.source={source}", *(set_ or [])]
+    """Read SOURCE, prepare it (threshold, de-duplication, k-core, id encoding) and write it atomically.
+
+    ``hm`` runs the out-of-core H&M preparation (streamed, with the feature store in OUT/features);
+    any source writes a feature store too with ``--set features.enabled=true`` and ``features.*`` keys.
+    """
+    overrides = [f"data.source={source}"]
+    if source == "hm":
+        overrides.append("features.preset=hm")  # before the user's keys, which override it
+    overrides += list(set_ or [])
     if path is not None:
         overrides.append(f"data.path={json.dumps(path)}")
     if on_bad_rows is not None:
         overrides.append(f"data.on_bad_rows={on_bad_rows}")
     cfg = load_config(config, overrides)
     log(f"reading {cfg.data.source} from {cfg.data.path or '(generated)'}")
-    raw = read_source(cfg.data)
-    dataset = prepare(raw, cfg.data)
-    dataset.save(out, overwrite=overwrite)
-    counts = dataset.manifest["counts"]
-    skipped = sum(raw.bad_rows.values())
+    if cfg.data.source == "hm":
+        from recsmith.features.hm import prepare_hm
+
+        if cfg.data.path is None:
+            raise typer.BadParameter("hm needs --raw DIR (the directory of the Kaggle CSV files)")
+        manifest = prepare_hm(cfg.data.path, out, cfg, overwrite=overwrite)
+        counts, bad_rows = manifest["counts"], manifest["bad_rows"]
+    else:
+        raw = read_source(cfg.data)
+        dataset = prepare(raw, cfg.data)
+        if cfg.features.enabled:
+            from recsmith.features.store import save_with_features, source_inputs
+
+            save_with_features(dataset, cfg.features, out, overwrite=overwrite, inputs=source_inputs(raw.source))
+        else:
+            dataset.save(out, overwrite=overwrite)
+        counts, bad_rows = dataset.manifest["counts"], raw.bad_rows
+    skipped = sum(bad_rows.values())
     typer.echo(
         f"wrote {out}: {counts['interactions']} interactions, {counts['users']} users, {counts['items']} items"
         + (f" ({skipped} bad rows skipped)" if skipped else "")
@@ -53,3 +77,29 @@ def sources_cmd() -> None:
     """List the registered data sources."""
     for name in available_sources():
         typer.echo(name)
+
+
+@synth_app.command("hm")
+def synth_hm_cmd(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Directory to write the three CSV files to.")],
+    customers: Annotated[int, typer.Option("--customers", help="Number of customers.")] = 1_371_980,
+    articles: Annotated[int, typer.Option("--articles", help="Number of articles.")] = 105_542,
+    transactions: Annotated[int, typer.Option("--transactions", help="Number of transactions (before --scale).")] = 31_788_324,
+    scale: Annotated[float, typer.Option("--scale", help="Multiply the number of transactions.", min=0.0)] = 1.0,
+    start: Annotated[str, typer.Option("--start", help="First day (YYYY-MM-DD).")] = "2018-09-20",
+    days: Annotated[int, typer.Option("--days", help="Length of the period in days.")] = 734,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed and sizes: same files).")] = 0,
+    overwrite: OverwriteOpt = False,
+) -> None:
+    """Write articles.csv, customers.csv and transactions_train.csv in the Kaggle H&M schema, in chunks
+    (memory stays bounded at any size; the defaults are the full H&M scale)."""
+    from recsmith.data.synthetic import write_hm_csv_chunked
+
+    n_transactions = max(1, round(transactions * scale))
+    log(f"writing {customers} customers, {articles} articles, {n_transactions} transactions to {out}")
+    paths = write_hm_csv_chunked(
+        out, overwrite=overwrite, n_customers=customers, n_articles=articles, n_transactions=n_transactions,
+        start=start, days=days, seed=seed,
+    )  # fmt: skip
+    sizes = ", ".join(f"{p.name} ({p.stat().st_size / 1e6:.1f} MB)" for p in paths.values())
+    typer.echo(f"wrote {out}: {sizes}")

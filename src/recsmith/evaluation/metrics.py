@@ -18,6 +18,14 @@ key                formula
                    (the Kaggle H&M "MAP@12" definition)
 =================  =================================================================================
 
+Two variants are available by name but not computed by default, for comparison with other
+tools (``per_user_metrics(..., names=ALL_METRIC_NAMES)``):
+
+=====================  ===========================================================================
+``recall_capped@K``    ``hits@K / min(R, K)`` (reaches 1 whenever the list is as good as it can be)
+``map_trec@K``         ``sum_{i<=K} P@i * rel_i / R`` (trec_eval / pytrec_eval ``map_cut_K``)
+=====================  ===========================================================================
+
 ``mean_metrics`` averages each per-user array with equal weight per user.
 
 A user with ``R = 0`` has undefined recall / NDCG / MAP; :func:`per_user_metrics` refuses such users
@@ -34,6 +42,8 @@ import scipy.sparse as sp
 
 #: metric names, in output order; keys are ``f"{name}@{k}"``
 METRIC_NAMES: tuple[str, ...] = ("recall", "precision", "ndcg", "mrr", "hit", "map")
+#: every metric :func:`per_user_metrics` knows: the defaults, then the variants (module docstring)
+ALL_METRIC_NAMES: tuple[str, ...] = (*METRIC_NAMES, "recall_capped", "map_trec")
 
 
 def hit_matrix(
@@ -107,18 +117,24 @@ def _later_duplicates(rec: np.ndarray) -> np.ndarray:
     return dup
 
 
-def per_user_metrics(hits: np.ndarray, n_relevant: np.ndarray, ks: Sequence[int]) -> dict[str, np.ndarray]:
-    """Every metric of :data:`METRIC_NAMES` at every ``k`` in ``ks``, per user.
+def per_user_metrics(
+    hits: np.ndarray, n_relevant: np.ndarray, ks: Sequence[int], names: Sequence[str] = METRIC_NAMES
+) -> dict[str, np.ndarray]:
+    """Every metric of ``names`` (default :data:`METRIC_NAMES`) at every ``k`` in ``ks``, per user.
 
     Args:
         hits: bool ``(n, K)``, ``hits[u, i]`` true if position ``i + 1`` of user ``u``'s list is
             relevant (as from :func:`hit_matrix`). ``k > K`` is allowed: missing positions miss.
         n_relevant: int ``(n,)``, distinct relevant items per user; all must be ``>= 1``.
         ks: cutoffs, each ``>= 1``.
+        names: metric names, a subset of :data:`ALL_METRIC_NAMES`, in output order.
 
     Returns:
         ``{"recall@10": float64 (n,), ...}``, ordered by metric name, then by ``k`` as given.
     """
+    unknown = [name for name in names if name not in ALL_METRIC_NAMES]
+    if unknown:
+        raise ValueError(f"unknown metric(s) {unknown}; known: {', '.join(ALL_METRIC_NAMES)}")
     hits = np.asarray(hits, dtype=bool)
     n_rel = np.asarray(n_relevant, dtype=np.int64).ravel()
     ks = validate_ks(ks)
@@ -141,11 +157,15 @@ def per_user_metrics(hits: np.ndarray, n_relevant: np.ndarray, ks: Sequence[int]
     first = np.where(any_hit, h.argmax(axis=1) + 1, width + 1)  # 1-based first-hit position
 
     out: dict[str, np.ndarray] = {}
-    for name in METRIC_NAMES:
+    for name in names:
         for k in ks:
             hk = cum_hits[:, k - 1]
             if name == "recall":
                 v = hk / n_rel
+            elif name == "recall_capped":
+                v = hk / np.minimum(n_rel, k)
+            elif name == "map_trec":
+                v = cum_ap[:, k - 1] / n_rel
             elif name == "precision":
                 v = hk / k
             elif name == "ndcg":

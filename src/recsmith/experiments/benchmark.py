@@ -10,16 +10,24 @@ Protocol, per model:
 Without a validation part, the single configuration is fitted on train and scored on test.
 Test numbers are therefore never used to choose anything.
 
+Once every model is scored, the test lists get beyond-accuracy metrics, every metric a bootstrap
+confidence interval, and every model a paired comparison with ``evaluation.baseline`` (see
+:mod:`recsmith.evaluation.analysis` and docs/evaluation.md).
+
 The run directory (written atomically)::
 
     RUN/
       leaderboard.json   {"<model>": {"valid": {...}, "test": {...}, "fit_seconds": ..., "params": {...},
-                                       "tuning": [...], "eval_seconds": ...}}
-      leaderboard.md     the same as a Markdown table, with the protocol
+                                       "tuning": [...], "eval_seconds": ...,
+                                       "beyond": {...}, "ci": {...}, "vs_baseline": {...}}}
+      leaderboard.md     the same as Markdown tables, with the protocol
       run.json           dataset, split sizes, config, versions, timings
       config.yaml        the resolved run config
       dataset/           id maps and item table (so `recsmith recommend --run` is self-contained)
-      models/<name>/     each test-time model, saved without pickle
+      models/<name>/     each test-time model, saved without pickle (+ metrics.jsonl, the
+                         per-epoch training log, for models trained by the Trainer)
+      eval/, split/      per-user test metrics and top-K lists of every model, and the split
+                         (see :mod:`recsmith.evaluation.store`): what `recsmith report` reads
 """
 
 from __future__ import annotations
@@ -38,6 +46,8 @@ from recsmith.data.dataset import Dataset
 from recsmith.data.interactions import Interactions
 from recsmith.data.splits import Split, split
 from recsmith.evaluation import evaluate
+from recsmith.evaluation.analysis import EvalContext, ModelEval, analyse
+from recsmith.evaluation.store import save_evaluations
 from recsmith.models.registry import create_model, get_model_class
 from recsmith.utils.atomic import atomic_dir
 from recsmith.utils.logging import log
@@ -52,6 +62,10 @@ class ModelResult:
     fit_seconds: float
     eval_seconds: float
     tuning: list[dict[str, Any]] = field(default_factory=list)
+    #: per-user test metrics and top-K lists (kept in eval/, not in the JSON)
+    evaluation: ModelEval | None = None
+    #: beyond / ci / vs_baseline, filled in once every model is evaluated
+    analysis: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -61,6 +75,7 @@ class ModelResult:
             "eval_seconds": round(self.eval_seconds, 3),
             "params": self.params,
             "tuning": self.tuning,
+            **self.analysis,
         }
 
 
@@ -84,14 +99,43 @@ def run_benchmark(
             result, model = evaluate_model(name, parts, cfg)
             results[name] = result
             model.save(tmp / "models" / name)
+            _write_history(tmp / "models" / name, model)
             select = cfg.evaluation.select_metric
             log(
                 f"{name}: valid {select}={result.valid.get(select, float('nan')):.4f} "
                 f"test {select}={result.test.get(select, float('nan')):.4f} fit {result.fit_seconds:.1f}s"
             )
+        _analyse(results, parts, dataset, cfg)
+        evals = {name: r.evaluation for name, r in results.items() if r.evaluation is not None}
+        save_evaluations(tmp, evals, parts, ks=cfg.evaluation.ks, filter_seen=cfg.evaluation.filter_seen)
         board = {name: r.to_json() for name, r in results.items()}
         _write_run(tmp, dataset, dataset_path, cfg, parts, board)
     return board
+
+
+def _write_history(model_dir: Path, model: Any) -> None:
+    """A trained torch model's per-epoch log (``model.history``) as ``metrics.jsonl``, one epoch a line:
+    what the report's training-curve figure reads. Models without one write nothing."""
+    history = getattr(model, "history", None)
+    if history:
+        lines = (json.dumps(epoch, default=float) + "\n" for epoch in history)
+        (model_dir / "metrics.jsonl").write_text("".join(lines))
+
+
+def _analyse(results: dict[str, ModelResult], parts: Split, dataset: Dataset, cfg: RunConfig) -> None:
+    """Beyond-accuracy metrics, intervals and baseline comparisons of every model, on test."""
+    ev = cfg.evaluation
+    evals = {name: r.evaluation for name, r in results.items() if r.evaluation is not None}
+    if not evals:
+        return
+    ctx = EvalContext.from_items(parts.train_full(), parts.test, dataset.items, filter_seen=ev.filter_seen)
+    k = int(ev.select_metric.split("@")[-1]) if "@" in ev.select_metric else None
+    analysis = analyse(
+        evals, ctx, ks=ev.ks, k=k if k in ev.ks else None, baseline=ev.baseline,
+        n_bootstrap=ev.bootstrap, alpha=ev.alpha, seed=cfg.seed,
+    )
+    for name, extra in analysis.items():
+        results[name].analysis = extra
 
 
 def evaluate_model(name: str, parts: Split, cfg: RunConfig) -> tuple[ModelResult, Any]:
@@ -113,9 +157,15 @@ def evaluate_model(name: str, parts: Split, cfg: RunConfig) -> tuple[ModelResult
     model = create_model(name, best_params).fit(train)
     fit_seconds = time.perf_counter() - start
     start = time.perf_counter()
-    test = _evaluate(model, parts.test, cfg)
+    full = evaluate(
+        model, parts.test, ks=ev.ks, filter_seen=ev.filter_seen, batch_size=ev.batch_size,
+        return_per_user=True, return_lists=True,
+    )
     eval_seconds = time.perf_counter() - start
-    result = ModelResult(name, best_params, best_valid, test, fit_seconds, eval_seconds, tuning)
+    test = {k: float(v) for k, v in full.items() if k not in ("per_user", "lists")}
+    result = ModelResult(
+        name, best_params, best_valid, test, fit_seconds, eval_seconds, tuning, ModelEval.from_result(full)
+    )
     return result, model
 
 
@@ -165,11 +215,18 @@ def _write_run(
 
 
 def leaderboard_markdown(board: dict[str, Any], cfg: RunConfig, dataset_name: str) -> str:
-    """The leaderboard as a Markdown table of test metrics (plus the validation selection metric)."""
+    """The leaderboard as Markdown: test accuracy (with the selection metric's interval and the
+    verdict against the baseline), then the beyond-accuracy metrics."""
     ks = cfg.evaluation.ks
     metric_cols = [f"{m}@{k}" for k in ks for m in ("ndcg", "recall")] + [f"{m}@{ks[-1]}" for m in ("mrr", "hit", "map")]
     select = cfg.evaluation.select_metric
+    baseline = next((r["vs_baseline"]["baseline"] for r in board.values() if "vs_baseline" in r), None)
+    level = next((r["ci"]["level"] for r in board.values() if "ci" in r), None)
     header = ["model", f"valid {select}", *[f"test {c}" for c in metric_cols], "fit s"]
+    if level is not None:
+        header.append(f"test {select} {level:.0%} CI")
+    if baseline is not None:
+        header.append(f"vs {baseline} ({select})")
     lines = [
         f"# Leaderboard: {dataset_name}",
         "",
@@ -186,6 +243,47 @@ def leaderboard_markdown(board: dict[str, Any], cfg: RunConfig, dataset_name: st
         row = [name, f"{valid:.4f}" if valid is not None else "-"]
         row += [f"{r['test'].get(c, float('nan')):.4f}" for c in metric_cols]
         row.append(f"{r['fit_seconds']:.2f}")
+        if level is not None:
+            lo, hi = r.get("ci", {}).get("test", {}).get(select, [None, None])
+            row.append(f"[{lo:.4f}, {hi:.4f}]" if lo is not None and hi is not None else "-")
+        if baseline is not None:
+            row.append(_verdict_cell(r.get("vs_baseline", {}), select))
         lines.append("| " + " | ".join(row) + " |")
     lines.append("")
+    if baseline is not None:
+        lines += [
+            f"Verdicts against `{baseline}` on the same test users: paired t-test and Wilcoxon signed-rank "
+            f"test, Holm-adjusted across models, both below alpha = {cfg.evaluation.alpha} for "
+            "\"better\" / \"worse\"; Cohen's d_z in brackets. Intervals: percentile bootstrap over users.",
+            "",
+        ]
+    beyond = [(name, r["beyond"]) for name, r in ranked if r.get("beyond")]
+    if beyond:
+        k = beyond[0][1].get("k")
+        cols = [c for c in beyond[0][1] if c != "k"]
+        lines += [
+            f"## Beyond accuracy (test, top-{k}; coverage at every cutoff)",
+            "",
+            "| model | " + " | ".join(cols) + " |",
+            "|---|" + "|".join(["---:"] * len(cols)) + "|",
+        ]
+        for name, b in beyond:
+            lines.append("| " + name + " | " + " | ".join(_fmt(b.get(c)) for c in cols) + " |")
+        lines += ["", "Definitions: docs/evaluation.md.", ""]
     return "\n".join(lines)
+
+
+def _verdict_cell(block: dict[str, Any], metric: str) -> str:
+    if block.get("is_baseline"):
+        return "baseline"
+    c = block.get("metrics", {}).get(metric)
+    if not c:
+        return "-"
+    d = c.get("cohens_d")
+    return f"{c['verdict']} (d={d:+.2f})" if d is not None and abs(d) != float("inf") else c["verdict"]
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.4f}" if abs(value) < 10 else f"{value:.1f}"

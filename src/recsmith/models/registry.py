@@ -15,6 +15,7 @@ _BUILTIN_MODULES = (
     "recsmith.models.itemknn",
     "recsmith.models.ease",
     "recsmith.models.implicit_mf",
+    "recsmith.models.mf",
 )
 
 T = TypeVar("T", bound=type)

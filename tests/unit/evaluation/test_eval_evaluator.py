@@ -142,3 +142,20 @@ def test_input_errors(fitted):
         evaluate(model, test, (5,), batch_size=0)
     with pytest.raises(RecsmithError, match="user ids"):
         evaluate(model, test, (5,), users=[999])
+
+
+def test_workers_and_auto_batch_size_do_not_change_results(fitted):
+    from recsmith.evaluation.evaluator import auto_batch_size
+
+    model, _, test = fitted
+    a = evaluate(model, test, (1, 5), batch_size=3, return_per_user=True, return_lists=True)
+    b = evaluate(model, test, (1, 5), batch_size=3, workers=3, return_per_user=True, return_lists=True)
+    c = evaluate(model, test, (1, 5), batch_size=None, return_per_user=True, return_lists=True)
+    for other in (b, c):
+        np.testing.assert_array_equal(a["lists"], other["lists"])
+        for key in a["per_user"]:
+            np.testing.assert_array_equal(a["per_user"][key], other["per_user"][key])
+    assert a["lists"].shape == (20, 5) and a["lists"].dtype == np.int32
+    assert auto_batch_size(100_000) == 157 and auto_batch_size(10) == 4096 and auto_batch_size(10**12) == 1
+    with pytest.raises(RecsmithError, match="workers"):
+        evaluate(model, test, (5,), workers=0)

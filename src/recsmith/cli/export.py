@@ -1,0 +1,52 @@
+"""``recsmith export``: a model bundle (model, id maps, encoders, index, manifest) from a benchmark run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from recsmith.cli.options import OverwriteOpt
+
+
+def _parse_params(values: list[str] | None) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for text in values or []:
+        name, sep, value = text.partition("=")
+        if not sep or not value.strip().lstrip("-").isdigit():
+            raise typer.BadParameter(f"--search-param must look like efSearch=128 or nprobe=16, got {text!r}")
+        out[name.strip()] = int(value)
+    return out
+
+
+def export(
+    run: Annotated[Path, typer.Option("--run", "-r", help="Run directory written by `recsmith benchmark`.")],
+    model: Annotated[str, typer.Option("--model", "-m", help="Model name in the run.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Bundle directory to write.")],
+    index: Annotated[
+        str, typer.Option("--index", help="FAISS factory string for factor models (Flat, HNSW32, IVF1024,PQ16), 'auto' or 'none'.")
+    ] = "auto",
+    search_param: Annotated[
+        Optional[list[str]], typer.Option("--search-param", help="Index search parameter, e.g. efSearch=128 (repeatable).")
+    ] = None,
+    version: Annotated[Optional[str], typer.Option("--version", help="Bundle version (default: <model>-<UTC time>).")] = None,
+    features: Annotated[
+        Optional[Path], typer.Option("--features", help="Feature-store directory to include (default: RUN/features if present).")
+    ] = None,
+    onnx: Annotated[bool, typer.Option("--onnx", help="Also export the user/query encoder to ONNX (factor models).")] = False,
+    quantize: Annotated[bool, typer.Option("--quantize", help="With --onnx: add a dynamic-int8 quantised encoder.")] = False,
+    overwrite: OverwriteOpt = False,
+) -> None:
+    """Write a model bundle that `recsmith serve --bundle DIR` serves."""
+    from recsmith.serving.bundle import export_bundle
+
+    path = export_bundle(
+        run, model, out, index_factory=None if index == "none" else index, search_params=_parse_params(search_param),
+        version=version, features=features, onnx=onnx, quantize=quantize, overwrite=overwrite,
+    )
+    manifest = json.loads((path / "manifest.json").read_text())
+    idx = manifest.get("index")
+    typer.echo(f"wrote bundle {path} (version {manifest['version']}, model {manifest['model']['name']}, "
+               f"index {idx['factory'] + ' ' + idx['metric'] if idx else 'none'})")

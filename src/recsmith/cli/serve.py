@@ -1,0 +1,56 @@
+"""``recsmith serve``: the HTTP service (FastAPI + uvicorn) over a model bundle."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from recsmith.errors import ConfigError
+
+
+def serve(
+    bundle: Annotated[Optional[Path], typer.Option("--bundle", "-b", help="Bundle directory (or RECSMITH_BUNDLE).")] = None,
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", "-p", min=1, max=65535, help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option("--workers", "-w", min=1, max=64, help="Worker processes.")] = 1,
+    state_dir: Annotated[
+        Optional[Path], typer.Option("--state-dir", help="Feedback log directory (or RECSMITH_STATE_DIR; default ./var).")
+    ] = None,
+    log_level: Annotated[str, typer.Option("--log-level", help="uvicorn log level.")] = "warning",
+    access_log: Annotated[bool, typer.Option("--access-log/--no-access-log", help="Log every request.")] = False,
+) -> None:
+    """Serve BUNDLE over HTTP. Other settings come from RECSMITH_* environment variables (docs/deployment.md)."""
+    import uvicorn
+    from pydantic import ValidationError
+
+    from recsmith.serving.settings import ServeSettings
+
+    # options become environment variables so that every worker process reads the same settings
+    if bundle is not None:
+        os.environ["RECSMITH_BUNDLE"] = str(bundle.resolve())
+    if state_dir is not None:
+        os.environ["RECSMITH_STATE_DIR"] = str(state_dir.resolve())
+    try:
+        settings = ServeSettings()
+    except ValidationError as err:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in err.errors())
+        raise ConfigError(f"invalid service settings: {problems}") from None
+    if settings.bundle is None:
+        raise ConfigError("no bundle: pass --bundle DIR or set RECSMITH_BUNDLE")
+    if not (settings.bundle / "manifest.json").exists():
+        raise ConfigError(f"{settings.bundle} is not a model bundle (no manifest.json); write one with `recsmith export`")
+    typer.echo(f"serving {settings.bundle} on http://{host}:{port} ({workers} worker{'s' if workers > 1 else ''}, "
+               f"{settings.environment}); OpenAPI at /docs", err=True)
+    uvicorn.run(
+        "recsmith.serving.app:create_app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=log_level,
+        access_log=access_log,
+        timeout_graceful_shutdown=10,
+    )

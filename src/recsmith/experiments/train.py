@@ -1,0 +1,135 @@
+"""``recsmith train``: one torch model trained by the Trainer on a split, scored once on test.
+
+Protocol: the model trains on the *train* part with early stopping on *validation* (it ends with
+the weights of the best validation epoch), then ranks all items for the *test* users once, with
+both train and validation items filtered as seen (validation interactions are history at test
+time; the model did not learn from them). Test numbers choose nothing.
+
+The run directory is written in place while training, so that a killed run can resume::
+
+    RUN/
+      config.yaml       the resolved run config
+      checkpoints/      last.pt (every epoch), best-<epoch>.pt (best validation): `--resume` continues
+      metrics.jsonl     one line per epoch, then {"final": test metrics}
+      mlruns/           MLflow file store (train.tracking.mlflow)
+      tracking.json     the MLflow run id (a resumed run logs into the same run)
+      model/            the fitted model: config.json + state.npz, no pickle
+      results.json      best validation epoch, test metrics, timings, protocol
+
+Under torchrun every process trains; rank 0 evaluates and writes.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from recsmith.config import RunConfig, dump_config
+from recsmith.data.dataset import Dataset
+from recsmith.data.splits import Split, split
+from recsmith.errors import ConfigError, RecsmithError
+from recsmith.evaluation import evaluate
+from recsmith.models.registry import get_model_class
+from recsmith.models.torch_base import TorchRecommender
+from recsmith.training.config import TrainConfig
+from recsmith.utils.atomic import atomic_write_text
+from recsmith.utils.logging import log
+
+
+def torch_model(cfg: RunConfig, name: str | None) -> tuple[str, type[TorchRecommender]]:
+    """The torch model to train: ``name``, or the only model listed in the config."""
+    if name is None:
+        if len(cfg.models) != 1:
+            listed = ", ".join(cfg.models) or "none"
+            raise ConfigError(f"pass --model NAME: the config lists {len(cfg.models)} models ({listed}), not one")
+        name = next(iter(cfg.models))
+    model_cls = get_model_class(name)
+    if not issubclass(model_cls, TorchRecommender):
+        raise ConfigError(f"model {name!r} is not a torch model; train it with `recsmith benchmark --models {name}`")
+    return name, model_cls
+
+
+def resolved_train_config(cfg: RunConfig, model: TorchRecommender) -> TrainConfig:
+    """The run's ``train`` section with the model's overrides; the run seed when it sets none."""
+    train_cfg = model.train_config(cfg.train)
+    if train_cfg.seed is None:
+        train_cfg = train_cfg.model_copy(update={"seed": cfg.seed})
+    return train_cfg
+
+
+def run_training(
+    dataset: Dataset,
+    cfg: RunConfig,
+    out: str | Path,
+    *,
+    model_name: str | None = None,
+    resume: bool = False,
+    overwrite: bool = False,
+    dataset_path: str | Path | None = None,
+) -> dict[str, Any]:
+    """Train, evaluate and save one torch model into ``out``; returns ``results.json`` (empty off rank 0)."""
+    from recsmith.training import distributed
+    from recsmith.training.trainer import Trainer
+
+    name, model_cls = torch_model(cfg, model_name)
+    out = Path(out)
+    main = distributed.is_main_process()
+    if main:
+        _prepare_run_dir(out, resume=resume, overwrite=overwrite)
+        atomic_write_text(out / "config.yaml", dump_config(cfg))
+    parts = split(dataset.interactions, cfg.split)
+    if main:
+        log(f"split {cfg.split.method}: {parts.summary()}")
+    model = model_cls(cfg.model_params(name))
+    train_cfg = resolved_train_config(cfg, model)
+    data_info = {"name": dataset.manifest.get("name"), "path": str(dataset_path) if dataset_path else None}
+    trainer = Trainer(train_cfg, out, resume=resume, params={"data": data_info, "split": cfg.split.model_dump(mode="json")})
+    try:
+        result = trainer.fit(model, parts.train, parts.valid)
+        if not main:
+            return {}
+        start = time.perf_counter()
+        test = _test_metrics(model, parts, cfg)
+        eval_seconds = time.perf_counter() - start
+        trainer.tracker.log_final(test)
+        model.save(out / "model")
+        results = {
+            "model": name,
+            "params": model.config.model_dump(mode="json"),
+            "train": train_cfg.model_dump(mode="json"),
+            "valid": {k.removeprefix("valid/"): v for k, v in result.best.items() if k.startswith("valid/")},
+            "test": test,
+            "best_epoch": result.best_epoch,
+            "epochs_run": result.epochs_run,
+            "stopped_early": result.stopped_early,
+            "train_seconds": round(result.seconds, 3),
+            "eval_seconds": round(eval_seconds, 3),
+            "split": parts.summary(),
+            "dataset": data_info,
+            "protocol": "trained on train with early stopping on validation; test scored once with "
+            "train + validation items filtered as seen",
+        }
+        atomic_write_text(out / "results.json", json.dumps(results, indent=2))
+        for artifact in ("results.json", "config.yaml"):
+            trainer.tracker.log_artifact(out / artifact)
+        return results
+    finally:
+        distributed.shutdown()
+
+
+def _prepare_run_dir(out: Path, *, resume: bool, overwrite: bool) -> None:
+    if out.exists() and not resume:
+        if not overwrite:
+            raise RecsmithError(f"{out} already exists: pass --resume to continue its training or --overwrite to start over")
+        shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+
+
+def _test_metrics(model: TorchRecommender, parts: Split, cfg: RunConfig) -> dict[str, float]:
+    ev = cfg.evaluation
+    exclude = parts.valid.binary if ev.filter_seen and parts.valid is not None else None
+    metrics = evaluate(model, parts.test, ks=ev.ks, filter_seen=ev.filter_seen, exclude=exclude, batch_size=ev.batch_size)
+    return {k: float(v) for k, v in metrics.items()}

@@ -1,0 +1,182 @@
+"""The user / query side of embedding models as a torch module, exported to ONNX for ONNX Runtime.
+
+:class:`HistoryEncoder` maps a user's item history to a query vector for the item index, for any
+factor model (als, bpr, mf). It is the linear part of the implicit-ALS fold-in::
+
+    u = (V^T V + lambda I)^-1 (1 + alpha) sum_{i in history} v_i        # (d,)
+
+i.e. the fold-in of :mod:`recsmith.serving.online` without the ``alpha V_h^T V_h`` term inside the
+inverse, which makes it one embedding-bag sum and one ``d x d`` matrix product -- operators every
+runtime has (an exact solve has no ONNX operator). For models with an item bias the output gets a
+trailing 1, to search the ``[v, b]`` index by inner product.
+
+Tensor shapes::
+
+    items:  (B, L) int64, item ids padded with n_items (the padding row is all zeros)
+    output: (B, d) float32, or (B, d + 1) with an item bias
+
+:func:`export_onnx` writes the module with dynamic batch and history axes (opset 17);
+:func:`quantize_int8` applies ONNX Runtime's dynamic int8 quantisation (weights of MatMul and
+Gather to int8, activations quantised on the fly); :class:`OnnxEncoder` runs a file with ONNX Runtime.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from recsmith.errors import RecsmithError
+from recsmith.models.base import Recommender
+
+OPSET = 17
+
+
+def embedding_tables(model: Recommender) -> tuple[np.ndarray, np.ndarray, np.ndarray | None] | None:
+    """``(user_factors (n_users, d), item_factors (n_items, d), item_bias (n_items,) | None)`` of an
+    embedding model -- a :class:`~recsmith.models.factors.FactorModel` (als, bpr) or a torch model
+    whose network has ``user`` / ``item`` embedding tables (mf) -- else None. A user bias is left
+    out: it shifts all of a user's scores alike and never changes a ranking.
+    """
+    if hasattr(model, "item_factors") and hasattr(model, "user_factors"):
+        U, V, bias = model.user_factors, model.item_factors, getattr(model, "item_bias", None)
+    else:
+        net = getattr(model, "network", None)
+        if net is None or not hasattr(net, "user") or not hasattr(net, "item"):
+            return None
+        U = net.user.weight.detach().cpu().numpy()
+        V = net.item.weight.detach().cpu().numpy()
+        b = getattr(net, "item_bias", None)
+        bias = None if b is None else b.weight.detach().cpu().numpy()[:, 0]
+    as32 = lambda a: np.ascontiguousarray(a, dtype=np.float32)  # noqa: E731
+    return as32(U), as32(V), None if bias is None else as32(bias)
+
+
+def fold_in_constants(model: Recommender) -> tuple[float, float]:
+    """``(alpha, lambda)`` of the implicit-ALS fold-in: ALS's own, else ``(10, 1)``."""
+    if model.name == "als":
+        return float(model.config.alpha), float(model.config.regularization)
+    return 10.0, 1.0
+
+
+def factor_matrices(model: Recommender) -> tuple[np.ndarray, np.ndarray | None, float, float]:
+    """``(item_factors, item_bias, alpha, lambda)`` of an embedding model (als, bpr, mf)."""
+    tables = embedding_tables(model)
+    if tables is None:
+        raise RecsmithError(f"model {model.name!r} has no item embeddings: no query encoder to export")
+    _, V, bias = tables
+    return (V, bias, *fold_in_constants(model))
+
+
+def build_history_encoder(model: Recommender):
+    """The torch :class:`HistoryEncoder` of a factor model."""
+    import torch
+    from torch import nn
+
+    V, bias, alpha, reg = factor_matrices(model)
+
+    class HistoryEncoder(nn.Module):
+        """``items (B, L)`` padded with ``n_items`` -> query vectors ``(B, d [+1])``."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            n, d = V.shape
+            table = np.vstack([V, np.zeros((1, d), dtype=np.float32)])  # row n_items: padding
+            self.items = nn.Embedding(n + 1, d, padding_idx=n, _weight=torch.from_numpy(table))
+            proj = (1.0 + alpha) * np.linalg.inv(V.T.astype(np.float64) @ V + reg * np.eye(d))
+            self.proj = nn.Linear(d, d, bias=False)
+            self.proj.weight.data = torch.from_numpy(proj.T.astype(np.float32).copy())
+            self.with_bias = bias is not None
+            self.n_items = n
+
+        def forward(self, items: torch.Tensor) -> torch.Tensor:
+            u = self.proj(self.items(items).sum(dim=1))
+            if self.with_bias:
+                u = torch.cat([u, torch.ones_like(u[:, :1])], dim=1)
+            return u
+
+    return HistoryEncoder().eval()
+
+
+def pad_histories(histories: list[np.ndarray] | list[list[int]], n_items: int, length: int | None = None) -> np.ndarray:
+    """``(B, L)`` int64 batch of histories padded (and cut to the last ``length`` items)."""
+    length = length or max(1, max((len(h) for h in histories), default=1))
+    out = np.full((len(histories), length), n_items, dtype=np.int64)
+    for row, h in enumerate(histories):
+        h = np.asarray(h, dtype=np.int64)[-length:]
+        out[row, : h.size] = h
+    return out
+
+
+def export_onnx(module: Any, path: str | Path, n_items: int) -> Path:
+    """Write ``module`` as ONNX with dynamic batch and history axes."""
+    import torch
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    example = torch.from_numpy(pad_histories([[0, 1, 2]], n_items))
+    with warnings.catch_warnings():
+        # the TorchScript exporter (the dynamo one needs onnxscript) warns about its own deprecation
+        # and about a shape check in F.embedding that it freezes; the tests check dynamic shapes
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        torch.onnx.export(
+            module, (example,), str(path), input_names=["items"], output_names=["query"],
+            dynamic_axes={"items": {0: "batch", 1: "history"}, "query": {0: "batch"}},
+            opset_version=OPSET, dynamo=False,
+        )
+    return path
+
+
+def quantize_int8(src: str | Path, dst: str | Path) -> Path:
+    """Dynamic int8 quantisation (ONNX Runtime): int8 weights, activations quantised at run time."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)  # quantize_dynamic logs a pre-processing hint to the root logger
+    try:
+        quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul", "Gather"])
+    finally:
+        root.setLevel(level)
+    return Path(dst)
+
+
+class OnnxEncoder:
+    """An exported encoder run by ONNX Runtime on the CPU."""
+
+    def __init__(self, path: str | Path, *, threads: int = 1) -> None:
+        import onnxruntime as ort
+
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+
+    def __call__(self, items: np.ndarray) -> np.ndarray:
+        return self.session.run(["query"], {"items": np.ascontiguousarray(items, dtype=np.int64)})[0]
+
+
+def export_query_encoder(model: Recommender, out_dir: str | Path, *, quantize: bool = False) -> dict[str, Any]:
+    """Export the history encoder of ``model`` into ``out_dir``; returns the manifest entry."""
+    module = build_history_encoder(model)
+    out_dir = Path(out_dir)
+    fp32 = export_onnx(module, out_dir / "query_encoder.onnx", module.n_items)
+    entry: dict[str, Any] = {
+        "query_encoder": {
+            "kind": "history_fold_in",
+            "file": "encoders/query_encoder.onnx",
+            "input": {"name": "items", "shape": ["batch", "history"], "dtype": "int64", "padding": module.n_items},
+            "output": {"name": "query", "dim": int(module.proj.in_features + (1 if module.with_bias else 0))},
+            "opset": OPSET,
+        }
+    }
+    if quantize:
+        quantize_int8(fp32, out_dir / "query_encoder.int8.onnx")
+        entry["query_encoder"]["int8_file"] = "encoders/query_encoder.int8.onnx"
+    (out_dir / "encoders.json").write_text(json.dumps(entry, indent=2))
+    return entry

@@ -1,0 +1,284 @@
+"""The model bundle: everything the service needs, in one directory, written by ``recsmith export``.
+
+Layout (written atomically)::
+
+    BUNDLE/
+      manifest.json        format_version, version, created, model name/config/sizes, source run,
+                           training metrics (the run's leaderboard entry), index and encoder metadata,
+                           sha256 of every file
+      model/               the fitted model (config.json + state.npz, no pickle)
+      ids/user_ids.parquet external user ids (row i = internal user i)
+      ids/item_ids.parquet external item ids (row i = internal item i)
+      items.parquet        item attributes (item:int32 + columns); business-rule filters read it
+      features/            feature-store encoders (manifest with fitted encoder states + vocab/),
+                           from --features DIR, RUN/features or the run's DATASET/features
+      index/               ANN index over item vectors (factor models): index.faiss + index.json
+                           + labels.npy + external_ids.parquet
+      encoders/            optional ONNX query encoder(s) (``--onnx``)
+
+For an embedding model (als, bpr, mf: ``scores = u . v + b``) the index holds ``[v, b]`` (or ``v``) and the service
+searches it with ``[u, 1]`` (or ``u``) under inner product, so the ANN answer ranks exactly as the
+model does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from recsmith import __version__
+from recsmith.data.idmap import IdMap
+from recsmith.errors import RecsmithError
+from recsmith.models.base import Recommender
+from recsmith.utils.atomic import atomic_dir
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+AUTO_FLAT_BELOW = 20_000  # "auto" index: exact search below this many items, HNSW32 above
+
+
+@dataclass
+class Bundle:
+    """A loaded bundle. ``index`` is None for models without item vectors."""
+
+    path: Path
+    manifest: dict[str, Any]
+    model: Recommender
+    user_map: IdMap
+    item_map: IdMap
+    items: pl.DataFrame | None
+    index: Any | None  # recsmith.retrieval.ann.AnnIndex
+
+    @property
+    def version(self) -> str:
+        return str(self.manifest["version"])
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Bundle":
+        path = Path(path)
+        manifest_file = path / MANIFEST
+        if not manifest_file.exists():
+            raise RecsmithError(f"{path} is not a model bundle (no {MANIFEST}); create one with `recsmith export`")
+        manifest = json.loads(manifest_file.read_text())
+        if manifest.get("format_version") != FORMAT_VERSION:
+            raise RecsmithError(f"{path}: unsupported bundle format {manifest.get('format_version')!r}")
+        index = None
+        if manifest.get("index"):
+            from recsmith.retrieval.ann import AnnIndex
+
+            index = AnnIndex.load(path / "index")
+        items = pl.read_parquet(path / "items.parquet") if (path / "items.parquet").exists() else None
+        return cls(
+            path=path,
+            manifest=manifest,
+            model=Recommender.load(path / "model"),
+            user_map=IdMap.load(path / "ids" / "user_ids.parquet", kind="user"),
+            item_map=IdMap.load(path / "ids" / "item_ids.parquet", kind="item"),
+            items=items,
+            index=index,
+        )
+
+
+def item_vectors(model: Recommender) -> np.ndarray | None:
+    """``(n_items, d [+1])`` vectors whose inner product with :func:`query_vector` is the score
+    (embedding models: als, bpr, mf), else None."""
+    from recsmith.retrieval.encoders import embedding_tables
+
+    tables = embedding_tables(model)
+    if tables is None:
+        return None
+    _, V, bias = tables
+    return V if bias is None else np.hstack([V, bias[:, None]]).astype(np.float32)
+
+
+def query_vector(user_vector: np.ndarray, has_bias: bool) -> np.ndarray:
+    """The ANN query for a user vector ``(d,)``: ``[u, 1]`` when the items carry a bias column."""
+    u = np.asarray(user_vector, dtype=np.float32)
+    return np.append(u, np.float32(1.0)) if has_bias else u
+
+
+def export_bundle(
+    run: str | Path,
+    model_name: str,
+    out: str | Path,
+    *,
+    index_factory: str | None = "auto",
+    search_params: dict[str, int] | None = None,
+    version: str | None = None,
+    features: str | Path | None = None,
+    onnx: bool = False,
+    quantize: bool = False,
+    overwrite: bool = False,
+) -> Path:
+    """Write a bundle for ``model_name`` of benchmark run ``run`` into ``out``; returns ``out``.
+
+    Args:
+        index_factory: FAISS factory string for the item index of factor models; ``"auto"`` picks
+            ``Flat`` below 20k items and ``HNSW32`` above; ``None`` / ``"none"`` builds none.
+        search_params: e.g. ``{"efSearch": 128}``; ``auto`` HNSW defaults to efSearch 128.
+        version: bundle version (default: ``<model>-<UTC timestamp>``).
+        features: a feature-store directory to copy in (default ``RUN/features`` when it exists).
+        onnx / quantize: also export the ONNX query encoder (and its dynamic-int8 version).
+    """
+    from recsmith.experiments.recommend import load_run
+
+    run = Path(run)
+    artifacts = load_run(run)
+    model = artifacts.load_model(model_name)
+    board = _read_json(run / "leaderboard.json").get(model_name, {})
+    run_info = _read_json(run / "run.json")
+    created = datetime.now(timezone.utc)
+    version = version or f"{model_name}-{created.strftime('%Y%m%dT%H%M%SZ')}"
+    features = Path(features) if features else _default_features(run, run_info)
+    with atomic_dir(out, overwrite=overwrite) as tmp:
+        shutil.copytree(run / "models" / model_name, tmp / "model")
+        (tmp / "ids").mkdir()
+        shutil.copy2(run / "dataset" / "user_ids.parquet", tmp / "ids" / "user_ids.parquet")
+        shutil.copy2(run / "dataset" / "item_ids.parquet", tmp / "ids" / "item_ids.parquet")
+        if (run / "dataset" / "items.parquet").exists():
+            shutil.copy2(run / "dataset" / "items.parquet", tmp / "items.parquet")
+        if features is not None:
+            _copy_encoders(features, tmp / "features")
+        index_meta = _write_index(tmp, model, artifacts.item_map, index_factory, search_params)
+        encoders = {}
+        if onnx:
+            from recsmith.retrieval.encoders import export_query_encoder
+
+            encoders = export_query_encoder(model, tmp / "encoders", quantize=quantize)
+        manifest = {
+            "format_version": FORMAT_VERSION,
+            "version": version,
+            "created": created.isoformat(timespec="seconds"),
+            "recsmith_version": __version__,
+            "model": {
+                "name": model.name,
+                "config": model.config.model_dump(mode="json"),
+                "n_users": model.n_users,
+                "n_items": model.n_items,
+            },
+            "source": {
+                "run": str(run.resolve()),
+                "run_created": run_info.get("created"),
+                "dataset": run_info.get("dataset", {}).get("name"),
+                "split": run_info.get("split"),
+            },
+            "metrics": {
+                "valid": board.get("valid", {}),
+                "test": board.get("test", {}),
+                "fit_seconds": board.get("fit_seconds"),
+                "params": board.get("params", {}),
+            },
+            "index": index_meta,
+            "encoders": encoders,
+            "features": "features" if features is not None else None,
+            "text_encoder": None,
+        }
+        manifest["files"] = _checksums(tmp)
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2))
+    return Path(out)
+
+
+def write_bundle(
+    out: str | Path,
+    model: Recommender,
+    user_map: IdMap,
+    item_map: IdMap,
+    *,
+    items: pl.DataFrame | None = None,
+    version: str = "v1",
+    index_factory: str | None = "auto",
+    search_params: dict[str, int] | None = None,
+    metrics: dict[str, Any] | None = None,
+    overwrite: bool = False,
+) -> Path:
+    """Write a bundle from objects in memory (tests, benchmarks, custom pipelines)."""
+    with atomic_dir(out, overwrite=overwrite) as tmp:
+        model.save(tmp / "model")
+        (tmp / "ids").mkdir()
+        user_map.save(tmp / "ids" / "user_ids.parquet")
+        item_map.save(tmp / "ids" / "item_ids.parquet")
+        if items is not None:
+            items.write_parquet(tmp / "items.parquet")
+        index_meta = _write_index(tmp, model, item_map, index_factory, search_params)
+        manifest = {
+            "format_version": FORMAT_VERSION,
+            "version": version,
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "recsmith_version": __version__,
+            "model": {"name": model.name, "config": model.config.model_dump(mode="json"),
+                      "n_users": model.n_users, "n_items": model.n_items},
+            "source": None,
+            "metrics": metrics or {},
+            "index": index_meta,
+            "encoders": {},
+            "features": None,
+            "text_encoder": None,
+        }
+        manifest["files"] = _checksums(tmp)
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2))
+    return Path(out)
+
+
+def _write_index(
+    tmp: Path, model: Recommender, item_map: IdMap, factory: str | None, params: dict[str, int] | None
+) -> dict[str, Any] | None:
+    vectors = item_vectors(model)
+    if vectors is None or factory in (None, "none"):
+        return None
+    from recsmith.retrieval.ann import AnnIndex
+
+    if factory == "auto":
+        factory = "Flat" if len(vectors) < AUTO_FLAT_BELOW else "HNSW32"
+        if factory.startswith("HNSW") and not params:
+            params = {"efSearch": 128}
+    index = AnnIndex.build(
+        vectors, factory=factory, metric="ip", search_params=params, external_ids=item_map.external_ids.to_list()
+    )
+    index.save(tmp / "index")
+    return index.metadata()
+
+
+def _default_features(run: Path, run_info: dict[str, Any]) -> Path | None:
+    """RUN/features, else the feature store of the run's prepared dataset (DATASET/features)."""
+    candidates = [run / "features"]
+    dataset = (run_info.get("dataset") or {}).get("path")
+    if dataset:
+        candidates.append(Path(dataset) / "features")
+    return next((c for c in candidates if (c / "manifest.json").is_file()), None)
+
+
+def _copy_encoders(src: Path, dst: Path) -> None:
+    """The feature store's fitted encoders: its manifest (encoder states) and vocabularies.
+
+    The encoded feature tables themselves stay in the dataset: serving encodes new rows with the
+    fitted encoders (``recsmith.features.store.FeatureStore``).
+    """
+    if not (src / "manifest.json").is_file():
+        raise RecsmithError(f"{src} is not a feature store (no manifest.json)")
+    dst.mkdir(parents=True)
+    shutil.copy2(src / "manifest.json", dst / "manifest.json")
+    if (src / "vocab").is_dir():
+        shutil.copytree(src / "vocab", dst / "vocab")
+
+
+def _checksums(root: Path) -> dict[str, str]:
+    out = {}
+    for file in sorted(p for p in root.rglob("*") if p.is_file()):
+        digest = hashlib.sha256()
+        with file.open("rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                digest.update(chunk)
+        out[str(file.relative_to(root))] = digest.hexdigest()
+    return out
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text()) if path.exists() else {}

@@ -1,0 +1,239 @@
+"""The recommendation engine of one loaded bundle: external ids in, ranked external ids out.
+
+No web framework here: the routes call these methods, tests and benchmarks can too. An engine is
+immutable once built (a reload builds a new one and swaps it in), so requests in flight keep using
+the engine they started with.
+
+Selecting the top ``k`` under business rules (see :mod:`recsmith.serving.rules`): the rules become
+one boolean mask of eligible items (seen items removed too when ``exclude_seen``), then
+
+* factor models with an ANN index: the index is searched with the mask as a FAISS id selector; if
+  at most ``exact_below`` items are eligible, or the index found fewer than ``min(k, eligible)``,
+  the eligible items are scored exactly instead;
+* every other model: the dense score vector is masked with ``-inf`` and the top ``k`` taken.
+
+Either way an answer has ``k`` items whenever ``k`` items are eligible.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+from recsmith.errors import RecsmithError
+from recsmith.models.base import top_k
+from recsmith.serving.bundle import Bundle, item_vectors
+from recsmith.serving.errors import NotFound, NotImplementedByModel
+from recsmith.serving.online import OnlineState, scorer_for
+from recsmith.serving.rules import ItemRules, eligible_mask
+
+Strategy = Literal["personal", "session", "popular"]
+
+
+@dataclass(frozen=True)
+class RuleSpec:
+    """Business rules of one call, with external item ids."""
+
+    filters: tuple[dict[str, Any], ...] = ()
+    exclude: tuple[str, ...] = ()
+    include: tuple[str, ...] | None = None
+
+
+def _omp_threads(n: int) -> None:
+    """OpenMP's thread count is per calling thread: set it in the thread about to search."""
+    import faiss
+
+    faiss.omp_set_num_threads(n)
+
+
+class Engine:
+    def __init__(self, bundle: Bundle, *, exact_below: int = 2048, ann_threads: int = 1) -> None:
+        self.bundle = bundle
+        self.model = bundle.model
+        self.version = bundle.version
+        self.n_items = self.model.n_items
+        self.scorer = scorer_for(self.model)
+        self.rules = ItemRules(bundle.items, self.n_items)
+        self.index = bundle.index
+        self.exact_below = exact_below
+        self._vectors = item_vectors(self.model) if self.index is not None else None
+        pop_items, pop_scores = self.model.recommend_cold(self.n_items)
+        self._popularity = np.full(self.n_items, -np.inf, dtype=np.float32)
+        self._popularity[pop_items] = pop_scores
+        keep = np.isfinite(pop_scores)
+        self._popular_order, self._popular_scores = pop_items[keep], pop_scores[keep]
+        self.ann_threads = ann_threads
+        self._external_items = bundle.item_map.external_ids.to_list()  # a list index beats a Series gather per call
+        self.loaded_at = time.time()
+
+    @classmethod
+    def from_path(cls, path: str, **kwargs: Any) -> "Engine":
+        return cls(Bundle.load(path), **kwargs).warm()
+
+    def warm(self) -> "Engine":
+        """Build the lazy lookups and run one query of each kind, before the engine takes traffic."""
+        self.bundle.user_map.to_internal([""], strict=False)
+        self.bundle.item_map.to_internal([""], strict=False)
+        if self.model.n_users:
+            self.recommend(self.bundle.user_map.external_ids[0], 10)
+        self.recommend("", 10)
+        return self
+
+    # ------------------------------------------------------------------ recommendations
+    def recommend(
+        self,
+        user_id: str,
+        k: int,
+        *,
+        exclude_seen: bool = True,
+        rules: RuleSpec = RuleSpec(),
+        online: OnlineState | None = None,
+    ) -> dict[str, Any]:
+        """Top-``k`` for an external user id; unknown users get a flagged cold-start answer."""
+        user = int(self.bundle.user_map.to_internal([user_id], strict=False)[0])
+        positive, seen_online = online.get(user_id) if online is not None else ([], [])
+        added = self._internal(positive)
+        seen = self._internal(seen_online)
+        if user >= 0:
+            strategy: Strategy = "personal"
+        else:
+            strategy = "session" if added.size else "popular"
+        excluded = np.concatenate([self.scorer.seen_items(user), seen]) if exclude_seen else None
+        items, scores, strategy = self._top(user, added, k, rules, excluded, strategy)
+        return self._answer(items, scores, user_id=user_id, strategy=strategy)
+
+    def recommend_session(
+        self, session_items: list[str], k: int, *, exclude_seen: bool = True, rules: RuleSpec = RuleSpec()
+    ) -> dict[str, Any]:
+        """Top-``k`` for an anonymous session given as recent item ids (unknown ids are ignored)."""
+        added = self._internal(session_items)
+        strategy: Strategy = "session" if added.size else "popular"
+        items, scores, strategy = self._top(-1, added, k, rules, added if exclude_seen else None, strategy)
+        return self._answer(items, scores, user_id=None, strategy=strategy)
+
+    def similar(self, item_id: str, k: int, *, rules: RuleSpec = RuleSpec()) -> dict[str, Any]:
+        """The ``k`` items most similar to ``item_id`` by the model's item similarity."""
+        item = int(self.bundle.item_map.to_internal([item_id], strict=False)[0])
+        if item < 0:
+            raise NotFound(f"unknown item id {item_id!r}", details={"item_id": item_id})
+        try:
+            sims = np.array(self.model._item_similarity(np.array([item]))[0], dtype=np.float32)  # noqa: SLF001
+        except RecsmithError as err:
+            raise NotImplementedByModel(str(err), details={"model": self.model.name}) from None
+        sims[item] = -np.inf
+        allowed = self._mask(rules, None)
+        if allowed is not None:
+            sims[~allowed] = -np.inf
+        top, scores = top_k(sims[None, :], min(k, self.n_items))
+        keep = np.isfinite(scores[0])
+        return {"item_id": item_id, **self._answer(top[0][keep], scores[0][keep], user_id=None, strategy=None)}
+
+    # ------------------------------------------------------------------ selection
+    def _top(
+        self, user: int, added: np.ndarray, k: int, rules: RuleSpec, excluded: np.ndarray | None, strategy: Strategy
+    ) -> tuple[np.ndarray, np.ndarray, Strategy]:
+        allowed = self._mask(rules, excluded)
+        n_allowed = self.n_items if allowed is None else int(allowed.sum())
+        want = min(k, n_allowed)
+        if want == 0:
+            return np.empty(0, np.int64), np.empty(0, np.float32), strategy
+        query = self.scorer.query(user, added) if self.index is not None else None
+        if query is not None:
+            if allowed is not None and n_allowed <= self.exact_below:
+                return (*self._exact(query, np.flatnonzero(allowed), k), strategy)
+            _omp_threads(self.ann_threads)  # per thread: requests run on a pool of threads
+            labels, scores = self.index.search(query, k, allowed=allowed)
+            found = labels[0] >= 0
+            if found.sum() >= want:
+                return labels[0][found], scores[0][found], strategy
+            rows = np.arange(self.n_items) if allowed is None else np.flatnonzero(allowed)
+            return (*self._exact(query, rows, k), strategy)
+        scores = self.scorer.scores(user, added)
+        if scores is None:  # popularity: walk the precomputed order instead of a full top-k
+            order = self._popular_order if allowed is None else self._popular_order[allowed[self._popular_order]]
+            take = order[:want]
+            if take.size == want:
+                return take, self._popularity[take], "popular"
+            scores, strategy = self._popularity.copy(), "popular"
+        if allowed is not None:
+            scores[~allowed] = -np.inf
+        top, top_scores = top_k(scores[None, :], want)
+        keep = np.isfinite(top_scores[0])
+        if keep.sum() < want:  # the model gives some eligible items no score: fill by popularity
+            return (*self._fill(top[0][keep], top_scores[0][keep], allowed, want), strategy)
+        return top[0], top_scores[0], strategy
+
+    def _exact(self, query: np.ndarray, rows: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        scores = self._vectors[rows] @ query
+        top, top_scores = top_k(scores[None, :].astype(np.float32), min(k, rows.size))
+        return rows[top[0]], top_scores[0]
+
+    def _fill(
+        self, items: np.ndarray, scores: np.ndarray, allowed: np.ndarray | None, want: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        pop = self._popularity.copy()
+        if allowed is not None:
+            pop[~allowed] = -np.inf
+        pop[items] = -np.inf
+        extra, _ = top_k(pop[None, :], want - items.size)
+        extra = extra[0][np.isfinite(pop[extra[0]])] if extra.size else extra[0]
+        floor = scores.min() if scores.size else 0.0
+        return np.concatenate([items, extra]), np.concatenate([scores, np.full(extra.size, floor, np.float32)])
+
+    def _mask(self, rules: RuleSpec, excluded: np.ndarray | None) -> np.ndarray | None:
+        filter_mask = self.rules.filter_mask(list(rules.filters))
+        exclude = self._internal(rules.exclude)
+        if excluded is not None and excluded.size:
+            exclude = np.concatenate([exclude, excluded])
+        include = self._internal(rules.include) if rules.include is not None else None
+        return eligible_mask(
+            self.n_items, filter_mask=filter_mask, exclude=exclude if exclude.size else None, include=include
+        )
+
+    # ------------------------------------------------------------------ helpers
+    def _internal(self, external: list[str] | tuple[str, ...]) -> np.ndarray:
+        """Internal ids of the known ``external`` item ids (unknown ones dropped)."""
+        if not external:
+            return np.empty(0, dtype=np.int64)
+        ids = self.bundle.item_map.to_internal(external, strict=False)
+        return ids[ids >= 0]
+
+    def _answer(
+        self, items: np.ndarray, scores: np.ndarray, *, user_id: str | None, strategy: Strategy | None
+    ) -> dict[str, Any]:
+        names = self._external_items
+        external = [names[i] for i in items.tolist()]
+        out: dict[str, Any] = {
+            "items": [
+                {"rank": r + 1, "item_id": e, "score": float(s)} for r, (e, s) in enumerate(zip(external, scores))
+            ],
+            "model_version": self.version,
+        }
+        if strategy is not None:
+            out.update(user_id=user_id, cold_start=strategy != "personal", strategy=strategy)
+        return out
+
+    def knows_item(self, item_id: str) -> bool:
+        return item_id in self.bundle.item_map
+
+    @property
+    def has_text_encoder(self) -> bool:
+        return bool(self.bundle.manifest.get("text_encoder"))
+
+    def info(self) -> dict[str, Any]:
+        m = self.bundle.manifest
+        return {
+            "version": self.version,
+            "model": m["model"]["name"],
+            "created": m.get("created"),
+            "n_users": self.model.n_users,
+            "n_items": self.n_items,
+            "config": m["model"].get("config", {}),
+            "metrics": m.get("metrics", {}),
+            "index": m.get("index"),
+            "text_encoder": m.get("text_encoder"),
+            "loaded_at": self.loaded_at,
+        }

@@ -1,0 +1,1 @@
+"""One APIRouter per resource; :func:`recsmith.serving.app.create_app` includes them all."""

@@ -1,0 +1,31 @@
+"""Feedback: interaction events, stored durably before the answer, applied to the user's next list."""
+
+from __future__ import annotations
+
+import time
+
+from fastapi import APIRouter, status
+
+from recsmith.serving.deps import ApiKeyDep, RateLimitDep, ServiceDep, SettingsDep
+from recsmith.serving.feedback import Event
+from recsmith.serving.routes._limits import check_ids
+from recsmith.serving.schemas import ERROR_RESPONSES, FeedbackAcceptedPublic, FeedbackRequest
+
+router = APIRouter(prefix="/v1", tags=["feedback"], dependencies=[RateLimitDep], responses=ERROR_RESPONSES)
+
+
+@router.post("/feedback", response_model=FeedbackAcceptedPublic, status_code=status.HTTP_201_CREATED)
+def post_feedback(body: FeedbackRequest, service: ServiceDep, settings: SettingsDep, _key: ApiKeyDep) -> dict:
+    """Store interaction events (fsync'd to the log before this answer); the users' next lists reflect them.
+
+    All events of a request are stored, or none (an unknown item id rejects the batch with 422).
+    """
+    check_ids("events", body.events, settings.max_events)
+    now = int(time.time())
+    events = [
+        Event(user_id=e.user_id, item_id=e.item_id, type=e.type,
+              timestamp=e.timestamp if e.timestamp is not None else now, value=e.value)
+        for e in body.events
+    ]
+    ids = service.submit_feedback(events)
+    return {"accepted": len(ids), "first_id": ids[0], "last_id": ids[-1]}

@@ -1,0 +1,128 @@
+"""Business rules: which items a recommendation call may return.
+
+A call may carry attribute filters over the bundle's item table (``items.parquet``), an exclude
+list and an include-only candidate set. They become one boolean mask over internal items, applied
+*before* the top-k is taken (or passed to the ANN index as an id selector), so a call returns ``k``
+items whenever ``k`` eligible items exist.
+
+Filter ops: ``eq``, ``ne``, ``in``, ``not_in``, ``gt``, ``gte``, ``lt``, ``lte``, ``between``
+(``[low, high]``, inclusive). On a list column (e.g. ``genres``) ``eq`` means "contains" and
+``in`` "shares an element with". Items without a row, or with a null value, fail every filter.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import OrderedDict
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from recsmith.data.schema import Columns
+from recsmith.serving.errors import InvalidRequest
+
+OPS = ("eq", "ne", "in", "not_in", "gt", "gte", "lt", "lte", "between")
+_MASK_CACHE_SIZE = 256
+
+
+class ItemRules:
+    """Compiles attribute filters against one item table; masks are cached by filter."""
+
+    def __init__(self, items: pl.DataFrame | None, n_items: int) -> None:
+        self.n_items = n_items
+        self.items = items if items is not None and Columns.Item in items.columns else None
+        self.fields = [] if self.items is None else [c for c in self.items.columns if c != Columns.Item]
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def filter_mask(self, filters: list[dict[str, Any]]) -> np.ndarray | None:
+        """``(n_items,)`` bool mask of items passing every filter (None: no filters)."""
+        if not filters:
+            return None
+        key = json.dumps(filters, sort_keys=True, default=str)
+        with self._lock:
+            hit = self._cache.get(key)
+            if hit is not None:
+                self._cache.move_to_end(key)
+                return hit
+        mask = self._compile(filters)
+        mask.flags.writeable = False
+        with self._lock:
+            self._cache[key] = mask
+            while len(self._cache) > _MASK_CACHE_SIZE:
+                self._cache.popitem(last=False)
+        return mask
+
+    def _compile(self, filters: list[dict[str, Any]]) -> np.ndarray:
+        if self.items is None:
+            raise InvalidRequest("this bundle has no item attributes, so filters cannot be applied",
+                                 details={"filters": filters})
+        exprs = [self._expr(f) for f in filters]
+        try:
+            passing = self.items.filter(pl.all_horizontal(exprs))[Columns.Item].to_numpy()
+        except (pl.exceptions.PolarsError, TypeError, ValueError) as err:
+            raise InvalidRequest(f"filters do not fit the item attributes: {str(err).splitlines()[0]}",
+                                 details={"filters": filters}) from None
+        mask = np.zeros(self.n_items, dtype=bool)
+        passing = passing[(passing >= 0) & (passing < self.n_items)]
+        mask[passing] = True
+        return mask
+
+    def _expr(self, f: dict[str, Any]) -> pl.Expr:
+        name, op, value = f["field"], f["op"], f.get("value")
+        if name not in self.fields:
+            raise InvalidRequest(f"unknown filter field {name!r}", details={"valid_fields": self.fields})
+        dtype = self.items.schema[name]
+        col = pl.col(name)
+        is_list = isinstance(dtype, pl.List)
+        many = op in ("in", "not_in", "between")
+        if many and not isinstance(value, list):
+            raise InvalidRequest(f"filter {name!r} {op}: value must be a list", details={"filter": f})
+        if op == "between" and len(value) != 2:
+            raise InvalidRequest(f"filter {name!r} between: value must be [low, high]", details={"filter": f})
+        if is_list:
+            if op == "eq":
+                return col.list.contains(value).fill_null(False)
+            if op == "ne":
+                return (~col.list.contains(value)).fill_null(False)
+            if op in ("in", "not_in"):
+                overlap = col.list.eval(pl.element().is_in(value)).list.any().fill_null(False)
+                return overlap if op == "in" else ~overlap & col.is_not_null()
+            raise InvalidRequest(f"filter {name!r}: op {op!r} does not apply to a list attribute",
+                                 details={"valid_ops": ["eq", "ne", "in", "not_in"]})
+        exprs = {
+            "eq": lambda: col == value,
+            "ne": lambda: col != value,
+            "in": lambda: col.is_in(value),
+            "not_in": lambda: ~col.is_in(value),
+            "gt": lambda: col > value,
+            "gte": lambda: col >= value,
+            "lt": lambda: col < value,
+            "lte": lambda: col <= value,
+            "between": lambda: col.is_between(value[0], value[1], closed="both"),
+        }
+        return exprs[op]().fill_null(False)
+
+
+def eligible_mask(
+    n_items: int,
+    *,
+    filter_mask: np.ndarray | None = None,
+    exclude: np.ndarray | None = None,
+    include: np.ndarray | None = None,
+) -> np.ndarray | None:
+    """Combine filters, an exclude list and an include-only set into one mask (None = all items)."""
+    if filter_mask is None and exclude is None and include is None:
+        return None
+    if include is not None:
+        mask = np.zeros(n_items, dtype=bool)
+        mask[include] = True
+        if filter_mask is not None:
+            mask &= filter_mask
+    else:
+        mask = np.ones(n_items, dtype=bool) if filter_mask is None else filter_mask.copy()
+    if exclude is not None and len(exclude):
+        mask[exclude] = False
+    return mask

@@ -1,0 +1,245 @@
+"""The service's state across requests: current engine, feedback log, online state, cache, metrics.
+
+One :class:`Service` per worker process. Routes resolve the current :class:`Engine` once per
+request, so a reload (:meth:`Service.reload`) that swaps the engine never disturbs a request in
+flight, and no request waits for the new bundle to load: the old engine serves until the new one
+is ready, then a single reference assignment switches.
+
+Several workers (``recsmith serve --workers N``) each hold a Service. They share the feedback log
+(SQLite WAL) and, optionally, a Redis cache. A reload sent to one worker is written to
+``STATE_DIR/active_bundle.json``; every worker checks that file (at most once a second, on
+requests) and loads the bundle it names, so all workers converge on the new version.
+"""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+import json
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from recsmith.serving.cache import NoCache, RecCache, RedisCache, TTLCache
+from recsmith.serving.engine import Engine, RuleSpec
+from recsmith.serving.errors import InvalidRequest, NotReady
+from recsmith.serving.feedback import Event, FeedbackLog
+from recsmith.serving.metrics import Metrics
+from recsmith.serving.online import OnlineState
+from recsmith.serving.settings import ServeSettings
+from recsmith.utils.atomic import atomic_write_text
+from recsmith.utils.logging import log
+
+ACTIVE_BUNDLE = "active_bundle.json"
+_POINTER_CHECK_S = 1.0
+
+
+class Service:
+    def __init__(self, settings: ServeSettings, *, engine: Engine | None = None, metrics: Metrics | None = None) -> None:
+        self.settings = settings
+        self.metrics = metrics or Metrics()
+        self.online = OnlineState()
+        self.feedback: FeedbackLog | None = None
+        self._engine: Engine | None = None
+        self.cache: RecCache = NoCache()
+        self._sync_lock = threading.Lock()
+        self._reload_lock = threading.Lock()
+        self._pointer_mtime = 0.0
+        self._pointer_checked = 0.0
+        self.load_error: str | None = None
+        if engine is not None:
+            self._install(engine)
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> None:
+        """Open the feedback log and replay it; load the bundle (settings or the active pointer)."""
+        self.feedback = FeedbackLog(self.settings.feedback_path)
+        self.sync_feedback()
+        if self._engine is not None:
+            return
+        candidates = [p for p in (self._pointer_bundle(), self.settings.bundle) if p is not None]
+        if not candidates:
+            self.load_error = "no bundle configured (RECSMITH_BUNDLE or --bundle)"
+            return
+        for path in dict.fromkeys(Path(p) for p in candidates):  # the reloaded bundle, else the configured one
+            try:
+                self._install(self._build_engine(path))
+                return
+            except Exception as err:  # noqa: BLE001 -- /ready reports it; the process stays up
+                self.load_error = f"{err.__class__.__name__}: {err}"
+                log(f"loading bundle {path} failed: {self.load_error}")
+
+    def close(self) -> None:
+        if self.feedback is not None:
+            self.feedback.close()
+
+    @property
+    def ready(self) -> bool:
+        return self._engine is not None and self.feedback is not None
+
+    @property
+    def engine(self) -> Engine:
+        self._follow_pointer()
+        engine = self._engine
+        if engine is None:
+            raise NotReady(self.load_error or "the model bundle is still loading", headers={"Retry-After": "1"})
+        return engine
+
+    def _build_engine(self, path: Path) -> Engine:
+        s = self.settings
+        return Engine.from_path(str(path), exact_below=s.exact_below, ann_threads=s.ann_threads)
+
+    def _install(self, engine: Engine) -> None:
+        s = self.settings
+        if s.cache_ttl_s <= 0:
+            cache: RecCache = NoCache()
+        elif s.redis_url:
+            cache = RedisCache(s.redis_url, s.cache_ttl_s, namespace=engine.version)
+        else:
+            cache = TTLCache(s.cache_ttl_s, s.cache_max_entries)
+        previous = self._engine
+        self.cache = cache
+        self._engine = engine  # the switch: one reference assignment
+        self.load_error = None
+        self.metrics.set_model(engine.version, engine.model.name, previous.version if previous else None,
+                               previous.model.name if previous else None)
+        # the bundle's id maps are a few hundred thousand long-lived Python objects: keep them out of
+        # the cyclic garbage collector, whose full passes over them would add tens of ms to requests
+        gc.collect()
+        gc.freeze()
+
+    # ------------------------------------------------------------------ reload
+    def reload(self, path: str | Path | None = None) -> dict[str, Any]:
+        """Load ``path`` (default: the configured bundle) and switch to it; the old one serves meanwhile."""
+        target = Path(path) if path is not None else self.settings.bundle
+        if target is None:
+            raise InvalidRequest("no bundle given and none configured")
+        if not (target / "manifest.json").exists():
+            raise InvalidRequest(f"{target} is not a model bundle (no manifest.json)", details={"bundle": str(target)})
+        start = time.perf_counter()
+        with self._reload_lock:
+            previous = self._engine.version if self._engine else None
+            try:
+                engine = self._build_engine(target)
+            except Exception as err:
+                self.metrics.reloads.labels(result="error").inc()
+                raise InvalidRequest(f"cannot load bundle {target}: {err}") from None
+            self._install(engine)
+            self._write_pointer(target, engine.version)
+        self.metrics.reloads.labels(result="ok").inc()
+        return {"previous_version": previous, "version": engine.version,
+                "seconds": round(time.perf_counter() - start, 3)}
+
+    def _pointer_file(self) -> Path:
+        return self.settings.state_dir / ACTIVE_BUNDLE
+
+    def _write_pointer(self, bundle: Path, version: str) -> None:
+        record = {"bundle": str(Path(bundle).resolve()), "version": version, "base": self._base(), "at": time.time()}
+        atomic_write_text(self._pointer_file(), json.dumps(record))
+        self._pointer_mtime = self._pointer_file().stat().st_mtime
+
+    def _base(self) -> str | None:
+        return str(self.settings.bundle.resolve()) if self.settings.bundle else None
+
+    def _pointer_bundle(self) -> Path | None:
+        """The bundle an admin reload chose, if it was chosen over the bundle this worker was started with."""
+        f = self._pointer_file()
+        if not f.exists():
+            return None
+        try:
+            record = json.loads(f.read_text())
+            self._pointer_mtime = f.stat().st_mtime
+        except (OSError, ValueError):
+            return None
+        if record.get("base") != self._base():
+            return None  # started with another bundle since: the operator's choice wins
+        return Path(record["bundle"])
+
+    def _follow_pointer(self) -> None:
+        """Other workers: pick up a reload sent to a sibling (checked at most once a second)."""
+        now = time.monotonic()
+        if now - self._pointer_checked < _POINTER_CHECK_S:
+            return
+        self._pointer_checked = now
+        try:
+            mtime = self._pointer_file().stat().st_mtime
+        except OSError:
+            return
+        if mtime <= self._pointer_mtime or self._reload_lock.locked():
+            return
+        target = self._pointer_bundle()
+        if target is None or (self._engine is not None and self._same_bundle(target)):
+            return
+        threading.Thread(target=self._reload_quietly, args=(target,), daemon=True).start()
+
+    def _same_bundle(self, target: Path) -> bool:
+        try:
+            version = json.loads((target / "manifest.json").read_text())["version"]
+        except (OSError, ValueError, KeyError):
+            return True
+        return version == self._engine.version
+
+    def _reload_quietly(self, target: Path) -> None:
+        try:
+            self.reload(target)
+            log(f"followed reload to {target}")
+        except Exception as err:  # noqa: BLE001
+            log(f"following reload to {target} failed: {err}")
+
+    # ------------------------------------------------------------------ feedback
+    def sync_feedback(self) -> None:
+        """Apply events other requests (or other workers) logged since the last sync."""
+        if self.feedback is None:
+            return
+        with self._sync_lock:
+            while True:
+                events = self.feedback.read_since(self.online.last_event_id)
+                if not events:
+                    return
+                for e in events:
+                    self.online.add(e.user_id, e.item_id, e.type)
+                    self.cache.invalidate_user(e.user_id)
+                self.online.last_event_id = events[-1].id
+
+    def submit_feedback(self, events: list[Event]) -> list[int]:
+        """Persist ``events`` durably, then apply them; returns their ids."""
+        if self.feedback is None:
+            raise NotReady("the feedback log is not open yet", headers={"Retry-After": "1"})
+        engine = self.engine
+        unknown = sorted({e.item_id for e in events if not engine.knows_item(e.item_id)})
+        if unknown:
+            raise InvalidRequest(
+                f"{len(unknown)} unknown item id(s); nothing was stored", details={"unknown_item_ids": unknown[:20]}
+            )
+        ids = self.feedback.append(events)
+        self.metrics.feedback_events.inc(len(events))
+        self.sync_feedback()
+        return ids
+
+    # ------------------------------------------------------------------ recommendations
+    def recommend_user(
+        self, engine: Engine, user_id: str, k: int, *, exclude_seen: bool, rules: RuleSpec
+    ) -> dict[str, Any]:
+        self.sync_feedback()
+        key = _cache_key(engine.version, k, exclude_seen, rules)
+        cache = self.cache
+        hit = cache.get(user_id, key)
+        if hit is not None:
+            self.metrics.cache_hits.labels(backend=cache.backend).inc()
+            return {**hit, "cached": True}
+        self.metrics.cache_misses.labels(backend=cache.backend).inc()
+        generation = self.online.generation(user_id)
+        result = engine.recommend(user_id, k, exclude_seen=exclude_seen, rules=rules, online=self.online)
+        self.sync_feedback()  # feedback another worker logged meanwhile must not be cached over
+        if self.online.generation(user_id) == generation:
+            cache.set(user_id, key, result)
+        self.metrics.strategies.labels(strategy=result["strategy"]).inc()
+        return {**result, "cached": False}
+
+
+def _cache_key(version: str, k: int, exclude_seen: bool, rules: RuleSpec) -> str:
+    if not rules.filters and not rules.exclude and rules.include is None:
+        return f"{version}|{k}|{int(exclude_seen)}"
+    spec = json.dumps([rules.filters, rules.exclude, rules.include], sort_keys=True, default=str)
+    return f"{version}|{k}|{int(exclude_seen)}|{hashlib.sha1(spec.encode()).hexdigest()}"

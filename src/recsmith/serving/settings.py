@@ -1,0 +1,76 @@
+"""Service settings, read from ``RECSMITH_*`` environment variables (or passed in tests).
+
+Created by whoever starts the service (``recsmith serve`` or ``create_app_from_env``), never at
+import time. Outside ``environment="development"`` the service refuses to start with the default
+API key (the FastAPI full-stack template's rule for secrets).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_API_KEY = "changethis"
+
+
+class ServeSettings(BaseSettings):
+    """Everything the service reads from its environment. Env var = ``RECSMITH_`` + field name."""
+
+    model_config = SettingsConfigDict(env_prefix="RECSMITH_", extra="forbid", frozen=True)
+
+    environment: Literal["development", "test", "production"] = Field(
+        "development", description="outside development the default API key is refused"
+    )
+    bundle: Path | None = Field(None, description="model bundle directory written by `recsmith export`")
+    state_dir: Path = Field(Path("var"), description="feedback log (feedback.sqlite3) lives here")
+    api_keys: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=lambda: [SecretStr(DEFAULT_API_KEY)],
+        description="keys accepted for write and admin endpoints; comma-separated in the env var",
+    )
+    # request limits
+    max_k: int = Field(100, ge=1, le=10_000, description="largest k a request may ask for")
+    max_batch: int = Field(100, ge=1, description="users in one POST /v1/recommendations")
+    max_ids: int = Field(1000, ge=1, description="ids in one exclude / include / session list")
+    max_events: int = Field(1000, ge=1, description="events in one POST /v1/feedback")
+    max_body_bytes: int = Field(1_000_000, ge=1024, description="request bodies above this get 413")
+    # rate limiting (token bucket per API key, else per client address); 0 turns it off
+    rate_limit_per_s: float = Field(100.0, ge=0, description="sustained requests per second per client")
+    rate_limit_burst: int = Field(200, ge=1, description="requests a client may send at once")
+    # recommendation cache
+    cache_ttl_s: float = Field(60.0, ge=0, description="lifetime of a cached list; 0 turns caching off")
+    cache_max_entries: int = Field(100_000, ge=1, description="in-process cache size")
+    redis_url: str | None = Field(None, description="redis://host:port/db: share the cache between workers")
+    # retrieval
+    ann_threads: int = Field(1, ge=1, description="FAISS OpenMP threads per search (1 suits many small requests)")
+    exact_below: int = Field(
+        2048, ge=0, description="filtered searches with at most this many eligible items skip the ANN index"
+    )
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [k.strip() for k in value.split(",") if k.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _refuse_default_key(self) -> "ServeSettings":
+        if not self.api_keys:
+            raise ValueError("api_keys: at least one API key is needed (RECSMITH_API_KEYS)")
+        if self.environment != "development" and any(
+            k.get_secret_value() == DEFAULT_API_KEY for k in self.api_keys
+        ):
+            raise ValueError(
+                f"api_keys: the default key {DEFAULT_API_KEY!r} is not allowed in the "
+                f"{self.environment!r} environment; set RECSMITH_API_KEYS to a secret"
+            )
+        if any(len(k.get_secret_value()) < 8 for k in self.api_keys):
+            raise ValueError("api_keys: every key must have at least 8 characters")
+        return self
+
+    @property
+    def feedback_path(self) -> Path:
+        return self.state_dir / "feedback.sqlite3"

@@ -1,0 +1,194 @@
+"""The ``train`` section of a run config: every option of the one :class:`~recsmith.training.Trainer`.
+
+Declared once, here, without importing torch (so that loading a config stays fast). YAML example::
+
+    train:
+      epochs: 30
+      batch_size: 2048
+      optimizer: {name: adamw, lr: 0.003, weight_decay: 0.01}
+      scheduler: {name: cosine, warmup_fraction: 0.05}
+      loss: {name: sampled_softmax}
+      sampler: {name: popularity, n_negatives: 256, exponent: 0.75}
+      amp: bf16
+      early_stopping: {monitor: ndcg@10, patience: 3}
+
+and on the command line ``--set train.optimizer.lr=0.01 --set train.amp=off``. A torch model may
+carry its own overrides under ``models.<name>.train`` (merged over this section, see
+:meth:`~recsmith.models.torch_base.TorchRecommender.train_config`).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ParamGroupConfig(_Section):
+    """Parameters whose name matches ``params`` get their own learning rate / weight decay."""
+
+    params: str = Field(description="glob over parameter names, e.g. 'encoder.*' (first matching group wins)")
+    lr: float | None = Field(None, gt=0, description="learning rate of this group (default: optimizer.lr)")
+    weight_decay: float | None = Field(None, ge=0, description="weight decay of this group (default: optimizer's)")
+
+
+class OptimizerConfig(_Section):
+    name: Literal["adam", "adamw", "sgd", "adagrad", "rmsprop", "sparse_adam"] = "adam"
+    lr: float = Field(1e-3, gt=0, description="learning rate (the peak rate for onecycle / warmup schedules)")
+    weight_decay: float = Field(
+        0.0, ge=0, description="L2 (adam, sgd, ...) or decoupled (adamw) decay; never on biases and norms"
+    )
+    decay_embeddings: bool = Field(False, description="also decay embedding tables (usually off: rare ids shrink)")
+    momentum: float = Field(0.0, ge=0, lt=1, description="sgd / rmsprop momentum")
+    nesterov: bool = Field(False, description="sgd: Nesterov momentum (needs momentum > 0)")
+    betas: tuple[float, float] = Field((0.9, 0.999), description="adam / adamw / sparse_adam")
+    eps: float = Field(1e-8, gt=0)
+    param_groups: list[ParamGroupConfig] = Field(
+        default_factory=list, description="per-parameter-group learning rates, e.g. a pretrained encoder"
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> "OptimizerConfig":
+        if self.nesterov and (self.name != "sgd" or self.momentum <= 0):
+            raise ValueError("nesterov needs optimizer.name=sgd and optimizer.momentum > 0")
+        if self.name == "sparse_adam" and (
+            self.weight_decay > 0 or any(g.weight_decay for g in self.param_groups)
+        ):
+            raise ValueError("sparse_adam has no weight decay; set optimizer.weight_decay=0 or use adam / adamw")
+        return self
+
+
+class SchedulerConfig(_Section):
+    """Learning-rate schedule. All but reduce_on_plateau step once per optimizer step."""
+
+    name: Literal["none", "onecycle", "cosine", "cosine_warm_restarts", "linear_warmup", "reduce_on_plateau"] = "none"
+    warmup_fraction: float = Field(
+        0.0, ge=0, lt=1, description="cosine / linear_warmup / cosine_warm_restarts: share of all steps spent warming up"
+    )
+    min_lr_ratio: float = Field(
+        0.0, ge=0, le=1, description="cosine / linear_warmup / cosine_warm_restarts: final rate as a share of lr"
+    )
+    pct_start: float = Field(0.3, gt=0, lt=1, description="onecycle: share of steps rising to the peak")
+    div_factor: float = Field(25.0, gt=0, description="onecycle: start rate = lr / div_factor")
+    final_div_factor: float = Field(1e4, gt=0, description="onecycle: final rate = start rate / final_div_factor")
+    restart_epochs: int = Field(1, ge=1, description="cosine_warm_restarts: length of the first cycle in epochs")
+    restart_mult: int = Field(1, ge=1, description="cosine_warm_restarts: each cycle is this many times longer")
+    plateau_factor: float = Field(0.5, gt=0, lt=1, description="reduce_on_plateau: multiply the rate by this")
+    plateau_patience: int = Field(1, ge=0, description="reduce_on_plateau: epochs without improvement first")
+
+
+class LossConfig(_Section):
+    """The objective. Losses and samplers live apart from models (see :mod:`recsmith.nn.objectives`)."""
+
+    name: Literal["softmax", "sampled_softmax", "bce", "gbce", "bpr", "infonce", "mse"] = "bpr"
+    label_smoothing: float = Field(
+        0.0, ge=0, lt=1, description="softmax / sampled_softmax / infonce: share of the target spread over "
+        "all candidates; mse: targets shrunk toward the mean rating by this share"
+    )
+    temperature: float = Field(1.0, gt=0, description="softmax / sampled_softmax / infonce: logits / temperature")
+    logq_correction: bool = Field(
+        True, description="sampled_softmax / infonce: subtract log(sampling probability) from each logit"
+    )
+    gbce_t: float = Field(0.75, ge=0, le=1, description="gbce: calibration t (0 = BCE, 1 = fully calibrated)")
+
+
+class SamplerConfig(_Section):
+    """Negative items for the sampled losses (bce, gbce, bpr, sampled_softmax)."""
+
+    name: Literal["uniform", "popularity", "in_batch", "hard"] = "uniform"
+    n_negatives: int = Field(1, ge=1, description="negatives per example (shared by the batch for sampled_softmax)")
+    exponent: float = Field(0.75, ge=0, description="popularity: P(item) ~ count ** exponent")
+    hard_ratio: float = Field(0.5, ge=0, le=1, description="hard: share of negatives mined, the rest random")
+    hard_pool: int = Field(50, ge=1, description="hard: highest-scored non-positives kept per user")
+    refresh_every: int = Field(100, ge=1, description="hard: optimizer steps between re-scoring the pools")
+    hard_base: Literal["uniform", "popularity"] = Field("uniform", description="hard: sampler of the random part")
+
+
+class EarlyStoppingConfig(_Section):
+    enabled: bool = Field(True, description="stop when the monitor stops improving (needs validation data)")
+    monitor: str = Field("ndcg@10", description="validation metric, '<metric>@<k>' (see recsmith.evaluation)")
+    mode: Literal["max", "min"] = "max"
+    patience: int = Field(3, ge=0, description="validations without improvement before stopping")
+    min_delta: float = Field(0.0, ge=0, description="smallest change that counts as an improvement")
+    restore_best: bool = Field(True, description="end with the weights of the best validation")
+
+    @field_validator("monitor")
+    @classmethod
+    def _metric_at_k(cls, value: str) -> str:
+        if not re.fullmatch(r"[a-z_]+@[1-9][0-9]*", value):
+            raise ValueError(f"monitor must look like 'ndcg@10', got {value!r}")
+        return value
+
+    @property
+    def k(self) -> int:
+        return int(self.monitor.split("@")[1])
+
+
+class ValidationConfig(_Section):
+    every: int = Field(1, ge=1, description="validate every N epochs (and after the last one)")
+    ks: list[int] = Field(default_factory=lambda: [10, 20], description="cutoffs logged (the monitor's is added)")
+    filter_seen: bool = Field(True, description="remove training items from the ranking, as in the final evaluation")
+    batch_size: int = Field(1024, ge=1, description="users scored at once")
+
+
+class CheckpointConfig(_Section):
+    enabled: bool = Field(True, description="write RUN/<dir>/last.pt every `every` epochs (and best-<epoch>.pt)")
+    every: int = Field(1, ge=1)
+    dir: str = Field("checkpoints", description="relative to the run directory")
+
+
+class TrackingConfig(_Section):
+    mlflow: bool = Field(True, description="log params, per-epoch metrics and artifacts to MLflow")
+    experiment: str = "recsmith"
+    tracking_uri: str | None = Field(None, description="default: a local file store in RUN/mlruns")
+
+
+class TrainConfig(_Section):
+    """Every option of the training loop. See the module docstring for a YAML example."""
+
+    epochs: int = Field(20, ge=1)
+    batch_size: int = Field(1024, ge=1, description="examples per micro-batch (per process under DDP)")
+    accumulation_steps: int = Field(1, ge=1, description="micro-batches per optimizer step")
+    grad_clip: float | None = Field(None, gt=0, description="clip the global gradient norm (after unscaling)")
+    amp: Literal["off", "bf16", "fp16"] = Field(
+        "off", description="mixed precision: bf16 autocast (CPU or CUDA); fp16 autocast + GradScaler (CUDA only)"
+    )
+    optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig)
+    scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig)
+    loss: LossConfig = Field(default_factory=LossConfig)
+    sampler: SamplerConfig = Field(default_factory=SamplerConfig)
+    early_stopping: EarlyStoppingConfig = Field(default_factory=EarlyStoppingConfig)
+    validation: ValidationConfig = Field(default_factory=ValidationConfig)
+    checkpoint: CheckpointConfig = Field(default_factory=CheckpointConfig)
+    tracking: TrackingConfig = Field(default_factory=TrackingConfig)
+    seed: int | None = Field(None, ge=0, description="default: the run's top-level seed (0 outside a run)")
+    deterministic: bool = Field(False, description="torch.use_deterministic_algorithms (slower on GPU)")
+    compile: bool = Field(False, description="torch.compile the network for training (opt-in)")
+    compile_backend: str = Field("inductor", description="torch.compile backend ('eager' needs no C++ compiler)")
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto: cuda when available")
+    threads: int | None = Field(None, ge=1, description="torch CPU threads (default: torch's choice)")
+
+    @model_validator(mode="after")
+    def _compatible(self) -> "TrainConfig":
+        if self.loss.name == "sampled_softmax" and self.sampler.name == "hard" and self.loss.logq_correction:
+            raise ValueError(
+                "loss.logq_correction needs sampling probabilities, which hard negatives do not have: "
+                "set loss.logq_correction=false or sampler.name to uniform / popularity / in_batch"
+            )
+        return self
+
+
+def merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """Nested dicts merged key by key (``overrides`` wins); other values replaced whole."""
+    out = dict(base)
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = value
+    return out

@@ -1,0 +1,26 @@
+"""Run by test_train_ddp.py under torchrun: each process trains MF on the planted data with the
+Trainer and saves its final weights, so the test can check that DDP kept the processes in sync."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))
+from train_fixtures import loo, planted, train_params  # noqa: E402
+
+from recsmith.models import create_model  # noqa: E402
+from recsmith.training import distributed  # noqa: E402
+from recsmith.training.trainer import Trainer  # noqa: E402
+
+out = Path(sys.argv[1])
+parts = loo(planted())
+model = create_model("mf", {"dim": 8, "train": train_params(epochs=2, sampler={"name": sys.argv[2]})})
+trainer = Trainer(model.train_config(), out / "run")
+result = trainer.fit(model, parts.train, parts.valid)
+weights = {k: v.detach().numpy() for k, v in model.network.state_dict().items()}
+np.savez(out / f"rank{trainer.dist.rank}.npz", world=trainer.dist.world_size, steps=result.history[-1]["step"],
+         **weights)
+distributed.shutdown()
