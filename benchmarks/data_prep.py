@@ -136,8 +136,8 @@ def run_pandas(raw: Path, out: Path, limit_bytes: int) -> dict[str, Any]:
             except (ValueError, IndexError):
                 pass
             return result
-        print(f"pandas did not finish on {fraction:.0%} of the transactions "
-              f"({'over the memory limit' if result['killed_over_limit'] else 'failed'}); halving", flush=True)  # fmt: skip
+        why = "over the memory limit" if result["killed_over_limit"] else "failed"
+        print(f"pandas did not finish on {fraction:.0%} of the transactions ({why}); halving", flush=True)
         fraction /= 2
     return result
 

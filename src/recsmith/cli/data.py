@@ -84,7 +84,9 @@ def synth_hm_cmd(
     out: Annotated[Path, typer.Option("--out", "-o", help="Directory to write the three CSV files to.")],
     customers: Annotated[int, typer.Option("--customers", help="Number of customers.")] = 1_371_980,
     articles: Annotated[int, typer.Option("--articles", help="Number of articles.")] = 105_542,
-    transactions: Annotated[int, typer.Option("--transactions", help="Number of transactions (before --scale).")] = 31_788_324,
+    transactions: Annotated[
+        int, typer.Option("--transactions", help="Number of transactions (before --scale).")
+    ] = 31_788_324,
     scale: Annotated[float, typer.Option("--scale", help="Multiply the number of transactions.", min=0.0)] = 1.0,
     start: Annotated[str, typer.Option("--start", help="First day (YYYY-MM-DD).")] = "2018-09-20",
     days: Annotated[int, typer.Option("--days", help="Length of the period in days.")] = 734,

@@ -137,7 +137,9 @@ class SplitSpec(_Section):
 class EngineSpec(_Section):
     """Resources of the columnar engines."""
 
-    memory_limit: str = Field("1500MB", description="DuckDB memory_limit for the steps it runs (sort); it spills beyond")
+    memory_limit: str = Field(
+        "1500MB", description="DuckDB memory_limit for the steps it runs (the sort); it spills beyond"
+    )
     threads: int | None = Field(None, ge=1, description="engine threads (default: all cores)")
     temp_dir: str | None = Field(None, description="spill directory (default: inside the output's temporary directory)")
     batch_rows: int = Field(1_000_000, ge=1000, description="interactions per batch in the feature pass")

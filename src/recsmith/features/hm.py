@@ -110,7 +110,8 @@ def prepare_hm(path: str | Path, out: str | Path, cfg: RunConfig, *, overwrite: 
             writer = None
             if fcfg.enabled:
                 writer = FeatureWriter(fcfg, fdir, len(user_map), len(item_map), n_raw)
-                rows = good.select((pl.col("day").cast(pl.Int64) * DAY).alias(Columns.Timestamp), "price", "sales_channel_id")
+                timestamp = (pl.col("day").cast(pl.Int64) * DAY).alias(Columns.Timestamp)
+                rows = good.select(timestamp, "price", "sales_channel_id")
                 writer.fit_interactions(rows)
                 clock.lap("fit_encoders")
 
@@ -229,7 +230,8 @@ def _stage_transactions(
         )  # fmt: skip
         on = "__h1"
         if not lookup["__h1"].is_unique().all():
-            lookup, on = users.select(ids.alias("customer_id"), pl.int_range(pl.len(), dtype=pl.Int32).alias("customer")), "customer_id"
+            on = "customer_id"
+            lookup = users.select(ids.alias(on), pl.int_range(pl.len(), dtype=pl.Int32).alias("customer"))
 
     def finish(lf: pl.LazyFrame) -> pl.LazyFrame:
         if lookup is None:
@@ -249,7 +251,9 @@ def _stage_transactions(
             pl.when(pl.col("customer").is_null()).then(pl.col("customer_id")).alias("customer_id"),
             "article",
             # an unlisted article is a bad row when there is a list: the id is only kept without one
-            (pl.col("article_id").str.zfill(10) if article_lookup is None else pl.lit(None, pl.Utf8)).alias("article_id"),
+            (pl.lit(None, pl.Utf8) if article_lookup is not None else pl.col("article_id").str.zfill(10)).alias(
+                "article_id"
+            ),
             "price",
             "sales_channel_id",
             BAD,

@@ -241,7 +241,9 @@ class FeatureWriter:
             if isinstance(enc, MultiValuedEncoder):
                 jagged[enc.name] = self._write_jagged(table, enc, full)
         out.write_parquet(self.root / f"{table}.parquet")
-        self.tables[table] = self._table_entry(table, out.height, out.schema, fitted_on=int(fit_rows.height), jagged=jagged)
+        self.tables[table] = self._table_entry(
+            table, out.height, out.schema, fitted_on=int(fit_rows.height), jagged=jagged
+        )
         self.timings[f"table_{table}"] = time.perf_counter() - start
 
     def _write_jagged(self, table: str, enc: MultiValuedEncoder, frame: pl.DataFrame) -> dict[str, str]:
@@ -258,7 +260,7 @@ class FeatureWriter:
             state = enc.state()
             for suffix, frame in enc.tables().items():
                 (self.root / "vocab").mkdir(exist_ok=True)
-                rel = f"vocab/{table}.{enc.name}.parquet" if suffix == "vocab" else f"vocab/{table}.{enc.name}.{suffix}.parquet"
+                rel = f"vocab/{table}.{enc.name}" + ("" if suffix == "vocab" else f".{suffix}") + ".parquet"
                 frame.write_parquet(self.root / rel)
                 state.setdefault("files", {})[suffix] = rel
             state["spec"] = enc.spec.model_dump(mode="json")
@@ -371,7 +373,8 @@ class FeatureStore:
     def encode(self, table: str, frame: pl.DataFrame) -> pl.DataFrame:
         """The ``table`` features of new rows (e.g. a customer that arrived after preparation),
         with the encoders fitted at preparation time. ``frame`` has the input columns."""
-        columns = [s for name in self.manifest["tables"][table]["features"] for s in self.encoder(table, name).transform(frame)]
+        names = self.manifest["tables"][table]["features"]
+        columns = [s for name in names for s in self.encoder(table, name).transform(frame)]
         return pl.DataFrame(columns)
 
 
@@ -379,7 +382,9 @@ class FeatureStore:
 # a prepared dataset in memory
 
 
-def build_feature_store(dataset: Any, cfg: FeatureConfig, root: Path, inputs: dict[str, Any] | None = None) -> dict[str, Any]:
+def build_feature_store(
+    dataset: Any, cfg: FeatureConfig, root: Path, inputs: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """Write the feature store of a :class:`~recsmith.data.dataset.Dataset` held in memory into
     ``root`` (the interactions are already sorted by (user, timestamp))."""
     frame = dataset.interactions.frame

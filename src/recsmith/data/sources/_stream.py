@@ -259,7 +259,8 @@ class StreamRows:
         """Raise for the earliest bad line of ``result`` (a scan of what :meth:`sink` wrote) under
         ``on_bad_rows="error"``, else count the bad rows in ``bad_rows``; return the good rows."""
         bad = pl.col(BAD).is_not_null()
-        stats = result.select(pl.len().alias("n"), bad.sum().alias("bad"), pl.col(LINE).filter(bad).min().alias("first"))
+        first = pl.col(LINE).filter(bad).min().alias("first")
+        stats = result.select(pl.len().alias("n"), bad.sum().alias("bad"), first)
         n, n_bad, first = stats.collect().row(0)
         if n_bad and self.policy == "error":
             raise self._explain(int(first), int(result.filter(pl.col(LINE) == first).select(BAD).collect().item()))
