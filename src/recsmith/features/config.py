@@ -29,6 +29,8 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 
+from recsmith.utils.dicts import deep_merge
+
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -171,14 +173,3 @@ class FeatureConfig(_Section):
 
     def tables(self) -> dict[str, dict[str, Any]]:
         return {"interactions": self.interactions, "users": self.users, "items": self.items}
-
-
-def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
-    """``base`` updated with ``over``, recursively for nested dicts (``over`` wins)."""
-    out = dict(base)
-    for key, value in over.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = deep_merge(out[key], value)
-        else:
-            out[key] = value
-    return out

@@ -113,7 +113,8 @@ class TorchRecommender(Recommender):
     # ------------------------------------------------------------------ configuration
     def train_config(self, base: "TrainConfig | None" = None) -> "TrainConfig":
         """``base`` (the run's ``train`` section; defaults if None) with this model's overrides merged in."""
-        from recsmith.training.config import TrainConfig, merge
+        from recsmith.training.config import TrainConfig
+        from recsmith.utils.dicts import deep_merge as merge
 
         base = base or TrainConfig()
         return TrainConfig.model_validate(merge(base.model_dump(), self.config.train))

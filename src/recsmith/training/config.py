@@ -24,6 +24,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from recsmith.utils.dicts import deep_merge as merge
+
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -181,14 +183,3 @@ class TrainConfig(_Section):
                 "set loss.logq_correction=false or sampler.name to uniform / popularity / in_batch"
             )
         return self
-
-
-def merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
-    """Nested dicts merged key by key (``overrides`` wins); other values replaced whole."""
-    out = dict(base)
-    for key, value in overrides.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = merge(out[key], value)
-        else:
-            out[key] = value
-    return out
