@@ -7,6 +7,13 @@ Protocol, per model:
 2. the winner is refitted on *train + validation* (its fit time is the reported ``fit_seconds``)
    and scored once on *test*, with train + validation items filtered as seen.
 
+Torch models (trained by the :class:`~recsmith.training.trainer.Trainer`, with the run's ``train``
+section under their own ``models.<name>.train`` overrides) early-stop on validation in step 1; the
+refit in step 2 then trains for the best epoch count found there, without validation.
+
+Every model gets the dataset's item / user tables (:class:`~recsmith.data.side.SideData`); only
+content-aware models read them.
+
 Without a validation part, the single configuration is fitted on train and scored on test.
 Test numbers are therefore never used to choose anything.
 
@@ -44,6 +51,7 @@ from recsmith import __version__
 from recsmith.config import RunConfig, dump_config
 from recsmith.data.dataset import Dataset
 from recsmith.data.interactions import Interactions
+from recsmith.data.side import SideData
 from recsmith.data.splits import Split, split
 from recsmith.evaluation import evaluate
 from recsmith.evaluation.analysis import EvalContext, ModelEval, analyse
@@ -93,10 +101,11 @@ def run_benchmark(
         get_model_class(name)
     parts = split(dataset.interactions, cfg.split)
     log(f"split {cfg.split.method}: {parts.summary()}")
+    side = SideData.from_dataset(dataset, dataset_path if dataset_path and Path(dataset_path).is_dir() else None)
     results: dict[str, ModelResult] = {}
     with atomic_dir(out, overwrite=overwrite) as tmp:
         for name in models:
-            result, model = evaluate_model(name, parts, cfg)
+            result, model = evaluate_model(name, parts, cfg, side)
             results[name] = result
             model.save(tmp / "models" / name)
             _write_history(tmp / "models" / name, model)
@@ -138,23 +147,28 @@ def _analyse(results: dict[str, ModelResult], parts: Split, dataset: Dataset, cf
         results[name].analysis = extra
 
 
-def evaluate_model(name: str, parts: Split, cfg: RunConfig) -> tuple[ModelResult, Any]:
+def evaluate_model(
+    name: str, parts: Split, cfg: RunConfig, side: SideData | None = None
+) -> tuple[ModelResult, Any]:
     """Select ``name``'s hyperparameters on validation, refit on train+valid, score on test."""
     ev = cfg.evaluation
     grid = [_with_seed(name, params, cfg.seed) for params in cfg.model_grid(name)]
     tuning: list[dict[str, Any]] = []
-    best_params, best_valid = grid[0], {}
+    best_params, best_valid, best_epochs = grid[0], {}, None
     if parts.valid is not None and len(parts.valid):
         best_score = float("-inf")
         for params in grid:
-            model = create_model(name, params).fit(parts.train)
+            model, epochs = fit_model(name, params, parts.train, cfg, side, valid=parts.valid)
             metrics = _evaluate(model, parts.valid, cfg)
-            tuning.append({"params": params, ev.select_metric: metrics.get(ev.select_metric)})
+            entry = {"params": params, ev.select_metric: metrics.get(ev.select_metric)}
+            if epochs is not None:
+                entry["best_epoch"] = epochs
+            tuning.append(entry)
             if metrics.get(ev.select_metric, float("-inf")) > best_score:
-                best_score, best_params, best_valid = metrics[ev.select_metric], params, metrics
+                best_score, best_params, best_valid, best_epochs = metrics[ev.select_metric], params, metrics, epochs
     train = parts.train_full()
     start = time.perf_counter()
-    model = create_model(name, best_params).fit(train)
+    model, _ = fit_model(name, best_params, train, cfg, side, epochs=best_epochs)
     fit_seconds = time.perf_counter() - start
     start = time.perf_counter()
     full = evaluate(
@@ -167,6 +181,42 @@ def evaluate_model(name: str, parts: Split, cfg: RunConfig) -> tuple[ModelResult
         name, best_params, best_valid, test, fit_seconds, eval_seconds, tuning, ModelEval.from_result(full)
     )
     return result, model
+
+
+def fit_model(
+    name: str,
+    params: dict[str, Any],
+    train: Interactions,
+    cfg: RunConfig,
+    side: SideData | None,
+    *,
+    valid: Interactions | None = None,
+    epochs: int | None = None,
+) -> tuple[Any, int | None]:
+    """Fit one model; returns it and, for a torch model that early-stopped on ``valid``, its best epoch.
+
+    Torch models train under the run's ``train`` section with their overrides; ``epochs`` fixes the
+    epoch count and turns early stopping off (the refit on train + validation).
+    """
+    from recsmith.models.torch_base import TorchRecommender
+
+    model = create_model(name, params).with_side_data(side)
+    if not isinstance(model, TorchRecommender):
+        return model.fit(train), None
+    from recsmith.training.config import TrainConfig
+    from recsmith.training.trainer import Trainer
+    from recsmith.utils.dicts import deep_merge
+
+    train_cfg = model.train_config(cfg.train)
+    if train_cfg.seed is None:
+        train_cfg = train_cfg.model_copy(update={"seed": cfg.seed})
+    if epochs is not None:
+        train_cfg = TrainConfig.model_validate(
+            deep_merge(train_cfg.model_dump(), {"epochs": epochs, "early_stopping": {"enabled": False}})
+        )
+    train_cfg = train_cfg.model_copy(update={"checkpoint": train_cfg.checkpoint.model_copy(update={"enabled": False})})
+    result = Trainer(train_cfg).fit(model, train, valid)
+    return model, result.best_epoch if valid is not None and len(valid) else None
 
 
 def _evaluate(model: Any, target: Interactions, cfg: RunConfig) -> dict[str, float]:

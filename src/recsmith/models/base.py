@@ -10,6 +10,8 @@ public (do not override)      what the base class does
 ``recommend(users, k, ...)``   scores users in batches, removes seen / excluded items, takes top-k
 ``recommend_cold(k)``          the cold-start answer for an unknown user: most popular items
 ``similar_items(items, k)``    nearest items by the model's item-item similarity
+``with_side_data(side)``       hands item / user tables (:class:`~recsmith.data.side.SideData`) to
+                               models that read them (``uses_side_data``); called before ``fit``
 ``save(dir)`` / ``load(dir)``  ``config.json`` + ``state.npz`` (``allow_pickle=False``); no pickle
 ============================  ==================================================================
 
@@ -42,6 +44,7 @@ import scipy.sparse as sp
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from recsmith.data.interactions import Interactions
+from recsmith.data.side import SideData
 from recsmith.errors import ConfigError, NotFittedError, RecsmithError
 from recsmith.utils.atomic import atomic_dir
 
@@ -73,6 +76,9 @@ class Recommender(ABC):
     name: ClassVar[str] = ""
     #: the model's hyperparameters, declared once
     Config: ClassVar[type[ModelConfig]] = ModelConfig
+    #: True for models that read item / user attributes (content, hybrid, two-tower, TIGER);
+    #: they get them from :meth:`with_side_data` and save whatever they derive in their state
+    uses_side_data: ClassVar[bool] = False
 
     def __init__(self, config: ModelConfig | dict[str, Any] | None = None, **params: Any) -> None:
         if isinstance(config, ModelConfig) and type(config) is self.Config and not params:
@@ -95,6 +101,15 @@ class Recommender(ABC):
         self.n_items = 0
         self._seen: sp.csr_matrix | None = None
         self._popularity: np.ndarray | None = None
+        self.side: SideData | None = None
+
+    def with_side_data(self, side: "SideData | None") -> Self:
+        """Give the model the item / user tables it may read in ``fit``; returns ``self``.
+
+        Harmless for models that do not use side data (they ignore it), so callers pass it to all.
+        """
+        self.side = side
+        return self
 
     # ------------------------------------------------------------------ fitting
     def fit(self, interactions: Interactions) -> Self:
