@@ -74,6 +74,9 @@ class SplitConfig(Section):
     drop_cold_users: bool = Field(
         True, description="temporal / random: keep only test / validation users that have training interactions"
     )
+    cold_items: float = Field(
+        0.0, ge=0, lt=1, description="loo / last_n / temporal: seeded share of items held out of train and validation"
+    )
 
 
 class EvalConfig(Section):

@@ -19,6 +19,17 @@ method            rule
 timestamps kept in source order. For the temporal and random splits, validation / test users
 without any training interaction are dropped when ``drop_cold_users`` is set (the default): they
 are a cold-start problem that needs its own slice, and keeping them would silently score them 0.
+
+Held-out items (``cold_items = f > 0``; ``loo``, ``last_n`` and ``temporal`` only): a seeded
+(``seed``) random share ``f`` of the items that have interactions, ``round(f * n)`` of them, is
+held out of training. The split is first made as usual; then every *train and validation*
+interaction with a held-out item is removed, and its *test* interactions stay. So a held-out item
+appears in test only where it is a user's own test item (their last one under ``loo``, one after T
+under ``temporal``), and the models never see it, not even through validation: the cold-item
+situation of a new product, on data (like Amazon Beauty under leave-one-out) where every item
+would otherwise be seen in training. Users keep their remaining history; their other interactions
+with held-out items are simply gone. ``Split.cold_items`` lists the held-out item ids; the
+evaluation's ``new items`` slice (test items without train / validation interactions) contains them.
 """
 
 from __future__ import annotations
@@ -44,6 +55,8 @@ class Split:
     train: Interactions
     valid: Interactions | None
     test: Interactions
+    #: sorted int64 ids of the items held out of train and validation (``split.cold_items``), or None
+    cold_items: np.ndarray | None = None
 
     def train_full(self) -> Interactions:
         """Train + validation: what a model selected on validation is refitted on before testing."""
@@ -51,11 +64,15 @@ class Split:
 
     def summary(self) -> dict[str, dict[str, int]]:
         parts = {"train": self.train, "valid": self.valid, "test": self.test}
-        return {
+        out = {
             name: {"interactions": len(p), "users": int(p.frame[Columns.User].n_unique())}
             for name, p in parts.items()
             if p is not None
         }
+        if self.cold_items is not None:
+            in_test = self.test.frame[Columns.Item].is_in(self.cold_items.tolist())
+            out["cold_items"] = {"items": int(self.cold_items.size), "test_interactions": int(in_test.sum())}
+        return out
 
 
 def split(data: Interactions, cfg: SplitConfig) -> Split:
@@ -72,6 +89,10 @@ def split(data: Interactions, cfg: SplitConfig) -> Split:
     else:  # pragma: no cover - pydantic restricts the literal
         raise ConfigError(f"unknown split method {cfg.method!r}")
     labelled = frame.with_columns(part.alias(_PART))
+    cold = None
+    if cfg.cold_items > 0:
+        cold = _held_out_items(frame, cfg)
+        labelled = labelled.filter((pl.col(_PART) == TEST) | ~pl.col(Columns.Item).is_in(cold.tolist()))
     if cfg.method in ("temporal", "random") and cfg.drop_cold_users:
         labelled = _drop_cold_users(labelled)
     parts = {p: labelled.filter(pl.col(_PART) == p).drop(_PART) for p in (TRAIN, VALID, TEST)}
@@ -85,7 +106,21 @@ def split(data: Interactions, cfg: SplitConfig) -> Split:
         train=wrap(parts[TRAIN]),
         valid=wrap(parts[VALID]) if cfg.valid else None,
         test=wrap(parts[TEST]),
+        cold_items=cold,
     )
+
+
+def _held_out_items(frame: pl.DataFrame, cfg: SplitConfig) -> np.ndarray:
+    """The seeded ``cold_items`` share of the items with interactions (module docstring)."""
+    if cfg.method not in ("loo", "last_n", "temporal"):
+        raise ConfigError(
+            f"split.cold_items works with the loo, last_n and temporal splits, not {cfg.method!r}: "
+            "a random split has no 'test item' per user to keep"
+        )
+    active = np.unique(frame[Columns.Item].to_numpy()).astype(np.int64)
+    n_held = int(round(cfg.cold_items * active.size))
+    rng = np.random.default_rng(cfg.seed)
+    return np.sort(rng.choice(active, size=n_held, replace=False))
 
 
 def _tail_parts(frame: pl.DataFrame, n: int, with_valid: bool, min_interactions: int) -> pl.Expr:

@@ -24,7 +24,7 @@ import scipy.sparse as sp
 from recsmith.data.interactions import Interactions
 from recsmith.evaluation import beyond as bm
 from recsmith.evaluation.metrics import METRIC_NAMES, validate_ks
-from recsmith.evaluation.slices import Slice, slice_per_user, standard_slices
+from recsmith.evaluation.slices import Slice, new_items, slice_per_user, standard_slices
 from recsmith.evaluation.stats import (
     bootstrap_ci,
     bootstrap_statistic,
@@ -247,6 +247,33 @@ def analyse_slices(
             models[name] = entry
         out.append({"name": sl.name, "description": sl.description, "kind": sl.kind, "models": models})
     return out
+
+
+def cold_item_metrics(
+    evals: Mapping[str, ModelEval],
+    ctx: EvalContext,
+    *,
+    ks: Sequence[int],
+    n_bootstrap: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> dict[str, dict[str, Any]]:
+    """Accuracy of every model on the cold-item slice: test items without any interaction in
+    ``ctx.train`` (the ``new items`` slice; with ``split.cold_items`` it holds the held-out items).
+
+    Each user's relevant set is cut down to those items (users without one are dropped), so the
+    numbers say how well a model ranks items it never saw being consumed -- where collaborative
+    models can only guess and content / hybrid models read the item text.
+
+    Returns ``{model: {"n_items", "n_users", "metrics": {key: mean}, "ci": {key: [lo, hi]}}}``,
+    or ``{}`` when no test item is cold.
+    """
+    sl = new_items(ctx.train, ctx.test)
+    n_items = int(sl.items.sum())
+    if n_items == 0 or not evals:
+        return {}
+    [entry] = analyse_slices(evals, ctx, ks=ks, slices=[sl], n_bootstrap=n_bootstrap, confidence=confidence, seed=seed)
+    return {name: {"n_items": n_items, **block} for name, block in entry["models"].items()}
 
 
 # ---------------------------------------------------------------------- helpers

@@ -54,7 +54,7 @@ from recsmith.data.interactions import Interactions
 from recsmith.data.side import SideData
 from recsmith.data.splits import Split, split
 from recsmith.evaluation import evaluate
-from recsmith.evaluation.analysis import EvalContext, ModelEval, analyse
+from recsmith.evaluation.analysis import EvalContext, ModelEval, analyse, cold_item_metrics
 from recsmith.evaluation.store import save_evaluations
 from recsmith.models.registry import create_model, get_model_class
 from recsmith.utils.atomic import atomic_dir
@@ -74,6 +74,8 @@ class ModelResult:
     evaluation: ModelEval | None = None
     #: beyond / ci / vs_baseline, filled in once every model is evaluated
     analysis: dict[str, Any] = field(default_factory=dict)
+    #: wall time of the whole protocol for this model: selection, refit and test evaluation
+    total_seconds: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -81,6 +83,7 @@ class ModelResult:
             "test": self.test,
             "fit_seconds": round(self.fit_seconds, 3),
             "eval_seconds": round(self.eval_seconds, 3),
+            "total_seconds": round(self.total_seconds, 3),
             "params": self.params,
             "tuning": self.tuning,
             **self.analysis,
@@ -145,12 +148,16 @@ def _analyse(results: dict[str, ModelResult], parts: Split, dataset: Dataset, cf
     )
     for name, extra in analysis.items():
         results[name].analysis = extra
+    cold = cold_item_metrics(evals, ctx, ks=ev.ks, n_bootstrap=ev.bootstrap, seed=cfg.seed)
+    for name, block in cold.items():
+        results[name].analysis["cold_items"] = block
 
 
 def evaluate_model(
     name: str, parts: Split, cfg: RunConfig, side: SideData | None = None
 ) -> tuple[ModelResult, Any]:
     """Select ``name``'s hyperparameters on validation, refit on train+valid, score on test."""
+    started = time.perf_counter()
     ev = cfg.evaluation
     grid = [_with_seed(name, params, cfg.seed) for params in cfg.model_grid(name)]
     tuning: list[dict[str, Any]] = []
@@ -178,7 +185,8 @@ def evaluate_model(
     eval_seconds = time.perf_counter() - start
     test = {k: float(v) for k, v in full.items() if k not in ("per_user", "lists")}
     result = ModelResult(
-        name, best_params, best_valid, test, fit_seconds, eval_seconds, tuning, ModelEval.from_result(full)
+        name, best_params, best_valid, test, fit_seconds, eval_seconds, tuning, ModelEval.from_result(full),
+        total_seconds=time.perf_counter() - started,
     )
     return result, model
 
@@ -320,7 +328,32 @@ def leaderboard_markdown(board: dict[str, Any], cfg: RunConfig, dataset_name: st
         for name, b in beyond:
             lines.append("| " + name + " | " + " | ".join(_fmt(b.get(c)) for c in cols) + " |")
         lines += ["", "Definitions: docs/evaluation.md.", ""]
+    lines += _cold_items_markdown(ranked, ks, select)
     return "\n".join(lines)
+
+
+def _cold_items_markdown(ranked: list[tuple[str, Any]], ks: list[int], select: str) -> list[str]:
+    """The cold-item slice (test items never seen in train + validation), one row per model."""
+    rows = [(name, r["cold_items"]) for name, r in ranked if r.get("cold_items")]
+    if not rows:
+        return []
+    cols = [f"{m}@{k}" for k in ks for m in ("ndcg", "recall")]
+    cols += [select] if select not in cols else []
+    first = rows[0][1]
+    lines = [
+        f"## Cold items (test, {first['n_items']} items without train + validation interactions)",
+        "",
+        "Each user's test items cut down to the cold ones; users without one are left out. With "
+        "`split.cold_items` these are the held-out items (docs: recsmith.data.splits).",
+        "",
+        "| model | users | " + " | ".join(cols) + f" | {select} 95% CI |",
+        "|---|---:|" + "|".join(["---:"] * len(cols)) + "|---:|",
+    ]
+    for name, c in rows:
+        lo, hi = c.get("ci", {}).get(select, [None, None])
+        ci = f"[{lo:.4f}, {hi:.4f}]" if lo is not None and hi is not None else "-"
+        lines.append(f"| {name} | {c['n_users']} | " + " | ".join(_fmt(c["metrics"].get(m)) for m in cols) + f" | {ci} |")
+    return [*lines, ""]
 
 
 def _verdict_cell(block: dict[str, Any], metric: str) -> str:

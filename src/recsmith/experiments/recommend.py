@@ -2,6 +2,10 @@
 
 This is the edge where external ids are mapped: the model only ever sees internal ints. A user the
 run does not know gets the model's cold-start answer (most popular items), flagged as such.
+
+Besides users, a request may name an item (similar items: the model's item similarity, or the
+items' text embeddings when the model has none), a text query or an image (content search over the
+run's item table, see :mod:`recsmith.experiments.search`). Every form returns the same item rows.
 """
 
 from __future__ import annotations
@@ -16,7 +20,8 @@ import polars as pl
 
 from recsmith.data.idmap import IdMap
 from recsmith.data.schema import Columns
-from recsmith.errors import RecsmithError
+from recsmith.errors import RecsmithError, UnknownIdError
+from recsmith.experiments.search import DEFAULT_IMAGE_COLUMN, image_index, image_query_vector, query_vector, text_index
 from recsmith.models.base import Recommender
 
 
@@ -27,6 +32,10 @@ class RunArtifacts:
     item_map: IdMap
     item_names: dict[int, str]
     models: list[str]
+    #: the dataset's item table (``item`` + attributes), or None when the source had none
+    items: pl.DataFrame | None = None
+    #: the prepared dataset the run was made from (relative image paths are resolved against it)
+    dataset_root: Path | None = None
 
     def load_model(self, name: str) -> Recommender:
         model_dir = self.path / "models" / name
@@ -45,6 +54,7 @@ def load_run(path: str | Path) -> RunArtifacts:
     info = json.loads(info_file.read_text())
     data = path / "dataset"
     names: dict[int, str] = {}
+    items = None
     if (data / "items.parquet").exists():
         items = pl.read_parquet(data / "items.parquet")
         if Columns.Name in items.columns:
@@ -55,7 +65,14 @@ def load_run(path: str | Path) -> RunArtifacts:
         item_map=IdMap.load(data / "item_ids.parquet", kind="item"),
         item_names=names,
         models=list(info.get("models", [])),
+        items=items,
+        dataset_root=_dataset_root(info, data),
     )
+
+
+def _dataset_root(info: dict[str, Any], fallback: Path) -> Path:
+    recorded = (info.get("dataset") or {}).get("path")
+    return Path(recorded) if recorded and Path(recorded).is_dir() else fallback
 
 
 def recommend_users(
@@ -77,14 +94,84 @@ def recommend_users(
 
 
 def _result(run: RunArtifacts, user_id: str, items: np.ndarray, scores: np.ndarray, *, cold: bool) -> dict[str, Any]:
+    return {"user_id": str(user_id), "cold_start": cold, "items": _item_rows(run, items, scores)}
+
+
+def _item_rows(run: RunArtifacts, items: np.ndarray, scores: np.ndarray) -> list[dict[str, Any]]:
     valid = items >= 0
     items, scores = items[valid], scores[valid]
     external = run.item_map.to_external(items)
-    return {
-        "user_id": str(user_id),
-        "cold_start": cold,
-        "items": [
-            {"rank": r + 1, "item_id": e, "name": run.item_names.get(int(i)), "score": float(s)}
-            for r, (i, e, s) in enumerate(zip(items, external, scores))
-        ],
-    }
+    return [
+        {"rank": r + 1, "item_id": e, "name": run.item_names.get(int(i)), "score": float(s)}
+        for r, (i, e, s) in enumerate(zip(items, external, scores))
+    ]
+
+
+# ---------------------------------------------------------------------- items, text and image queries
+def item_ids_to_internal(run: RunArtifacts, item_ids: list[str]) -> np.ndarray:
+    """Internal ids of external item ids; an unknown one is an error that says where ids are listed."""
+    internal = run.item_map.to_internal(item_ids, strict=False)
+    unknown = [i for i, x in zip(item_ids, internal) if x < 0]
+    if unknown:
+        examples = ", ".join(run.item_map.to_external(np.arange(min(3, len(run.item_map)))))
+        raise UnknownIdError(
+            f"unknown item id(s) {', '.join(map(repr, unknown))} in run {run.path}: item ids are the dataset's "
+            f"external ids (e.g. {examples}); all of them are in {run.path / 'dataset' / 'item_ids.parquet'}, "
+            "and recommendations (--user-id) or a --query list them in the item_id column"
+        )
+    return internal
+
+
+def similar_items(
+    run: RunArtifacts,
+    model: Recommender | None,
+    item_ids: list[str],
+    k: int,
+    *,
+    text_columns: list[str] | None = None,
+    text_model: str | None = None,
+) -> list[dict[str, Any]]:
+    """One result per item id: ``{"item_id", "name", "source", "items": [...]}``.
+
+    ``source`` is ``model:<name>`` when the model has an item similarity, else ``content:text``
+    (cosine of the items' text embeddings; also used when no model is given).
+    """
+    internal = item_ids_to_internal(run, item_ids)
+    items = scores = None
+    source = "content:text"
+    if model is not None:
+        try:
+            items, scores = model.similar_items(internal, k)
+            source = f"model:{model.name}"
+        except RecsmithError as err:
+            if "no notion of item similarity" not in str(err):
+                raise
+    if items is None:
+        index = text_index(run, text_columns or [Columns.Name], text_model)
+        items, scores = index.search(index.vectors[internal], k, exclude=internal)
+    return [
+        {"item_id": str(e), "name": run.item_names.get(int(i)), "source": source,
+         "items": _item_rows(run, row_items, row_scores)}
+        for e, i, row_items, row_scores in zip(item_ids, internal, items, scores)
+    ]
+
+
+def search_text(
+    run: RunArtifacts, query: str, k: int, *, text_columns: list[str] | None = None, text_model: str | None = None
+) -> dict[str, Any]:
+    """Items whose text embedding is closest to ``query``: ``{"query", "items": [...]}``."""
+    columns = text_columns or [Columns.Name]
+    index = text_index(run, columns, text_model)
+    items, scores = index.search(query_vector(query, text_model), k)
+    return {"query": query, "text_columns": columns, "items": _item_rows(run, items[0], scores[0])}
+
+
+def search_image(
+    run: RunArtifacts, path: Path, k: int, *, image_model: str | None, image_column: str = DEFAULT_IMAGE_COLUMN
+) -> dict[str, Any]:
+    """Items whose image embedding is closest to the image at ``path``: ``{"image", "items": [...]}``."""
+    if not Path(path).is_file():
+        raise RecsmithError(f"query image {path} does not exist")
+    index, n_failed = image_index(run, image_column, image_model)
+    items, scores = index.search(image_query_vector(Path(path), image_model), k)
+    return {"image": str(path), "unreadable_item_images": n_failed, "items": _item_rows(run, items[0], scores[0])}

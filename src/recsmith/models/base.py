@@ -272,7 +272,7 @@ def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     if k <= 0:
         return np.empty((n, 0), dtype=np.int64), np.empty((n, 0), dtype=np.float32)
     if k < m:
-        part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+        part = _top_k_unsorted(scores, k)
         _prefer_low_ids_at_boundary(scores, part)
     else:
         part = np.broadcast_to(np.arange(m), (n, m)).copy()
@@ -281,6 +281,17 @@ def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     order = np.lexsort((part, -part_scores), axis=1)
     top = np.take_along_axis(part, order, axis=1).astype(np.int64)
     return top, np.take_along_axis(part_scores, order, axis=1)
+
+
+def _top_k_unsorted(scores: np.ndarray, k: int) -> np.ndarray:
+    """Indices of a row-wise top-``k`` in any order: ``torch.topk`` (several times faster than
+    ``np.argpartition`` on wide rows) where torch is already loaded, else numpy."""
+    import sys
+
+    torch = sys.modules.get("torch")
+    if torch is None or scores.dtype not in (np.float32, np.float64) or not scores.flags.c_contiguous:
+        return np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    return torch.topk(torch.from_numpy(scores), k, dim=1, sorted=False).indices.numpy()
 
 
 def _prefer_low_ids_at_boundary(scores: np.ndarray, part: np.ndarray) -> None:

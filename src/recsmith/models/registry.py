@@ -16,6 +16,14 @@ _BUILTIN_MODULES = (
     "recsmith.models.ease",
     "recsmith.models.implicit_mf",
     "recsmith.models.mf",
+    "recsmith.models.tiger",
+    "recsmith.models.two_tower",
+    "recsmith.models.ncf",
+    "recsmith.models.sasrec",
+    "recsmith.models.bert4rec",
+    "recsmith.models.gru4rec",
+    "recsmith.models.tfidf",
+    "recsmith.models.hybrid",
 )
 
 T = TypeVar("T", bound=type)

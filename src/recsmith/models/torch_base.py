@@ -26,7 +26,7 @@ CLI start and configs of non-torch runs free of it.
 from __future__ import annotations
 
 from abc import abstractmethod
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 from pydantic import Field, ValidationError, field_validator
@@ -70,6 +70,8 @@ class TorchRecommender(Recommender):
     """A recommender whose scores come from a torch network trained by the Trainer."""
 
     Config = TorchModelConfig
+    #: the model's own training defaults (e.g. its usual loss), under the run's ``train`` section
+    default_train: ClassVar[dict[str, Any]] = {}
     #: users per forward pass when scoring. Fixed, and the last block padded, so that a user's
     #: scores never depend on which users share the batch: BLAS picks its kernel by matrix shape
     #: and different kernels round the same dot product differently in the last bit.
@@ -106,18 +108,29 @@ class TorchRecommender(Recommender):
 
         return Batch(inputs=rows["user"], users=rows["user"], positives=rows["item"], targets=rows["weight"])
 
+    def batch_order(self, order: "torch.Tensor", batch_size: int, generator: "torch.Generator") -> "torch.Tensor":
+        """The epoch's example order, cut into micro-batches of ``batch_size`` by the Trainer.
+
+        ``order`` is a random permutation; a model may regroup it (e.g. sequences of similar
+        length together, so little compute goes to padding). Default: unchanged.
+        """
+        return order
+
     def score_inputs(self, users: "torch.Tensor") -> Any:
         """What the network takes to score ``users`` against every item; default: the user ids."""
         return users
 
     # ------------------------------------------------------------------ configuration
     def train_config(self, base: "TrainConfig | None" = None) -> "TrainConfig":
-        """``base`` (the run's ``train`` section; defaults if None) with this model's overrides merged in."""
+        """The training options of this model, by increasing priority: the TrainConfig defaults, the
+        model's :attr:`default_train`, what ``base`` (the run's ``train`` section) sets explicitly, and
+        this model's ``train`` overrides."""
         from recsmith.training.config import TrainConfig
         from recsmith.utils.dicts import deep_merge as merge
 
-        base = base or TrainConfig()
-        return TrainConfig.model_validate(merge(base.model_dump(), self.config.train))
+        explicit = base.model_dump(exclude_unset=True) if base is not None else {}
+        merged = merge(merge(merge(TrainConfig().model_dump(), self.default_train), explicit), self.config.train)
+        return TrainConfig.model_validate(merged)
 
     # ------------------------------------------------------------------ Recommender hooks
     def _fit(self, interactions: Interactions) -> None:

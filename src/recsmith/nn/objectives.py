@@ -8,6 +8,11 @@ Scoring protocol of a network, ``network(inputs, items) -> scores``::
     items (M,)       -> (B, M)        one shared set    (sampled softmax, in-batch, InfoNCE)
     items (B, M)     -> (B, M)        a set per row     (bce / gbce / bpr negatives, mse)
 
+A network with the class attribute ``scores_positive_and_shared = True`` also takes
+``items = (positives (B,), shared (M,))`` and returns ``(B, 1 + M)``: each row's own positive, then
+the shared negatives. Sampled softmax then skips the ``(B, B)`` block of other rows' positives,
+which dominates when ``B`` (e.g. every position of a batch of sequences) exceeds ``M``.
+
 ``inputs`` is whatever the model feeds its network for a batch (user ids for matrix factorisation,
 a padded item sequence for a sequential model); the objective passes it through untouched.
 
@@ -22,6 +27,10 @@ loss                   candidates scored                                 sampler
 ``mse``                the positive; the target is the interaction       none
                        weight (a rating)
 =====================  ================================================  ==========================
+
+``network_loss`` is for networks whose training signal is not a score of items (generative
+retrieval: the cross-entropy of the next item's semantic-id tokens): the objective calls
+``network(batch.inputs, batch.positives, loss=True)`` and the network returns the scalar loss.
 """
 
 from __future__ import annotations
@@ -94,7 +103,11 @@ class Objective:
         """
         pos = batch.positives
         b = pos.numel()
-        if negs.shared:
+        if negs.shared and getattr(network, "scores_positive_and_shared", False):
+            scores = network(batch.inputs, (pos, negs.items))  # (B, 1 + N): no (B, B) block to throw away
+            pos_scores, neg_scores = scores[:, 0], scores[:, 1:]
+            items = negs.items[None, :]
+        elif negs.shared:
             scores = network(batch.inputs, torch.cat([pos, negs.items]))  # (B, B + N)
             pos_scores, neg_scores = scores[:, :b].diagonal(), scores[:, b:]
             items = negs.items[None, :]
@@ -164,6 +177,10 @@ def _mse(o: Objective, network: nn.Module, batch: Batch, generator: torch.Genera
     return losses.mse_loss(pred, batch.targets, label_smoothing=o.cfg.label_smoothing, center=o.target_mean)
 
 
+def _network_loss(o: Objective, network: nn.Module, batch: Batch, generator: torch.Generator) -> Tensor:
+    return network(batch.inputs, batch.positives, loss=True)
+
+
 _LOSSES: dict[str, Callable[[Objective, nn.Module, Batch, torch.Generator], Tensor]] = {
     "softmax": _softmax,
     "sampled_softmax": _sampled_softmax,
@@ -172,4 +189,5 @@ _LOSSES: dict[str, Callable[[Objective, nn.Module, Batch, torch.Generator], Tens
     "bpr": _bpr,
     "infonce": _infonce,
     "mse": _mse,
+    "network_loss": _network_loss,
 }

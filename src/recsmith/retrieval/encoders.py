@@ -38,12 +38,15 @@ OPSET = 17
 
 def embedding_tables(model: Recommender) -> tuple[np.ndarray, np.ndarray, np.ndarray | None] | None:
     """``(user_factors (n_users, d), item_factors (n_items, d), item_bias (n_items,) | None)`` of an
-    embedding model -- a :class:`~recsmith.models.factors.FactorModel` (als, bpr) or a torch model
-    whose network has ``user`` / ``item`` embedding tables (mf) -- else None. A user bias is left
+    embedding model -- a :class:`~recsmith.models.factors.FactorModel` (als, bpr), a model exposing
+    ``user_embeddings`` / ``item_embeddings`` (two_tower) or a torch model whose network has ``user``
+    / ``item`` embedding tables (mf) -- else None. A user bias is left
     out: it shifts all of a user's scores alike and never changes a ranking.
     """
     if hasattr(model, "item_factors") and hasattr(model, "user_factors"):
         U, V, bias = model.user_factors, model.item_factors, getattr(model, "item_bias", None)
+    elif hasattr(model, "item_embeddings") and hasattr(model, "user_embeddings"):  # tower outputs (two_tower)
+        U, V, bias = model.user_embeddings(np.arange(model.n_users)), model.item_embeddings(), None
     else:
         net = getattr(model, "network", None)
         if net is None or not hasattr(net, "user") or not hasattr(net, "item"):

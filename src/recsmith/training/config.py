@@ -87,7 +87,7 @@ class SchedulerConfig(_Section):
 class LossConfig(_Section):
     """The objective. Losses and samplers live apart from models (see :mod:`recsmith.nn.objectives`)."""
 
-    name: Literal["softmax", "sampled_softmax", "bce", "gbce", "bpr", "infonce", "mse"] = "bpr"
+    name: Literal["softmax", "sampled_softmax", "bce", "gbce", "bpr", "infonce", "mse", "network_loss"] = "bpr"
     label_smoothing: float = Field(
         0.0, ge=0, lt=1, description="softmax / sampled_softmax / infonce: share of the target spread over "
         "all candidates; mse: targets shrunk toward the mean rating by this share"

@@ -207,6 +207,7 @@ class Trainer:
         # one permutation for every process (sharded), negatives and dropout per process; all a
         # function of (seed, epoch, rank), so a resumed run draws what the uninterrupted one drew
         order = dist.shard(torch.randperm(run.n_examples, generator=generator(run.seed, epoch)))
+        order = run.model.batch_order(order, cfg.batch_size, generator(run.seed, epoch, dist.rank, 3))
         sample_gen = generator(run.seed, epoch, dist.rank, 1)
         torch.manual_seed(seed_of(run.seed, epoch, dist.rank, 2))
         n_micro = _ceil_div(len(order), cfg.batch_size)

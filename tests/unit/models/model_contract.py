@@ -24,6 +24,7 @@ import pytest
 import scipy.sparse as sp
 
 from recsmith.data.interactions import Interactions
+from recsmith.data.side import SideData
 from recsmith.errors import ConfigError, NotFittedError, RecsmithError
 from recsmith.models import Recommender, create_model
 
@@ -65,8 +66,13 @@ class RecommenderContract:
     ranks_held_out_first: ClassVar[bool] = True
     supports_similar_items: ClassVar[bool] = True
 
+    @classmethod
+    def side_data(cls) -> SideData | None:
+        """Item / user tables for models that read them (``uses_side_data``); None by default."""
+        return None
+
     def make(self, **overrides: Any) -> Recommender:
-        return create_model(self.name, {**self.params, **overrides})
+        return create_model(self.name, {**self.params, **overrides}).with_side_data(self.side_data())
 
     @pytest.fixture(scope="class")
     @classmethod
@@ -76,7 +82,7 @@ class RecommenderContract:
     @pytest.fixture(scope="class")
     @classmethod
     def model(cls, data: Checkerboard) -> Recommender:
-        return create_model(cls.name, cls.params).fit(data.train)
+        return create_model(cls.name, cls.params).with_side_data(cls.side_data()).fit(data.train)
 
     # ------------------------------------------------------------------ ranking
     def test_held_out_item_ranks_first(self, model: Recommender, data: Checkerboard) -> None:

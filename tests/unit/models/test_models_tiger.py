@@ -1,0 +1,140 @@
+"""``tiger`` passes the shared model contract (with synthetic content vectors as side data) and keeps
+its own promises: semantic ids saved with the model, cold-start items reachable, clear errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import polars as pl
+import pytest
+from model_contract import GROUP_ITEMS, N_ITEMS, Checkerboard, RecommenderContract, checkerboard
+
+from recsmith.data.interactions import Interactions
+from recsmith.data.side import SideData
+from recsmith.errors import ConfigError
+from recsmith.models import Recommender, create_model
+
+_TRAIN = {"epochs": 10, "batch_size": 32, "optimizer": {"lr": 0.01}, "tracking": {"mlflow": False}, "threads": 1}
+# tiny: 2 levels of 4 codes, one encoder and one decoder block of width 32, a beam covering all items
+_PARAMS = {
+    "embedding_column": "vector", "rq_levels": 2, "rq_codes": 4, "rq_hidden": [16], "rq_latent_dim": 4,
+    "rq_epochs": 100, "rq_batch_size": 20, "rq_lr": 0.01, "dim": 32, "heads": 2, "ff_dim": 64,
+    "encoder_layers": 1, "decoder_layers": 1, "dropout": 0.0, "user_buckets": 8, "beam": N_ITEMS, "train": _TRAIN,
+}
+
+
+def shuffled_checkerboard(seed: int = 0) -> Checkerboard:
+    """The contract's checkerboard with each user's items in random time order.
+
+    The contract's timestamps follow item ids, so every group-0 history ends with item 9, which
+    nothing ever follows in training: a next-item model has no signal for that query. In random
+    order the history still tells the group, which is what the contract checks."""
+    data = checkerboard()
+    order = np.random.default_rng(seed).permutation(len(data.train))
+    frame = data.train.frame.with_columns(pl.Series("timestamp", order))
+    return Checkerboard(Interactions(frame, data.train.n_users, data.train.n_items), data.held_out)
+
+
+def content(n_items: int = N_ITEMS, seed: int = 0) -> SideData:
+    """Content vectors clustered by checkerboard group (the group is what the content tells)."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(2, 16)) * 3
+    vectors = centres[(np.arange(n_items) // GROUP_ITEMS) % 2] + rng.normal(size=(n_items, 16)) * 0.5
+    return SideData(items=pl.DataFrame({"item": np.arange(n_items), "vector": vectors.tolist()}))
+
+
+class TestTiger(RecommenderContract):
+    name = "tiger"
+    params = _PARAMS
+
+    def make(self, **overrides: Any) -> Recommender:
+        return super().make(**overrides).with_side_data(content())
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def data(cls) -> Checkerboard:
+        return shuffled_checkerboard()
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def model(cls, data: Checkerboard) -> Recommender:
+        return create_model(cls.name, cls.params).with_side_data(content()).fit(data.train)
+
+    def test_semantic_ids_are_unique_and_saved(self, model: Recommender, tmp_path) -> None:
+        assert model.ids.shape == (N_ITEMS, 3)
+        assert len(np.unique(model.ids, axis=0)) == N_ITEMS
+        stats = model.id_stats
+        assert set(stats) >= {"usage", "perplexity", "collision_rate", "max_group", "unique_codes"}
+        assert model.vocab_sizes == [4, 4, stats["max_group"]]
+        loaded = Recommender.load(model.save(tmp_path / "m"))  # no side data needed
+        np.testing.assert_array_equal(loaded.ids, model.ids)
+        assert loaded.id_stats == stats
+
+    def test_groups_get_different_first_codes(self, model: Recommender) -> None:
+        first = model.ids[:, 0]
+        assert not set(first[:GROUP_ITEMS]) & set(first[GROUP_ITEMS:])
+
+    def test_recommendations_are_distinct_catalogue_items(self, model: Recommender, data: Checkerboard) -> None:
+        items, _ = model.recommend(np.arange(data.train.n_users), k=8, filter_seen=False)
+        for row in items:
+            assert len(set(row)) == len(row) and row.min() >= 0 and row.max() < N_ITEMS
+
+
+def test_beam_bounds_the_list_length() -> None:
+    data = shuffled_checkerboard()
+    model = create_model("tiger", {**_PARAMS, "beam": 5, "train": {**_TRAIN, "epochs": 2}})
+    model.with_side_data(content()).fit(data.train)
+    items, scores = model.recommend(np.arange(6), k=10, filter_seen=False)
+    assert np.all((items >= 0).sum(1) == 5) and np.all(np.isneginf(scores[:, 5:]))
+
+
+@pytest.mark.slow
+def test_cold_item_is_reachable_from_content() -> None:
+    """Item 19 never occurs in training; its id comes from its content (group 1), so group-1 users
+    get it generated like any other item of their group."""
+    data = shuffled_checkerboard()
+    frame = data.train.frame.filter(pl.col("item") != N_ITEMS - 1)
+    train = Interactions(frame, data.train.n_users, data.train.n_items)
+    model = create_model("tiger", _PARAMS).with_side_data(content()).fit(train)
+    group1 = np.arange(1, data.train.n_users, 2)
+    items, scores = model.recommend(group1, k=N_ITEMS, filter_seen=False)
+    assert np.isin(N_ITEMS - 1, items)
+    rank = np.array([list(row).index(N_ITEMS - 1) for row in items])
+    assert np.median(rank) < GROUP_ITEMS  # ranked among its group, above the other group's items
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("overrides", [{"quantiser": "rqkmeans"}, {"positions": "learned"}])
+def test_variants_learn_the_checkerboard(overrides: dict) -> None:
+    data = shuffled_checkerboard()
+    model = create_model("tiger", {**_PARAMS, **overrides}).with_side_data(content()).fit(data.train)
+    items, _ = model.recommend(np.arange(data.train.n_users), k=1)
+    np.testing.assert_array_equal(items[:, 0], data.held_out)
+
+
+def test_errors_say_what_to_do() -> None:
+    data = shuffled_checkerboard()
+    with pytest.raises(ConfigError, match="with_side_data"):
+        create_model("tiger", _PARAMS).fit(data.train)
+    with pytest.raises(ConfigError, match="network_loss"):
+        create_model("tiger", {**_PARAMS, "train": {**_TRAIN, "loss": {"name": "bpr"}}}).with_side_data(
+            content()).fit(data.train)
+    with pytest.raises(ConfigError, match="must divide"):
+        create_model("tiger", {**_PARAMS, "dim": 30, "heads": 4})
+    with pytest.raises(Exception, match="20 items"):
+        create_model("tiger", _PARAMS).with_side_data(content(n_items=12)).fit(data.train)
+
+
+def test_semantic_ids_cached_in_the_dataset_cache(tmp_path) -> None:
+    data = shuffled_checkerboard()
+    side = content()
+    side = SideData(items=side.items, cache_dir=tmp_path)
+    first = create_model("tiger", {**_PARAMS, "train": {**_TRAIN, "epochs": 1}}).with_side_data(side).fit(data.train)
+    files = list((tmp_path / "tiger").glob("*.npz"))
+    assert len(files) == 1
+    again = create_model("tiger", {**_PARAMS, "train": {**_TRAIN, "epochs": 1}}).with_side_data(side).fit(data.train)
+    np.testing.assert_array_equal(first.ids, again.ids)
+    other = create_model("tiger", {**_PARAMS, "rq_codes": 3, "train": {**_TRAIN, "epochs": 1}})
+    other.with_side_data(side).fit(data.train)
+    assert len(list((tmp_path / "tiger").glob("*.npz"))) == 2  # another quantiser, another entry

@@ -1,0 +1,151 @@
+"""The prefix trie and the constrained beam search: never an invalid id, never a duplicate, exact
+when the beam covers the catalogue; and the TIGER network's beam scores equal its teacher-forced
+log-probabilities. Seeded random cases stand in for a property-based test (hypothesis is not a
+dependency)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from recsmith.nn.tiger import TigerNetwork
+from recsmith.nn.trie import PrefixTrie, constrained_beam_search, unique_ids
+
+CASES = range(12)
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def random_ids(seed: int) -> tuple[np.ndarray, list[int]]:
+    """Unique ids from random, heavily colliding codes (sizes, depth and vocabularies vary by seed)."""
+    rng = np.random.default_rng(seed)
+    levels, codes, n = int(rng.integers(1, 4)), int(rng.integers(2, 6)), int(rng.integers(1, 60))
+    ids, stats = unique_ids(rng.integers(0, codes, size=(n, levels)))
+    return ids, [codes] * levels + [stats["max_group"]]
+
+
+def table_log_probs(vocab_sizes: list[int], seed: int, batch: int, beam: int):
+    """Deterministic random next-token log-probabilities: a function of (row, prefix, level) only."""
+    def log_probs(prefix: torch.Tensor, t: int, parent: torch.Tensor | None = None) -> torch.Tensor:
+        row = torch.arange(prefix.shape[0]) // beam
+        key = row * 1_000_003 + (prefix * torch.tensor([7919 ** i for i in range(t)])).sum(1) + seed * 31
+        g = [torch.Generator().manual_seed(int(k) * 10 + t) for k in key]
+        logits = torch.stack([torch.randn(vocab_sizes[t], generator=gi) * 2 for gi in g])
+        return logits.log_softmax(-1)
+    return log_probs
+
+
+def path_score(log_probs, ids: np.ndarray, row: int, beam: int) -> float:
+    """Sum of log-probabilities of an id's tokens, asked one prefix at a time as row ``row``."""
+    total = 0.0
+    for t in range(ids.shape[0]):
+        prefix = torch.as_tensor(ids[None, :t], dtype=torch.int64).repeat(beam, 1)
+        out = log_probs(torch.cat([prefix] * (row + 1)), t)  # rows 0..row, each ``beam`` wide
+        total += float(out[row * beam, ids[t]])
+    return total
+
+
+@pytest.mark.parametrize("seed", CASES)
+def test_trie_step_matches_brute_force(seed: int) -> None:
+    ids, vocab = random_ids(seed)
+    trie = PrefixTrie(ids, vocab)
+    for t in range(ids.shape[1]):
+        prefixes = np.unique(ids[:, :t], axis=0)
+        nodes = [] if t else [0]
+        if t:
+            _, node_of = np.unique(ids[:, :t], axis=0, return_inverse=True)
+            nodes = [int(node_of.ravel()[np.flatnonzero((ids[:, :t] == p).all(1))[0]]) for p in prefixes]
+        allowed, nxt = trie.step(t, torch.tensor(nodes + [-1]))
+        for row, prefix in enumerate(prefixes if t else [np.zeros(0, dtype=np.int64)]):
+            expected = np.zeros(vocab[t], dtype=bool)
+            expected[ids[(ids[:, :t] == prefix).all(1), t]] = True
+            np.testing.assert_array_equal(allowed[row].numpy(), expected)
+        assert not allowed[-1].any() and (nxt[-1] == -1).all()  # a dead beam has no children
+    leaves = torch.zeros(len(ids), dtype=torch.int64)  # walking each id reaches its own item
+    for t in range(ids.shape[1]):
+        _, nxt = trie.step(t, leaves)
+        leaves = nxt[torch.arange(len(ids)), torch.as_tensor(ids[:, t])]
+    np.testing.assert_array_equal(leaves.numpy(), np.arange(len(ids)))
+
+
+@pytest.mark.parametrize("seed", CASES)
+def test_beam_search_emits_only_valid_distinct_items(seed: int) -> None:
+    ids, vocab = random_ids(seed)
+    rng = np.random.default_rng(seed + 100)
+    batch, beam = 3, int(rng.integers(1, 2 * len(ids) + 2))
+    log_probs = table_log_probs(vocab, seed, batch, beam)
+    items, scores = constrained_beam_search(log_probs, PrefixTrie(ids, vocab), batch, beam)
+    assert items.shape == scores.shape == (batch, beam)
+    for row in range(batch):
+        found = items[row][items[row] >= 0].numpy()
+        assert len(found) == min(beam, len(ids))  # only a catalogue smaller than the beam leaves gaps
+        assert len(set(found)) == len(found)  # distinct items
+        assert np.all(np.diff(scores[row].numpy()[: len(found)]) <= 0)  # best first
+        assert np.all(np.isneginf(scores[row].numpy()[len(found):]))
+        for item, score in zip(found[:3], scores[row].numpy()):
+            assert score == pytest.approx(path_score(log_probs, ids[item], row, beam), abs=1e-5)
+
+
+@pytest.mark.parametrize("seed", CASES)
+def test_beam_covering_the_catalogue_is_exact(seed: int) -> None:
+    ids, vocab = random_ids(seed)
+    beam = len(ids)
+    log_probs = table_log_probs(vocab, seed, 1, beam)
+    items, scores = constrained_beam_search(log_probs, PrefixTrie(ids, vocab), 1, beam)
+    exact = np.array([path_score(log_probs, ids[i], 0, beam) for i in range(len(ids))])
+    order = np.argsort(-exact, kind="stable")
+    np.testing.assert_allclose(scores[0].numpy(), exact[order], atol=1e-5)
+    assert sorted(items[0].tolist()) == list(range(len(ids)))
+
+
+def test_trie_rejects_bad_ids() -> None:
+    with pytest.raises(ValueError, match="not unique"):
+        PrefixTrie(np.array([[0, 1], [0, 1]]), [2, 2])
+    with pytest.raises(ValueError, match="outside"):
+        PrefixTrie(np.array([[0, 2]]), [2, 2])
+
+
+def network(positions: str = "relative", beam: int = 7) -> TigerNetwork:
+    ids, vocab = random_ids(3)
+    torch.manual_seed(0)
+    return TigerNetwork(ids, vocab, user_buckets=5, max_items=4, dim=16, heads=2, encoder_layers=1,
+                        decoder_layers=1, ff_dim=32, dropout=0.0, positions=positions, beam=beam).eval()
+
+
+@pytest.mark.parametrize("positions", ["relative", "learned"])
+def test_network_beam_scores_are_teacher_forced_log_probs(positions: str) -> None:
+    net = network(positions)
+    users = torch.tensor([0, 1, 2])
+    history = torch.tensor([[-1, -1, 0, 1], [2, 3, 4, 5], [-1, -1, -1, -1]])  # left-padded; one empty
+    with torch.no_grad():
+        scores = net((users, history), None)
+        assert scores.shape == (3, net.n_items)
+        for row in range(3):
+            top = torch.nonzero(torch.isfinite(scores[row])).ravel()
+            assert len(top) == net.beam
+            forced = net((users[row : row + 1], history[row : row + 1]), top)[0]
+            torch.testing.assert_close(scores[row, top], forced, atol=1e-5, rtol=0)
+        # log-softmax over each level's whole vocabulary, then the trie: the catalogue's ids hold at
+        # most all the probability (invalid ids take the rest), and the beam holds the most likely ones
+        everything = net((users, history), torch.arange(net.n_items))
+        assert torch.all(everything.exp().sum(1) <= 1 + 1e-5)
+        best = everything.topk(net.beam, dim=1)
+        torch.testing.assert_close(best.values, scores.topk(net.beam, dim=1).values, atol=1e-5, rtol=0)
+        loss = net((users, history), torch.tensor([0, 1, 2]), loss=True)
+        assert loss.dim() == 0 and float(loss) > 0
+
+
+def test_network_output_does_not_depend_on_padding_width() -> None:
+    net = network()
+    users = torch.tensor([4])
+    with torch.no_grad():
+        short = net((users, torch.tensor([[3, 1]])), torch.arange(net.n_items))
+        padded = net((users, torch.tensor([[-1, -1, 3, 1]])), torch.arange(net.n_items))
+    torch.testing.assert_close(short, padded, atol=1e-5, rtol=0)
