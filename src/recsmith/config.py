@@ -188,14 +188,25 @@ def validate_config(raw: dict[str, Any], source: str = "config") -> RunConfig:
     return cfg
 
 
+#: a ``models`` entry with this key is an alias: ``two_tower_text: {model: two_tower, text_columns: [...]}``
+#: is the registered ``two_tower`` under the name ``two_tower_text`` (two set-ups of one model in a run)
+ALIAS_KEY = "model"
+
+
+def split_alias(name: str, params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """``(registered model name, params without the alias key)`` of leaderboard entry ``name``."""
+    alias = params.get(ALIAS_KEY)
+    return (str(alias) if alias else name), {k: v for k, v in params.items() if k != ALIAS_KEY}
+
+
 def _validate_models(cfg: RunConfig, source: str) -> None:
     from recsmith.models.registry import get_model_class
 
     for name, params in {**cfg.models, **{n: {} for n in cfg.tune}}.items():
-        model_cls = get_model_class(name)
+        model_cls = get_model_class(split_alias(name, cfg.model_params(name))[0])
         for combo in cfg.model_grid(name) if name in cfg.tune else [params]:
             try:
-                model_cls.Config(**combo)
+                model_cls.Config(**split_alias(name, combo)[1])
             except ValidationError as err:
                 prefix = ["tune" if name in cfg.tune else "models", name]
                 raise ConfigError(f"{source}:\n" + describe_errors(err, model_cls.Config, prefix)) from None

@@ -48,7 +48,7 @@ from pathlib import Path
 from typing import Any
 
 from recsmith import __version__
-from recsmith.config import RunConfig, dump_config
+from recsmith.config import RunConfig, dump_config, split_alias
 from recsmith.data.dataset import Dataset
 from recsmith.data.interactions import Interactions
 from recsmith.data.side import SideData
@@ -101,7 +101,7 @@ def run_benchmark(
 ) -> dict[str, dict[str, Any]]:
     """Split ``dataset``, train and evaluate ``models``, write the run directory; return the leaderboard."""
     for name in models:  # fail on a typo before any training
-        get_model_class(name)
+        get_model_class(registered_name(name, cfg))
     parts = split(dataset.interactions, cfg.split)
     log(f"split {cfg.split.method}: {parts.summary()}")
     side = SideData.from_dataset(dataset, dataset_path if dataset_path and Path(dataset_path).is_dir() else None)
@@ -208,7 +208,7 @@ def fit_model(
     """
     from recsmith.models.torch_base import TorchRecommender
 
-    model = create_model(name, params).with_side_data(side)
+    model = create_model(registered_name(name, params), _without_alias(params)).with_side_data(side)
     if not isinstance(model, TorchRecommender):
         return model.fit(train), None
     from recsmith.training.config import TrainConfig
@@ -233,9 +233,19 @@ def _evaluate(model: Any, target: Interactions, cfg: RunConfig) -> dict[str, flo
     return {k: float(v) for k, v in metrics.items()}
 
 
+def registered_name(name: str, source: "RunConfig | dict[str, Any]") -> str:
+    """The registered model behind leaderboard entry ``name`` (itself, unless its params alias another)."""
+    params = source.model_params(name) if isinstance(source, RunConfig) else source
+    return split_alias(name, params)[0]
+
+
+def _without_alias(params: dict[str, Any]) -> dict[str, Any]:
+    return split_alias("", params)[1]
+
+
 def _with_seed(name: str, params: dict[str, Any], seed: int) -> dict[str, Any]:
     """Models that take a seed get the run's seed unless their params set one."""
-    if "seed" in get_model_class(name).Config.model_fields and "seed" not in params:
+    if "seed" in get_model_class(registered_name(name, params)).Config.model_fields and "seed" not in params:
         return {**params, "seed": seed}
     return params
 

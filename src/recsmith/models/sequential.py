@@ -181,6 +181,19 @@ class SequentialRecommender(TorchRecommender):
 
         ``filter_seen`` removes each session's own items. Returns ``(items, scores)``, both ``(n, k)``.
         """
+        lists = [np.asarray(s, dtype=np.int64).ravel() for s in sessions]
+        scores = self.session_scores(lists, timestamps=timestamps)
+        if filter_seen:
+            for i, s in enumerate(lists):
+                scores[i, s] = -np.inf
+        items, top = top_k(scores, min(k, self.n_items))
+        items[~np.isfinite(top)] = -1
+        return items, top
+
+    def session_scores(
+        self, sessions: list[list[int]] | list[np.ndarray], *, timestamps: list[list[int]] | None = None
+    ) -> np.ndarray:
+        """``(len(sessions), n_items)`` float32 scores of the next item after each history."""
         import torch
 
         self._check_fitted()
@@ -206,15 +219,9 @@ class SequentialRecommender(TorchRecommender):
         try:
             with torch.no_grad():
                 device = next(network.parameters()).device
-                scores = network(self._query(inputs, torch).to(device), None).float().cpu().numpy()
+                return network(self._query(inputs, torch).to(device), None).float().cpu().numpy()
         finally:
             network.train(was_training)
-        if filter_seen:
-            for i, s in enumerate(lists):
-                scores[i, s] = -np.inf
-        items, top = top_k(scores, min(k, self.n_items))
-        items[~np.isfinite(top)] = -1
-        return items, top
 
     def _item_similarity(self, items: np.ndarray) -> np.ndarray:
         """Cosine similarity of the (tied) item representations."""

@@ -19,7 +19,9 @@ A user's next recommendation reflects them:
     ``alpha=10, lambda=1``. A user with no new events keeps the trained vector;
   - other models (popular, random) score as trained: only the seen-item exclusion changes.
 
-  No sequential model exists yet; for one, the history is kept in event order, ready to be fed.
+  - sequential models (sasrec, bert4rec, gru4rec): the online items, in event order, are appended
+    to the user's training history and the network reads the most recent ``max_len`` of them, so the
+    newest item shapes the next prediction most (its position is "now").
 
 Users unknown to the bundle who sent feedback are scored from their events alone (a session
 answer, flagged ``cold_start``); the same scorer serves anonymous sessions (recent item ids).
@@ -158,9 +160,21 @@ class FactorScorer(Scorer):
         return None if u is None else query_vector(u, self.bias is not None)
 
 
+class SequenceScorer(Scorer):
+    def scores(self, user: int, added: np.ndarray) -> np.ndarray | None:
+        if added.size == 0:
+            return None if user < 0 else super().scores(user, added)
+        history = added if user < 0 else np.concatenate([self.model.histories.of(user), added])
+        return np.asarray(self.model.session_scores([history])[0], dtype=np.float32)
+
+
 def scorer_for(model: Recommender) -> Scorer:
     from recsmith.models.item_item import ItemItemModel
+    from recsmith.models.sequential import SequentialRecommender
     from recsmith.retrieval.encoders import embedding_tables
+
+    if isinstance(model, SequentialRecommender):
+        return SequenceScorer(model)
 
     tables = embedding_tables(model)
     if tables is not None:

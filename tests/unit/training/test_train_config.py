@@ -70,3 +70,15 @@ def test_loading_a_config_does_not_import_torch():
             "import recsmith.cli.main; print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_model_defaults_sit_between_the_trainer_defaults_and_the_run_section():
+    # sasrec's own default loss is the full softmax, where TrainConfig's is bpr
+    assert create_model("sasrec").train_config().loss.name == "softmax"
+    assert create_model("sasrec").train_config(TrainConfig()).loss.name == "softmax"  # nothing set explicitly
+    run = load_config(None, ["train.loss.name=sampled_softmax", "train.epochs=3"]).train
+    model = create_model("sasrec", {"train": {"epochs": 7}})
+    merged = model.train_config(run)
+    assert merged.loss.name == "sampled_softmax"  # the run's explicit choice beats the model default
+    assert merged.epochs == 7  # the model's own override beats the run
+    assert merged.batch_size == 128  # the model default where nobody set anything
