@@ -61,7 +61,7 @@ RESULT_PREFIX = "SEQUENTIAL_SPEED_RESULT "
 
 
 # ---------------------------------------------------------------------------------------------- ours
-def run_ours(parts, args: argparse.Namespace) -> dict[str, Any]:
+def run_ours(parts, args: argparse.Namespace, n_sequences: int) -> dict[str, Any]:
     """recsmith's SASRec under the Trainer, evaluated on test after each epoch (see the module docstring)."""
     from recsmith.config import load_config
     from recsmith.models.sasrec import SASRec
@@ -117,11 +117,14 @@ def run_ours(parts, args: argparse.Namespace) -> dict[str, Any]:
     trainer = EpochTimedTrainer(train_cfg, min_epochs=args.epochs, stop_at=args.target if args.ours_epochs else None)
     trainer.started = time.perf_counter()
     result = trainer.fit(model, parts.train_full(), parts.test)
+    # every training history once per epoch, or the first max_batches batches of them
+    sequences = min(n_sequences, (args.max_batches or n_sequences) * train_cfg.batch_size)
     rows = []
     for h, eval_s, wall in zip(result.history, trainer.eval_seconds, trainer.wall_after_eval, strict=True):
         rows.append({
-            "epoch": h["epoch"], "train_seconds": h["seconds"], "sequences": round(h["examples_per_second"] * h["seconds"]),
-            "sequences_per_second": h["examples_per_second"], "loss": h["loss"], "eval_seconds": round(eval_s, 3),
+            "epoch": h["epoch"], "train_seconds": h["seconds"], "sequences": sequences,
+            "sequences_per_second": round(sequences / h["seconds"], 1), "loss": h["loss"],
+            "eval_seconds": round(eval_s, 3),
             "wall_seconds": round(wall, 3), f"ndcg@{K}": h[f"valid/ndcg@{K}"], f"recall@{K}": h[f"valid/recall@{K}"],
         })
     return {
@@ -176,10 +179,6 @@ def run_peer(parts, args: argparse.Namespace, n_sequences: int) -> dict[str, Any
     from recsmith.data.histories import Histories
     from recsmith.evaluation import evaluate
 
-    python = Path(args.peer_python)
-    if not python.exists():
-        raise SystemExit(f"peer interpreter {python} not found: run `bash scripts/peer-venv.sh` first, "
-                         "or pass --peer-python, or --no-peer to time recsmith alone")
     train = parts.train_full()
     hist = Histories.from_interactions(train)  # recsmith's own order: (user, timestamp, row)
     lengths = hist.lengths
@@ -190,7 +189,7 @@ def run_peer(parts, args: argparse.Namespace, n_sequences: int) -> dict[str, Any
         data = Path(tmp) / "train.npz"
         np.savez(data, users=users, items=hist.items, positions=positions, test_users=test_users)
         env = {**os.environ, **_thread_env(args.threads)}
-        command = [str(python), str(Path(__file__).resolve()), "--peer-worker", "--peer-data", str(data),
+        command = [args.peer_python, str(Path(__file__).resolve()), "--peer-worker", "--peer-data", str(data),
                    "--epochs", str(args.peer_epochs or args.epochs), "--threads", str(args.threads),
                    "--device", args.device, "--amp", args.amp, "--seed", str(args.seed)]
         if args.max_batches:
@@ -232,6 +231,9 @@ def peer_worker(args: argparse.Namespace) -> None:
     Imports nothing from recsmith (it is not installed there). Writes each epoch's top-10 lists of
     the test users next to the input file and prints :data:`RESULT_PREFIX` + JSON on stdout.
     """
+    import logging
+    import warnings
+
     import numpy as np
     import pandas as pd
     import pytorch_lightning as pl
@@ -242,6 +244,10 @@ def peer_worker(args: argparse.Namespace) -> None:
     from rectools.models import SASRecModel
     from rectools.models.nn.item_net import IdEmbeddingsItemNet
 
+    # the peer's deprecation and serialisation warnings and Lightning's banner say nothing about speed
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", message=".*(serializer warnings|val_dataloader|LeafSpec).*")
+    logging.getLogger("pytorch_lightning").setLevel(logging.WARNING)
     torch.set_num_threads(args.threads)
     if args.device == "cuda" and not torch.cuda.is_available():
         raise SystemExit("--device cuda: the peer's torch has no CUDA; install a CUDA build into .venv-peer "
@@ -269,6 +275,7 @@ def peer_worker(args: argparse.Namespace) -> None:
             self.batches: list[int] = []
 
         def on_train_epoch_start(self, trainer, module) -> None:
+            self.threads = torch.get_num_threads()  # what the pass really ran with, whatever Lightning did
             self._start = time.perf_counter()
             self.sequences.append(0)
             self.batches.append(0)
@@ -310,7 +317,8 @@ def peer_worker(args: argparse.Namespace) -> None:
         np.save(out_dir / name, lists)
         epochs.append({
             "epoch": epoch, "train_seconds": round(timer.seconds[-1], 3), "fit_partial_seconds": round(fit_seconds, 3),
-            "sequences": timer.sequences[-1], "batches": timer.batches[-1], "recommend_seconds": round(recommend_seconds, 3),
+            "sequences": timer.sequences[-1], "batches": timer.batches[-1], "torch_threads": timer.threads,
+            "recommend_seconds": round(recommend_seconds, 3),
             "wall_seconds_worker": round(time.perf_counter() - started, 3), "lists_file": name,
         })
         print(f"peer epoch {epoch}: {timer.seconds[-1]:.1f}s training ({fit_seconds:.1f}s fit_partial), "
@@ -354,12 +362,13 @@ def markdown(summaries: dict[str, dict[str, Any]], capped: bool, target: float) 
             f"speed vs ours | NDCG@{K} | Recall@{K} | time to NDCG@{K} {target} (training / with evaluation) |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for key, s in summaries.items():
-        epoch_s = f"{s['seconds_per_epoch']:.1f} / {s['full_epoch_seconds']:.1f}" if capped else f"{s['seconds_per_epoch']:.1f}"
+        epoch_s = f"{s['seconds_per_epoch']:.1f}" + (f" / {s['full_epoch_seconds']:.1f}" if capped else "")
         t = s["time_to_target"]
         reach = (f"epoch {t['epoch']}: {t['train_seconds'] / 60:.1f} / {t['wall_seconds'] / 60:.1f} min" if t else
-                 f"not reached after {s['epochs_run']} epochs ({s['total_train_seconds'] / 60:.1f} min)")
+                 f"not reached after {s['epochs_run']} epoch(s) ({s['total_train_seconds'] / 60:.1f} min)")
         lines.append(f"| {s['name']} | {s['epochs']} | {epoch_s} | {s['sequences_per_second']:,.0f} | "
-                     f"{s['sequences_per_second'] / ours:.2f}x | {s[f'ndcg@{K}']:.4f} | {s[f'recall@{K}']:.4f} | {reach} |")
+                     f"{s['sequences_per_second'] / ours:.2f}x | {s[f'ndcg@{K}']:.4f} | {s[f'recall@{K}']:.4f} | "
+                     f"{reach} |")
     return "\n".join(lines)
 
 
@@ -398,8 +407,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         value = getattr(args, name)
         if value is not None and value < 1:
             p.error(f"--{name.replace('_', '-')} must be at least 1, got {value}")
-    if args.ours_epochs is not None and args.ours_epochs < args.epochs:
-        p.error(f"--ours-epochs ({args.ours_epochs}) must be at least --epochs ({args.epochs})")
+    for name in ("ours_epochs", "peer_epochs"):
+        if (getattr(args, name) or args.epochs) < args.epochs:
+            p.error(f"--{name.replace('_', '-')} ({getattr(args, name)}) must be at least --epochs ({args.epochs})")
+    if not (args.no_peer or args.peer_worker or Path(args.peer_python).exists()):
+        p.error(f"peer interpreter {args.peer_python} not found: run `bash scripts/peer-venv.sh` first, "
+                "pass --peer-python, or --no-peer to time recsmith alone")
     return args
 
 
@@ -409,6 +422,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.peer_worker:
         peer_worker(args)
         return 0
+    from recsmith.errors import RecsmithError
+
+    try:
+        return run(args, argv)
+    except RecsmithError as err:
+        print(f"sequential_speed: {err}", file=sys.stderr)
+        return 2
+
+
+def run(args: argparse.Namespace, argv: list[str] | None) -> int:
     import numpy as np
 
     from recsmith.config import SplitConfig
@@ -421,7 +444,7 @@ def main(argv: list[str] | None = None) -> int:
     parts = split(dataset.interactions, SplitConfig(method="loo"))
     train = parts.train_full()
     n_sequences = int((np.bincount(train.frame["user"].to_numpy(), minlength=train.n_users) >= 2).sum())
-    ours = run_ours(parts, args)
+    ours = run_ours(parts, args, n_sequences)
     peer = None if args.no_peer else run_peer(parts, args, n_sequences)
     load_after = os.getloadavg()
 
@@ -430,19 +453,23 @@ def main(argv: list[str] | None = None) -> int:
         summaries["peer"] = {"name": peer["name"], **summarise(peer, args.epochs, n_sequences, args.target)}
     table = markdown(summaries, args.max_batches is not None, args.target)
     print(table)
+    ratio = summaries["ours"]["sequences_per_second"] / summaries["peer"]["sequences_per_second"] if peer else None
+    if ratio is not None:
+        print(f"\nrecsmith trains {ratio:.1f}x as many sequences per second as {peer['name']}")
     print(f"\nload average (1/5/15 min) before {load_before}, after {load_after}; {args.threads} threads, "
           f"{args.device}{', bf16' if args.amp == 'bf16' else ''}; {n_sequences:,} training sequences")
 
     record = {
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "command": " ".join(["python", "benchmarks/sequential_speed.py", *(argv if argv is not None else sys.argv[1:])]),
+        "command": " ".join(["python benchmarks/sequential_speed.py", *(sys.argv[1:] if argv is None else argv)]),
         "args": vars(args) | {"peer_worker": None, "peer_data": None},
         "smoke": args.max_batches is not None,
         "dataset": os.path.relpath(args.data, ROOT), "split": "loo, trained on train + valid, scored on test",
         "n_training_sequences": n_sequences, "test_users": int(parts.test.users().size),
         "load_average_1_5_15min": {"before": list(load_before), "after": list(load_after)},
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs", "versions": _versions(),
-        "summary": summaries, "table": table, "ours": ours, "peer": peer,
+        "summary": summaries, "speed_ratio_ours_to_peer": round(ratio, 2) if ratio else None, "table": table,
+        "ours": ours, "peer": peer,
     }
     out = Path(args.out)
     runs = json.loads(out.read_text())["runs"] if out.is_file() else []

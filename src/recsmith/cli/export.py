@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from recsmith.cli.options import OverwriteOpt
+from recsmith.cli.options import OverwriteOpt, parse_csv_list
 
 
 def _parse_params(values: list[str] | None) -> dict[str, int]:
@@ -37,6 +37,15 @@ def export(
     ] = None,
     onnx: Annotated[bool, typer.Option("--onnx", help="Also export the user/query encoder to ONNX (factor models).")] = False,
     quantize: Annotated[bool, typer.Option("--quantize", help="With --onnx: add a dynamic-int8 quantised encoder.")] = False,
+    text_columns: Annotated[
+        Optional[str],
+        typer.Option("--text-columns", help="Comma-separated item columns to encode for POST /v1/search, e.g. name,detail_desc."),
+    ] = None,
+    text_model: Annotated[
+        Optional[str],
+        typer.Option("--text-model", help="With --text-columns: text encoder name or path (default: the packaged "
+                     "all-MiniLM-L6-v2); the weights are not copied into the bundle."),
+    ] = None,
     overwrite: OverwriteOpt = False,
 ) -> None:
     """Write a model bundle that `recsmith serve --bundle DIR` serves."""
@@ -44,9 +53,15 @@ def export(
 
     path = export_bundle(
         run, model, out, index_factory=None if index == "none" else index, search_params=_parse_params(search_param),
-        version=version, features=features, onnx=onnx, quantize=quantize, overwrite=overwrite,
+        version=version, features=features, onnx=onnx, quantize=quantize,
+        text_columns=parse_csv_list(text_columns) if text_columns is not None else None, text_model=text_model,
+        overwrite=overwrite,
     )
     manifest = json.loads((path / "manifest.json").read_text())
     idx = manifest.get("index")
     typer.echo(f"wrote bundle {path} (version {manifest['version']}, model {manifest['model']['name']}, "
                f"index {idx['factory'] + ' ' + idx['metric'] if idx else 'none'})")
+    text = manifest.get("text_encoder")
+    if text:
+        typer.echo(f"text search: {text['n_with_text']} of {manifest['model']['n_items']} items encoded with "
+                   f"{text['model']} ({text['dim']}-d, columns {', '.join(text['columns'])})")

@@ -27,8 +27,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from recsmith.config import RunConfig, dump_config
+from recsmith.config import RunConfig, dump_config, split_alias
 from recsmith.data.dataset import Dataset
+from recsmith.data.side import SideData
 from recsmith.data.splits import Split, split
 from recsmith.errors import ConfigError, RecsmithError
 from recsmith.evaluation import evaluate
@@ -46,7 +47,7 @@ def torch_model(cfg: RunConfig, name: str | None) -> tuple[str, type[TorchRecomm
             listed = ", ".join(cfg.models) or "none"
             raise ConfigError(f"pass --model NAME: the config lists {len(cfg.models)} models ({listed}), not one")
         name = next(iter(cfg.models))
-    model_cls = get_model_class(name)
+    model_cls = get_model_class(split_alias(name, cfg.model_params(name))[0])
     if not issubclass(model_cls, TorchRecommender):
         raise ConfigError(f"model {name!r} is not a torch model; train it with `recsmith benchmark --models {name}`")
     return name, model_cls
@@ -83,7 +84,8 @@ def run_training(
     parts = split(dataset.interactions, cfg.split)
     if main:
         log(f"split {cfg.split.method}: {parts.summary()}")
-    model = model_cls(cfg.model_params(name))
+    side = SideData.from_dataset(dataset, dataset_path if dataset_path and Path(dataset_path).is_dir() else None)
+    model = model_cls(split_alias(name, cfg.model_params(name))[1]).with_side_data(side)
     train_cfg = resolved_train_config(cfg, model)
     data_info = {"name": dataset.manifest.get("name"), "path": str(dataset_path) if dataset_path else None}
     trainer = Trainer(train_cfg, out, resume=resume, params={"data": data_info, "split": cfg.split.model_dump(mode="json")})

@@ -15,6 +15,8 @@ Layout (written atomically)::
       index/               ANN index over item vectors (factor models): index.faiss + index.json
                            + labels.npy + external_ids.parquet
       encoders/            optional ONNX query encoder(s) (``--onnx``)
+      text/                optional item text vectors for ``POST /v1/search`` (``--text-columns``):
+                           vectors.npy + valid.npy, see :mod:`recsmith.serving.text_search`
 
 For an embedding model (als, bpr, mf: ``scores = u . v + b``) the index holds ``[v, b]`` (or ``v``) and the service
 searches it with ``[u, 1]`` (or ``u``) under inner product, so the ANN answer ranks exactly as the
@@ -56,6 +58,7 @@ class Bundle:
     item_map: IdMap
     items: pl.DataFrame | None
     index: Any | None  # recsmith.retrieval.ann.AnnIndex
+    text: Any | None = None  # recsmith.serving.text_search.TextIndex, for text search
 
     @property
     def version(self) -> str:
@@ -76,14 +79,21 @@ class Bundle:
 
             index = AnnIndex.load(path / "index")
         items = pl.read_parquet(path / "items.parquet") if (path / "items.parquet").exists() else None
+        item_map = IdMap.load(path / "ids" / "item_ids.parquet", kind="item")
+        text = None
+        if manifest.get("text_encoder"):
+            from recsmith.serving.text_search import TextIndex
+
+            text = TextIndex.load(path, manifest["text_encoder"], len(item_map))
         return cls(
             path=path,
             manifest=manifest,
             model=Recommender.load(path / "model"),
             user_map=IdMap.load(path / "ids" / "user_ids.parquet", kind="user"),
-            item_map=IdMap.load(path / "ids" / "item_ids.parquet", kind="item"),
+            item_map=item_map,
             items=items,
             index=index,
+            text=text,
         )
 
 
@@ -116,6 +126,8 @@ def export_bundle(
     features: str | Path | None = None,
     onnx: bool = False,
     quantize: bool = False,
+    text_columns: list[str] | None = None,
+    text_model: str | None = None,
     overwrite: bool = False,
 ) -> Path:
     """Write a bundle for ``model_name`` of benchmark run ``run`` into ``out``; returns ``out``.
@@ -127,8 +139,12 @@ def export_bundle(
         version: bundle version (default: ``<model>-<UTC timestamp>``).
         features: a feature-store directory to copy in (default ``RUN/features`` when it exists).
         onnx / quantize: also export the ONNX query encoder (and its dynamic-int8 version).
+        text_columns: item columns whose joined text is encoded for ``POST /v1/search`` (cached
+            under ``RUN/cache``); None: no text search.
+        text_model: text encoder name or path (default all-MiniLM-L6-v2); stored, not copied.
     """
     from recsmith.experiments.recommend import load_run
+    from recsmith.experiments.search import CACHE_DIR  # the run's embedding cache, shared with `recommend --query`
 
     run = Path(run)
     artifacts = load_run(run)
@@ -138,6 +154,7 @@ def export_bundle(
     created = datetime.now(timezone.utc)
     version = version or f"{model_name}-{created.strftime('%Y%m%dT%H%M%SZ')}"
     features = Path(features) if features else _default_features(run, run_info)
+    texts = _text_source(text_columns, text_model, artifacts.items, len(artifacts.item_map))
     with atomic_dir(out, overwrite=overwrite) as tmp:
         shutil.copytree(run / "models" / model_name, tmp / "model")
         (tmp / "ids").mkdir()
@@ -153,6 +170,7 @@ def export_bundle(
             from recsmith.retrieval.encoders import export_query_encoder
 
             encoders = export_query_encoder(model, tmp / "encoders", quantize=quantize)
+        text_meta = _write_text(tmp, texts, text_columns, text_model, artifacts.item_map, run / CACHE_DIR)
         manifest = {
             "format_version": FORMAT_VERSION,
             "version": version,
@@ -179,7 +197,7 @@ def export_bundle(
             "index": index_meta,
             "encoders": encoders,
             "features": "features" if features is not None else None,
-            "text_encoder": None,
+            "text_encoder": text_meta,
         }
         manifest["files"] = _checksums(tmp)
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2))
@@ -197,9 +215,15 @@ def write_bundle(
     index_factory: str | None = "auto",
     search_params: dict[str, int] | None = None,
     metrics: dict[str, Any] | None = None,
+    text_columns: list[str] | None = None,
+    text_model: str | None = None,
     overwrite: bool = False,
 ) -> Path:
-    """Write a bundle from objects in memory (tests, benchmarks, custom pipelines)."""
+    """Write a bundle from objects in memory (tests, benchmarks, custom pipelines).
+
+    ``text_columns`` / ``text_model``: as for :func:`export_bundle`, read from ``items`` (no cache).
+    """
+    texts = _text_source(text_columns, text_model, items, len(item_map))
     with atomic_dir(out, overwrite=overwrite) as tmp:
         model.save(tmp / "model")
         (tmp / "ids").mkdir()
@@ -208,6 +232,7 @@ def write_bundle(
         if items is not None:
             items.write_parquet(tmp / "items.parquet")
         index_meta = _write_index(tmp, model, item_map, index_factory, search_params)
+        text_meta = _write_text(tmp, texts, text_columns, text_model, item_map, None)
         manifest = {
             "format_version": FORMAT_VERSION,
             "version": version,
@@ -220,7 +245,7 @@ def write_bundle(
             "index": index_meta,
             "encoders": {},
             "features": None,
-            "text_encoder": None,
+            "text_encoder": text_meta,
         }
         manifest["files"] = _checksums(tmp)
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2))
@@ -244,6 +269,34 @@ def _write_index(
     )
     index.save(tmp / "index")
     return index.metadata()
+
+
+def _text_source(
+    columns: list[str] | None, model: str | None, items: pl.DataFrame | None, n_items: int
+) -> list[str] | None:
+    """The item texts to encode (None: no text search), checked before any file is written."""
+    if columns is None:
+        if model is not None:
+            raise RecsmithError("a text model was given without text columns: add --text-columns (e.g. name)")
+        return None
+    from recsmith.serving.text_search import item_texts
+
+    return item_texts(items, n_items, columns)
+
+
+def _write_text(
+    tmp: Path, texts: list[str] | None, columns: list[str] | None, model: str | None, item_map: IdMap,
+    cache_dir: Path | None,
+) -> dict[str, Any] | None:
+    if texts is None:
+        return None
+    from recsmith.encoders.text import DEFAULT_MAX_LENGTH, DEFAULT_TEXT_MODEL
+    from recsmith.serving.text_search import TEXT_DIR, write_text_index
+
+    return write_text_index(
+        tmp / TEXT_DIR, texts, [str(x) for x in item_map.external_ids.to_list()], model=model or DEFAULT_TEXT_MODEL,
+        columns=columns or [], max_length=DEFAULT_MAX_LENGTH, cache_dir=cache_dir,
+    )
 
 
 def _default_features(run: Path, run_info: dict[str, Any]) -> Path | None:

@@ -13,10 +13,15 @@ one boolean mask of eligible items (seen items removed too when ``exclude_seen``
 * every other model: the dense score vector is masked with ``-inf`` and the top ``k`` taken.
 
 Either way an answer has ``k`` items whenever ``k`` items are eligible.
+
+Text search (bundles exported with ``--text-columns``, see :mod:`recsmith.serving.text_search`)
+ranks items by cosine between the encoded query and the bundle's item text vectors, under the
+same rule mask; items without text are never returned.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -29,6 +34,7 @@ from recsmith.serving.bundle import Bundle, item_vectors
 from recsmith.serving.errors import NotFound, NotImplementedByModel
 from recsmith.serving.online import OnlineState, scorer_for
 from recsmith.serving.rules import ItemRules, eligible_mask
+from recsmith.serving.text_search import QueryEncoder
 
 Strategy = Literal["personal", "session", "popular"]
 
@@ -67,6 +73,9 @@ class Engine:
         self._popular_order, self._popular_scores = pop_items[keep], pop_scores[keep]
         self.ann_threads = ann_threads
         self._external_items = bundle.item_map.external_ids.to_list()  # a list index beats a Series gather per call
+        self.text = bundle.text
+        self._query_encoder: QueryEncoder | None = None
+        self._text_lock = threading.Lock()
         self.loaded_at = time.time()
 
     @classmethod
@@ -80,6 +89,8 @@ class Engine:
         if self.model.n_users:
             self.recommend(self.bundle.user_map.external_ids[0], 10)
         self.recommend("", 10)
+        if self.text is not None:  # load the query encoder now: the first search must not wait seconds for it
+            self.text.check(self._encoder())
         return self
 
     # ------------------------------------------------------------------ recommendations
@@ -130,6 +141,28 @@ class Engine:
         top, scores = top_k(sims[None, :], min(k, self.n_items))
         keep = np.isfinite(scores[0])
         return {"item_id": item_id, **self._answer(top[0][keep], scores[0][keep], user_id=None, strategy=None)}
+
+    # ------------------------------------------------------------------ text search
+    def search(self, query: str, k: int, *, rules: RuleSpec = RuleSpec()) -> dict[str, Any]:
+        """The ``k`` items whose text is nearest ``query`` (cosine), under ``rules``."""
+        if self.text is None:
+            raise NotImplementedByModel(
+                f"this model ({self.model.name!r}, version {self.version}) has no text encoder, so text search "
+                "is not available; use /v1/items/{item_id}/similar or /v1/recommendations with session_items",
+                details={"model": self.model.name, "model_version": self.version},
+            )
+        vector = self._encoder().encode(query)
+        items, scores = self.text.search(vector, k, self._mask(rules, None))
+        return {"query": query, **self._answer(items, scores, user_id=None, strategy=None)}
+
+    def _encoder(self) -> QueryEncoder:
+        encoder = self._query_encoder
+        if encoder is None:
+            with self._text_lock:
+                if self._query_encoder is None:
+                    self._query_encoder = self.text.load_encoder()
+                encoder = self._query_encoder
+        return encoder
 
     # ------------------------------------------------------------------ selection
     def _top(
@@ -221,7 +254,7 @@ class Engine:
 
     @property
     def has_text_encoder(self) -> bool:
-        return bool(self.bundle.manifest.get("text_encoder"))
+        return self.text is not None
 
     def info(self) -> dict[str, Any]:
         m = self.bundle.manifest

@@ -1,29 +1,39 @@
-"""Text search, for models with a text encoder (none of the current models has one: 501)."""
+"""Text search over the catalogue, for bundles exported with a text encoder (``--text-columns``).
+
+A plain ``def`` (thread pool): encoding a query runs a transformer for several milliseconds, which
+must not stall the event loop.
+"""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
+from pydantic import BaseModel
 
 from recsmith.serving.deps import EngineDep, RateLimitDep, SettingsDep
-from recsmith.serving.errors import NotImplementedByModel
-from recsmith.serving.routes._limits import check_k
-from recsmith.serving.schemas import ERROR_RESPONSES, SearchRequest, SimilarItemsPublic
+from recsmith.serving.errors import InvalidRequest
+from recsmith.serving.routes._limits import check_k, rules_from
+from recsmith.serving.schemas import ERROR_RESPONSES, RecommendedItem, SearchRequest
 
 router = APIRouter(prefix="/v1", tags=["search"], dependencies=[RateLimitDep], responses=ERROR_RESPONSES)
 
 
+class SearchPublic(BaseModel):
+    query: str
+    items: list[RecommendedItem]
+    model_version: str
+
+
 @router.post(
     "/search",
-    response_model=SimilarItemsPublic,
+    response_model=SearchPublic,
     responses={501: {"description": "this model has no text encoder"}},
 )
 def search(body: SearchRequest, engine: EngineDep, settings: SettingsDep) -> dict:
-    """Items matching a text query. Answers 501 when the served model has no text encoder."""
+    """The ``k`` items whose text is nearest the query (cosine), under ``filters`` / ``exclude`` /
+    ``include``; items without text are never returned. Answers 501 when the bundle has no text encoder."""
     check_k(body.k, settings)
-    if not engine.has_text_encoder:
-        raise NotImplementedByModel(
-            f"this model ({engine.model.name!r}, version {engine.version}) has no text encoder, so text search "
-            "is not available; use /v1/items/{item_id}/similar or /v1/recommendations with session_items",
-            details={"model": engine.model.name, "model_version": engine.version},
-        )
-    raise NotImplementedByModel("text encoders are declared in the manifest but not supported by this server yet")
+    rules = rules_from(body, settings)
+    if not body.query.strip():
+        raise InvalidRequest("query: the text query is empty (only white space); send words, e.g. \"blue jeans\"",
+                             details={"query": body.query})
+    return engine.search(body.query, body.k, rules=rules)
