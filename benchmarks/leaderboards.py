@@ -25,10 +25,22 @@ RECSMITH = str(Path(sys.executable).with_name("recsmith"))
 
 BASELINES = "random,popular,itemknn,ease,als,bpr"
 SEQUENTIAL = "sasrec,bert4rec,gru4rec"
+#: the commands that (re)make each prepared data set (``--out data/<name> --overwrite`` is added to the last)
 PREPARE = {
-    "ml100k": ["data", "prepare", "movielens-100k", "--path", "../shared/data/ml-100k"],
-    "beauty": ["data", "prepare", "sequences", "--path", "../shared/data/amazon-beauty/Beauty.txt"],
+    "ml100k": [["data", "prepare", "movielens-100k", "--path", "../shared/data/ml-100k"]],
+    "beauty": [["data", "prepare", "sequences", "--path", "../shared/data/amazon-beauty/Beauty.txt"]],
+    "hm_synth": [
+        ["data", "synth", "hm", "--out", "data/hm_synth_raw", "--customers", "6000", "--articles", "3000",
+         "--transactions", "150000", "--start", "2020-05-01", "--days", "120", "--seed", "0", "--overwrite"],
+        ["data", "prepare", "hm", "--raw", "data/hm_synth_raw", "--config", "configs/hm_synth.yaml"],
+    ],
 }
+COLD_START = (
+    "The cold-item table scores each model on the test interactions whose item had no train or validation "
+    "interaction (`split.cold_items` holds a seeded share of the items out of train and validation): "
+    "collaborative models cannot rank such items, content (`tfidf`), `hybrid` and the text tower of "
+    "`two_tower_text` can."
+)
 BEAUTY_PUBLISHED = (
     "For context, published numbers on these exact files and protocol (../shared/data/README.md): "
     "SASRec NDCG@10 0.0318 / Recall@10 0.0605 and TIGER 0.0384 / 0.0648 (Rajput et al. 2023, Table 1); "
@@ -52,6 +64,21 @@ SECTIONS = {
         "data": "ml100k", "config": "configs/ml100k.yaml", "models": SEQUENTIAL, "run": "ml100k_seq",
         "context": "Each model early-stops on validation NDCG@10 (patience in the config), then is refitted on "
         "train + validation for the best epoch count and scored once on test; `total s` is that whole protocol.",
+    },
+    "hm_synth": {
+        "title": "Content, hybrid and two-tower models on synthetic H&M data, with cold items (issue 7)",
+        "data": "hm_synth", "config": "configs/hm_synth.yaml", "split": "temporal",
+        "models": "popular,itemknn,ease,als,tfidf,hybrid,ncf,two_tower,two_tower_text,sasrec", "run": "hm_synth",
+        "context": "Temporal split: the last 7 days are test, the 7 before validation; MAP@12 as in the H&M "
+        "competition, repeat purchases count (no seen-item filter). " + COLD_START,
+    },
+    "beauty_content": {
+        "title": "Content, hybrid and two-tower models on Amazon Beauty, with 10% cold items (issue 7)",
+        "data": "beauty", "config": "configs/beauty_content.yaml",
+        "models": "popular,itemknn,ease,als,tfidf,hybrid,ncf,two_tower,two_tower_text,sasrec",
+        "run": "beauty_content",
+        "context": "Item text: the brand / category attribute names of `datamaps.json` (column `attributes`). "
+        + COLD_START,
     },
     "beauty_seq": {
         "title": "Sequential models on Amazon Beauty (issue 5 acceptance run)",
@@ -82,11 +109,13 @@ def main() -> None:
     wanted = args.only.split(",")
     for name, spec in SECTIONS.items():
         data_dir, run_dir = f"data/{spec['data']}", f"{args.out}/{spec['run']}"
-        prepare = [*PREPARE[spec["data"]], "--out", data_dir, "--overwrite"]
-        bench = ["benchmark", "--data", data_dir, "--split", "loo", "--models", spec["models"],
+        *first, last = PREPARE[spec["data"]]
+        prepare = [*first, [*last, "--out", data_dir, "--overwrite"]]
+        bench = ["benchmark", "--data", data_dir, "--split", spec.get("split", "loo"), "--models", spec["models"],
                  "--config", spec["config"], "--out", run_dir, "--overwrite"]
         if name in wanted and not args.render_only:
-            run(prepare)
+            for command in prepare:
+                run(command)
             summary[name] = {"benchmark_seconds": round(run(bench), 1)}
         if not (ROOT / run_dir / "leaderboard.json").exists() or name not in summary:
             print(f"skipping {name}: no run in {run_dir} (run without --render-only first)")
@@ -99,7 +128,9 @@ def main() -> None:
             f"{m} {r['total_seconds']:.0f} s" for m, r in board.items() if r.get("total_seconds")
         )
         sections.append(
-            f"## {spec['title']}\n\n```bash\nrecsmith {shlex.join(prepare)}\nrecsmith {shlex.join(bench)}\n```\n\n"
+            f"## {spec['title']}\n\n```bash\n"
+            + "".join(f"recsmith {shlex.join(c)}\n" for c in prepare)
+            + f"recsmith {shlex.join(bench)}\n```\n\n"
             f"{table}\n\nChosen hyperparameters: "
             + "; ".join(f"{m}: `{json.dumps(r['params'])}`" for m, r in board.items())
             + f".\n\nWhole benchmark (grid search included): {seconds:.0f} s"

@@ -166,6 +166,11 @@ class Tiger(TorchRecommender):
         log(f"tiger semantic ids ({c.quantiser}, {c.rq_levels}x{c.rq_codes}): usage per level {stats['usage']}, "
             f"perplexity {stats['perplexity']}, collision rate {stats['collision_rate']:.3f}, "
             f"largest group {stats['max_group']}")
+        collapsed = [level for level, u in enumerate(stats["usage"]) if u * c.rq_codes < 2]
+        if collapsed:
+            log(f"[yellow]warning[/yellow]: tiger codebook level(s) {collapsed} put every item on one code, so "
+                "the collision code alone identifies items; train the quantiser longer (rq_epochs) or use "
+                "quantiser=rqkmeans")
         return ids, [c.rq_codes] * c.rq_levels + [max(collisions["max_group"], 1)], stats
 
     def _quantise(self, vectors: np.ndarray):
