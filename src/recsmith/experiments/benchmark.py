@@ -299,8 +299,11 @@ def leaderboard_markdown(board: dict[str, Any], cfg: RunConfig, dataset_name: st
         f"# Leaderboard: {dataset_name}",
         "",
         f"Split `{cfg.split.method}`; full ranking over all items; seen items "
-        f"{'filtered' if cfg.evaluation.filter_seen else 'kept'}; hyperparameters chosen on validation "
-        f"by {select}, then refitted on train + validation and scored once on test.",
+        f"{'filtered' if cfg.evaluation.filter_seen else 'kept'}; "
+        + (f"hyperparameters chosen on validation by {select}, then refitted on train + validation and scored "
+           "once on test." if cfg.split.valid else
+           "no validation part (split.valid=false): each model's one configuration is fitted on train and "
+           "scored once on test."),
         "",
         "| " + " | ".join(header) + " |",
         "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|",
