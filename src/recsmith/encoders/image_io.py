@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import io
 import os
-import tempfile
 import urllib.request
 from pathlib import Path
 from typing import NamedTuple
@@ -21,6 +20,7 @@ from typing import NamedTuple
 from PIL import Image, UnidentifiedImageError
 
 from recsmith.encoders.cache import content_hash
+from recsmith.utils.atomic import atomic_write_bytes
 
 #: errors listed in a RecsmithError before "... and N more"
 MAX_LISTED = 5
@@ -47,26 +47,13 @@ def _is_url(source: str) -> bool:
     return source.startswith(("http://", "https://"))
 
 
-def _write_bytes(path: Path, data: bytes) -> None:
-    """Atomic write (temp file + rename): a killed download never leaves a half file to be read later."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _fetch(url: str, download_dir: Path, timeout_s: float) -> bytes:
     local = download_dir / content_hash(url)
     if local.is_file():
         return local.read_bytes()
     with urllib.request.urlopen(url, timeout=timeout_s) as response:  # noqa: S310 - only http(s) reach here
         data = response.read()
-    _write_bytes(local, data)
+    atomic_write_bytes(local, data)  # a killed download never leaves a half file
     return data
 
 

@@ -204,21 +204,16 @@ class Tiger(TorchRecommender):
             return {k: npz[k] for k in npz.files}
 
     def _write_cache(self, vectors: np.ndarray, arrays: dict[str, np.ndarray]) -> None:
-        import os
-        import tempfile
+        import io
+
+        from recsmith.utils.atomic import atomic_write_bytes
 
         path = self._cache_path(vectors)
         if path is None:
             return
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".npz", dir=path.parent)
-        try:  # written beside the target, then renamed: a reader never sees half a file
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, allow_pickle=False, **arrays)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        buffer = io.BytesIO()
+        np.savez(buffer, allow_pickle=False, **arrays)
+        atomic_write_bytes(path, buffer.getvalue())  # a reader never sees half a file
 
     # ------------------------------------------------------------------ stage 2: seq2seq
     def build_network(self, *, sparse: bool = False):

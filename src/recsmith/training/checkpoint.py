@@ -18,9 +18,7 @@ writing keeps its previous checkpoint.
 from __future__ import annotations
 
 import io
-import os
 import random
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +26,7 @@ import numpy as np
 import torch
 
 from recsmith.errors import RecsmithError
+from recsmith.utils.atomic import atomic_write_bytes
 
 LAST = "last.pt"
 FORMAT_VERSION = 1
@@ -48,19 +47,9 @@ def remove_stale_best(directory: Path, keep_epoch: int | None) -> None:
 def save(state: dict[str, Any], path: str | Path) -> None:
     """``torch.save(state)`` into ``path`` atomically."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     buffer = io.BytesIO()
     torch.save({"format_version": FORMAT_VERSION, **state}, buffer)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(buffer.getbuffer())
-            f.flush()
-            os.fsync(f.fileno())  # the rename must not land before the bytes do
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_bytes(path, buffer.getvalue())
 
 
 def load(path: str | Path) -> dict[str, Any]:
