@@ -11,7 +11,7 @@ Both models see the same data and the same set-up: Beauty (``data/beauty``), lea
 on train + validation and evaluated on test; dimension 64, one block, one head, dropout 0.2, 50
 items of history, Adam at 1e-3, 128 histories per batch, sampled softmax over 256 uniform
 negatives. recsmith's model takes its hyperparameters and ``train`` section from
-``configs/beauty.yaml`` (only the epoch count, device, precision and thread count are set here)
+``configs/beauty.yaml`` (only the loss, the epoch count, device, precision and thread count are set here)
 and trains with the :class:`~recsmith.training.trainer.Trainer`. RecTools' ``SASRecModel`` runs in
 a subprocess of ``.venv-peer/bin/python`` (this file, ``--peer-worker``), so the two stacks never
 share a process or a package; it trains one epoch per ``fit_partial`` call (which keeps the Adam
@@ -55,6 +55,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 #: RecTools' SASRec after 15 epochs on Beauty with these settings (issue 5): the NDCG@10 to reach
 TARGET_NDCG = 0.0385
+#: sampled softmax over this many uniform negatives, for both models (RecTools' per position, ours per batch)
+PEER_NEGATIVES = 256
 K = 10
 #: marks the one stdout line of the peer worker that carries its JSON result (Lightning may print too)
 RESULT_PREFIX = "SEQUENTIAL_SPEED_RESULT "
@@ -110,6 +112,8 @@ def run_ours(parts, args: argparse.Namespace, n_sequences: int) -> dict[str, Any
     epochs = max(args.epochs, args.ours_epochs or 0)
     train_cfg = TrainConfig.model_validate(deep_merge(model.train_config(cfg.train).model_dump(), {
         "epochs": epochs, "threads": args.threads, "device": args.device, "amp": args.amp, "seed": cfg.seed,
+        # the peer's loss, whatever the config trains with
+        "loss": {"name": "sampled_softmax"}, "sampler": {"name": "uniform", "n_negatives": PEER_NEGATIVES},
         "early_stopping": {"enabled": False, "monitor": f"ndcg@{K}"},
         "validation": {"every": 1, "ks": [K], "filter_seen": True},
         "checkpoint": {"enabled": False}, "tracking": {"mlflow": False},
@@ -290,7 +294,7 @@ def peer_worker(args: argparse.Namespace) -> None:
             self.seconds.append(time.perf_counter() - self._start)
 
     hyper = {"n_factors": 64, "n_blocks": 1, "n_heads": 1, "dropout_rate": 0.2, "session_max_len": 50, "lr": 1e-3,
-             "batch_size": 128, "loss": "sampled_softmax", "n_negatives": 256}
+             "batch_size": 128, "loss": "sampled_softmax", "n_negatives": PEER_NEGATIVES}
     model = SASRecModel(**hyper, epochs=1, item_net_block_types=(IdEmbeddingsItemNet,),
                         recommend_torch_device=args.device)
     # RecTools' documented way to use a custom Lightning trainer: assign model._trainer after init

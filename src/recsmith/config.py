@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from recsmith.errors import ConfigError
+from recsmith.evaluation.metrics import METRIC_NAMES
 from recsmith.features.config import FeatureConfig
 from recsmith.training.config import TrainConfig
 
@@ -98,6 +99,17 @@ class EvalConfig(Section):
         if not ks or min(ks) < 1:
             raise ValueError("ks must be a non-empty list of positive integers")
         return sorted(set(ks))
+
+    @model_validator(mode="after")
+    def _select_metric_is_computed(self) -> "EvalConfig":
+        # A selection metric the evaluation never computes would silently select nothing.
+        name, _, k = self.select_metric.partition("@")
+        if name not in METRIC_NAMES or not k.isdigit() or int(k) not in self.ks:
+            raise ValueError(
+                f"select_metric {self.select_metric!r} is not computed: use '<metric>@<k>' with metric one of "
+                f"{', '.join(METRIC_NAMES)} and k one of ks {self.ks}"
+            )
+        return self
 
 
 class RunConfig(Section):

@@ -92,3 +92,16 @@ def test_dump_round_trips(tmp_path):
     again = load_config(write(tmp_path, dump_config(cfg)))
     assert again == cfg
     assert isinstance(again, RunConfig)
+
+
+@pytest.mark.parametrize("override", ["evaluation.select_metric=ndcg@50", "evaluation.select_metric=auc@10",
+                                      "evaluation.select_metric=ndcg"])
+def test_select_metric_must_be_computed(override):
+    # ks are 5, 10, 20 by default: a metric outside them would select nothing
+    with pytest.raises(ConfigError, match="select_metric.*not computed"):
+        load_config(None, [override])
+
+
+def test_select_metric_follows_ks():
+    cfg = load_config(None, ["evaluation.ks=[12]", "evaluation.select_metric=map@12"])
+    assert cfg.evaluation.select_metric == "map@12"

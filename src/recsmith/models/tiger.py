@@ -39,6 +39,7 @@ from pydantic import Field
 
 from recsmith.data.histories import Histories, window_gather
 from recsmith.data.interactions import Interactions
+from recsmith.data.schema import Columns
 from recsmith.errors import ConfigError, DataError, RecsmithError
 from recsmith.models.registry import register
 from recsmith.models.torch_base import TorchModelConfig, TorchRecommender
@@ -85,6 +86,10 @@ class TigerConfig(TorchModelConfig):
         "relative", description="T5-style relative attention bias or learned absolute positions"
     )
     beam: int = Field(20, ge=1, description="beams of the constrained search = items scored per user")
+    cold_share: float = Field(
+        0.0, ge=0, le=1, description="the paper's epsilon: up to round(cold_share * beam) items without training "
+        "interactions per user, placed right below the generated item whose content prefix they share"
+    )
     seed: int = Field(0, ge=0, description="seed of the quantiser (the network follows train.seed)")
 
 
@@ -105,6 +110,7 @@ class Tiger(TorchRecommender):
         #: quantisation report: usage / perplexity per level, collision rate, largest collision group
         self.id_stats: dict[str, Any] = {}
         self.histories: Histories | None = None
+        self._cold: np.ndarray | None = None  # items without training interactions (set by fit)
         self._device_arrays: dict[str, tuple[Any, Any]] = {}
 
     # ------------------------------------------------------------------ stage 1: semantic ids
@@ -117,6 +123,7 @@ class Tiger(TorchRecommender):
                 f"tiger learns the next item's semantic-id tokens and trains with loss network_loss, "
                 f"not {train.loss.name!r}: set models.tiger.train.loss.name=network_loss"
             )
+        self._cold = np.bincount(interactions.frame[Columns.Item].to_numpy(), minlength=self.n_items) == 0
         vectors = self._item_vectors()
         with torch_settings(train):  # the quantiser runs under the run's thread count too
             self.ids, self.vocab_sizes, self.id_stats = self._semantic_ids(vectors)
@@ -223,7 +230,8 @@ class Tiger(TorchRecommender):
         return TigerNetwork(
             self.ids, self.vocab_sizes, user_buckets=c.user_buckets, max_items=c.max_items, dim=c.dim,
             heads=c.heads, encoder_layers=c.encoder_layers, decoder_layers=c.decoder_layers, ff_dim=c.ff_dim,
-            dropout=c.dropout, positions=c.positions, beam=c.beam,
+            dropout=c.dropout, positions=c.positions, beam=c.beam, cold=self._cold,
+            cold_per_user=round(c.cold_share * c.beam),
         )
 
     def training_examples(self, interactions: Interactions) -> dict[str, np.ndarray]:
@@ -295,7 +303,9 @@ class Tiger(TorchRecommender):
         self.id_stats = json.loads(state["id_stats"].tobytes().decode())
         items = state["hist.items"]
         self._set_histories(Histories(state["hist.offsets"], items, np.zeros_like(items), self.n_items))
-        super()._load_state({k[len("net."):]: v for k, v in state.items() if k.startswith("net.")})
+        net = {k[len("net."):]: v for k, v in state.items() if k.startswith("net.")}
+        net.setdefault("cold", np.zeros(len(self.ids), dtype=bool))  # saved before cold items were tracked
+        super()._load_state(net)
 
 
 def _recent(h: Histories, length: int) -> Histories:

@@ -24,6 +24,14 @@ Scoring protocol (:mod:`recsmith.nn.objectives`): ``network((users, history), it
     items (B, M)     -> (B, M)        the same, a set per row
     loss=True        -> scalar        mean token cross-entropy of the ids of ``items`` (B,) (the
                                       ``network_loss`` objective)
+
+**Cold items** (the paper's cold-start retrieval, section 4.2). An item without training
+interactions (``cold``) has a semantic id from its content, but its last, enumerating code was never
+a target, so the search rarely generates it. With ``cold_per_user = n > 0``, every cold item whose
+first ``D - 1`` codes (its content prefix) equal those of a generated item inherits that item's score
+less ``COLD_MARGIN`` (so it ranks right below it), and the ``n`` best of them per user join the
+beam's items (the paper's epsilon: at most ``n`` cold items per list). A cold item the search
+generated itself keeps the higher of its two scores.
 """
 
 from __future__ import annotations
@@ -40,6 +48,7 @@ from recsmith.nn.trie import PrefixTrie, constrained_beam_search
 
 PAD, BOS, N_SPECIAL = 0, 1, 2
 _NEG = float("-inf")
+COLD_MARGIN = 1e-3  # log-probability a cold item ranks below the generated item whose prefix it shares
 
 
 def user_bucket(users: Tensor, buckets: int) -> Tensor:
@@ -166,6 +175,8 @@ class TigerNetwork(nn.Module):
             from leaving the encoder with nothing to attend to).
         max_items: history items read by the encoder (the most recent ones).
         beam: beams kept by the search, i.e. items given a finite score per user.
+        cold: ``(n_items,)`` bool, items without training interactions (saved with the weights).
+        cold_per_user: most cold items added per user through a generated prefix (0: none).
     """
 
     def __init__(
@@ -183,16 +194,23 @@ class TigerNetwork(nn.Module):
         dropout: float = 0.1,
         positions: Literal["relative", "learned"] = "relative",
         beam: int = 20,
+        cold: np.ndarray | None = None,
+        cold_per_user: int = 0,
     ) -> None:
         super().__init__()
         depth = len(vocab_sizes)
-        self.depth, self.vocab_sizes, self.beam = depth, list(vocab_sizes), beam
+        self.depth, self.vocab_sizes, self.beam, self.cold_per_user = depth, list(vocab_sizes), beam, cold_per_user
         self.user_buckets, self.max_items, self.positions = user_buckets, max_items, positions
         level_offsets = N_SPECIAL + user_buckets + np.r_[0, np.cumsum(vocab_sizes)[:-1]]
         self.register_buffer("level_offsets", torch.as_tensor(level_offsets, dtype=torch.int64))
         ids_t = torch.as_tensor(np.asarray(ids), dtype=torch.int64)
         self.register_buffer("ids", ids_t)  # (n_items, D) codes per level
         self.register_buffer("tokens", ids_t + self.level_offsets)  # (n_items, D) vocabulary tokens
+        cold_t = torch.zeros(len(ids_t), dtype=torch.bool) if cold is None else torch.as_tensor(cold, dtype=torch.bool)
+        self.register_buffer("cold", cold_t)
+        prefix_group = np.unique(np.asarray(ids)[:, :-1], axis=0, return_inverse=True)[1].ravel() if len(ids_t) else []
+        # derived from ids: rebuilt, not saved
+        self.register_buffer("prefix_group", torch.as_tensor(prefix_group, dtype=torch.int64), persistent=False)
         n_tokens = N_SPECIAL + user_buckets + int(sum(vocab_sizes))
         self.embed = nn.Embedding(n_tokens, dim, padding_idx=PAD)
         self.level = nn.Embedding(depth + 1, dim)  # + 1: the user token's level
@@ -336,4 +354,21 @@ class TigerNetwork(nn.Module):
         found = items >= 0
         rows = torch.arange(b, device=device)[:, None].expand_as(items)
         out[rows[found], items[found]] = scores[found]
+        if self.cold_per_user > 0 and bool(self.cold.any()):
+            self._add_cold_items(out, items, scores)
         return out
+
+    def _add_cold_items(self, out: Tensor, items: Tensor, scores: Tensor) -> None:
+        """Cold items under a generated item's content prefix, the best ``cold_per_user`` per row."""
+        b = out.shape[0]
+        n_groups = int(self.prefix_group.max()) + 1
+        best = torch.full((b, n_groups), _NEG, device=out.device)  # best generated score per prefix
+        found = items >= 0
+        group = self.prefix_group[items.clamp(min=0)]
+        best.scatter_reduce_(1, group, scores.masked_fill(~found, _NEG), reduce="amax")
+        cold_items = self.cold.nonzero()[:, 0]
+        inherited = best[:, self.prefix_group[cold_items]] - COLD_MARGIN  # (b, n_cold)
+        top, index = inherited.topk(min(self.cold_per_user, len(cold_items)), dim=1)
+        chosen = cold_items[index]
+        rows = torch.arange(b, device=out.device)[:, None].expand_as(chosen)
+        out[rows, chosen] = torch.maximum(out[rows, chosen], top)  # -inf stays -inf: no prefix generated

@@ -138,3 +138,24 @@ def test_semantic_ids_cached_in_the_dataset_cache(tmp_path) -> None:
     other = create_model("tiger", {**_PARAMS, "rq_codes": 3, "train": {**_TRAIN, "epochs": 1}})
     other.with_side_data(side).fit(data.train)
     assert len(list((tmp_path / "tiger").glob("*.npz"))) == 2  # another quantiser, another entry
+
+
+def test_cold_share_adds_unseen_items_under_generated_prefixes(tmp_path) -> None:
+    """The paper's cold-start retrieval: item 19 is never in training; with a beam of 4 it is seldom
+    generated, but ``cold_share`` lists it right below a generated item of its content prefix."""
+    data = shuffled_checkerboard()
+    train = Interactions(data.train.frame.filter(pl.col("item") != N_ITEMS - 1), data.train.n_users, N_ITEMS)
+    params = {**_PARAMS, "beam": 4, "cold_share": 0.25, "train": {**_TRAIN, "epochs": 3}}
+    model = create_model("tiger", params).with_side_data(content()).fit(train)
+    users = np.arange(data.train.n_users)
+    items, scores = model.recommend(users, k=5, filter_seen=False)
+    prefix = [tuple(row) for row in model.ids[:, :-1]]
+    for row, score in zip(items, scores):
+        generated = [i for i in row if i >= 0 and i != N_ITEMS - 1]
+        assert len(generated) == 4  # the beam's items are all still there
+        if any(prefix[i] == prefix[N_ITEMS - 1] for i in generated):
+            assert N_ITEMS - 1 in row
+    assert np.isin(N_ITEMS - 1, items)
+    loaded = Recommender.load(model.save(tmp_path / "m"))
+    np.testing.assert_array_equal(loaded.recommend(users, k=5, filter_seen=False)[0], items)
+    assert int(loaded.network.cold.sum()) == 1  # which items are cold is saved with the weights

@@ -149,3 +149,46 @@ def test_network_output_does_not_depend_on_padding_width() -> None:
         short = net((users, torch.tensor([[3, 1]])), torch.arange(net.n_items))
         padded = net((users, torch.tensor([[-1, -1, 3, 1]])), torch.arange(net.n_items))
     torch.testing.assert_close(short, padded, atol=1e-5, rtol=0)
+
+
+def cold_network(cold: list[bool], cold_per_user: int) -> TigerNetwork:
+    # prefixes (the first code): items 0-2 share prefix 0, items 3-4 prefix 1, item 5 prefix 2
+    ids = np.array([[0, 0], [0, 1], [0, 2], [1, 0], [1, 1], [2, 0]])
+    torch.manual_seed(0)
+    return TigerNetwork(ids, [3, 3], user_buckets=2, max_items=2, dim=16, heads=2, encoder_layers=1,
+                        decoder_layers=1, ff_dim=32, dropout=0.0, beam=2, cold=np.array(cold),
+                        cold_per_user=cold_per_user).eval()
+
+
+def test_cold_items_inherit_the_score_of_a_generated_prefix() -> None:
+    from recsmith.nn.tiger import COLD_MARGIN
+
+    net = cold_network([False, True, True, False, True, False], cold_per_user=1)
+    items = torch.tensor([[0, 5], [5, 3], [5, -1]])  # row 2: one beam found no id
+    scores = torch.tensor([[-1.0, -2.0], [-0.5, -3.0], [-0.7, float("-inf")]])
+    out = torch.full((3, 6), float("-inf"))
+    out[0, 0], out[0, 5], out[1, 5], out[1, 3], out[2, 5] = -1.0, -2.0, -0.5, -3.0, -0.7
+    net._add_cold_items(out, items, scores)
+    # row 0: prefix 0 generated (item 0); cold items 1 and 2 share it, one is allowed
+    assert int(torch.isfinite(out[0, [1, 2]]).sum()) == 1
+    assert float(out[0, [1, 2]].max()) == pytest.approx(-1.0 - COLD_MARGIN)
+    # row 1: prefix 1 generated (item 3) at -3.0: cold item 4 comes right below it
+    assert float(out[1, 4]) == pytest.approx(-3.0 - COLD_MARGIN) and torch.isinf(out[1, [1, 2]]).all()
+    # row 2: only prefix 2, which no cold item has: nothing added
+    assert int(torch.isfinite(out[2]).sum()) == 1
+
+
+def test_cold_items_join_generation_only_when_asked() -> None:
+    users, history = torch.tensor([0, 1]), torch.tensor([[0, 3], [-1, 5]])
+    with torch.no_grad():
+        plain = cold_network([False, True, True, False, True, False], cold_per_user=0)((users, history), None)
+        more = cold_network([False, True, True, False, True, False], cold_per_user=2)((users, history), None)
+    finite = torch.isfinite(plain)
+    assert torch.equal(plain[finite], more[finite])  # generated items keep their scores
+    added = torch.isfinite(more) & ~finite
+    assert added.any()
+    assert torch.all(added.sum(1) <= 2) and torch.all(added[:, [0, 3, 5]] == 0)  # only cold items are added
+    for row in range(2):  # each added item sits right below a generated item of its prefix
+        for item in torch.nonzero(added[row]).ravel().tolist():
+            siblings = [i for i in range(6) if (i < 3) == (item < 3) and (i in (3, 4)) == (item in (3, 4))]
+            assert any(torch.isfinite(plain[row, i]) for i in siblings)
