@@ -1,13 +1,16 @@
 """The prefix trie and the constrained beam search: never an invalid id, never a duplicate, exact
 when the beam covers the catalogue; and the TIGER network's beam scores equal its teacher-forced
-log-probabilities. Seeded random cases stand in for a property-based test (hypothesis is not a
-dependency)."""
+log-probabilities. Seeded random cases pin known shapes; a hypothesis property test searches for
+catalogues and (adversarial) next-token distributions that would make the search emit an invalid or
+duplicate id."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from recsmith.nn.tiger import TigerNetwork
 from recsmith.nn.trie import PrefixTrie, constrained_beam_search, unique_ids
@@ -103,6 +106,41 @@ def test_beam_covering_the_catalogue_is_exact(seed: int) -> None:
     order = np.argsort(-exact, kind="stable")
     np.testing.assert_allclose(scores[0].numpy(), exact[order], atol=1e-5)
     assert sorted(items[0].tolist()) == list(range(len(ids)))
+
+
+@st.composite
+def catalogues(draw) -> tuple[np.ndarray, list[int]]:
+    """Unique ids from drawn codes: 1-3 levels of 2-5 codes, 1-40 items, collisions welcome."""
+    levels, codes = draw(st.integers(1, 3)), draw(st.integers(2, 5))
+    rows = draw(st.lists(st.lists(st.integers(0, codes - 1), min_size=levels, max_size=levels), min_size=1, max_size=40))
+    ids, stats = unique_ids(np.array(rows))
+    return ids, [codes] * levels + [stats["max_group"]]
+
+
+@settings(max_examples=60, deadline=None)
+@given(catalogue=catalogues(), seed=st.integers(0, 10_000), batch=st.integers(1, 3), beam=st.integers(1, 50),
+       invalid_boost=st.sampled_from([0.0, 50.0]))
+def test_property_beam_search_never_emits_an_invalid_or_duplicate_id(catalogue, seed, batch, beam, invalid_boost):
+    ids, vocab = catalogue
+    trie = PrefixTrie(ids, vocab)
+    base = table_log_probs(vocab, seed, batch, beam)
+
+    def log_probs(prefix: torch.Tensor, t: int, parent: torch.Tensor | None = None) -> torch.Tensor:
+        # adversarial variant: most of the mass on tokens that no valid id continues with
+        valid = torch.zeros(prefix.shape[0], vocab[t], dtype=torch.bool)
+        for r, row in enumerate(prefix.numpy()):
+            valid[r, ids[(ids[:, :t] == row).all(1), t]] = True
+        return (base(prefix, t) + invalid_boost * (~valid)).log_softmax(-1)
+
+    items, scores = constrained_beam_search(log_probs, trie, batch, beam)
+    catalogue_ids = {tuple(row) for row in ids}
+    for row in range(batch):
+        found = items[row][items[row] >= 0].numpy()
+        assert len(found) == min(beam, len(ids)) and len(set(found)) == len(found)
+        assert all(0 <= item < len(ids) and tuple(ids[item]) in catalogue_ids for item in found)
+        assert torch.isfinite(scores[row, : len(found)]).all() and torch.isneginf(scores[row, len(found):]).all()
+        for item, score in zip(found[:2], scores[row].numpy()):  # the score is that id's own path
+            assert score == pytest.approx(path_score(log_probs, ids[item], row, beam), abs=1e-4)
 
 
 def test_trie_rejects_bad_ids() -> None:
