@@ -21,10 +21,12 @@ from pydantic import Field
 from recsmith.data.histories import Histories, window_gather
 from recsmith.data.interactions import Interactions
 from recsmith.errors import RecsmithError
-from recsmith.models.base import top_k
+from recsmith.models.sessions import SessionRecommender, Sessions, session_csr, session_lists
 from recsmith.models.torch_base import TorchModelConfig, TorchRecommender
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     import torch
 
     from recsmith.nn.objectives import Batch
@@ -52,7 +54,7 @@ class SequentialConfig(TorchModelConfig):
     time_of_day: bool = Field(False, description="embed hour of day and day of week of each interaction (UTC)")
 
 
-class SequentialRecommender(TorchRecommender):
+class SequentialRecommender(SessionRecommender, TorchRecommender):
     """Base of SASRec / BERT4Rec / GRU4Rec; see the module docstring."""
 
     Config = SequentialConfig
@@ -173,37 +175,16 @@ class SequentialRecommender(TorchRecommender):
         """Hook: how a history becomes a query (BERT4Rec appends its mask token)."""
         return inputs
 
-    def recommend_sessions(
-        self, sessions: list[list[int]] | list[np.ndarray], k: int = 10, *, filter_seen: bool = True,
-        timestamps: list[list[int]] | None = None,
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Top-``k`` items for arbitrary histories (internal item ids, oldest first), e.g. anonymous sessions.
-
-        ``filter_seen`` removes each session's own items. Returns ``(items, scores)``, both ``(n, k)``.
-        """
-        lists = [np.asarray(s, dtype=np.int64).ravel() for s in sessions]
-        scores = self.session_scores(lists, timestamps=timestamps)
-        if filter_seen:
-            for i, s in enumerate(lists):
-                scores[i, s] = -np.inf
-        items, top = top_k(scores, min(k, self.n_items))
-        items[~np.isfinite(top)] = -1
-        return items, top
-
     def session_scores(
-        self, sessions: list[list[int]] | list[np.ndarray], *, timestamps: list[list[int]] | None = None
+        self, sessions: Sessions, *, users: Sequence[int] | None = None, timestamps: list[list[int]] | None = None
     ) -> np.ndarray:
-        """``(len(sessions), n_items)`` float32 scores of the next item after each history."""
+        """``(len(sessions), n_items)`` float32 scores of the next item after each history (``users``
+        are ignored: the history is the whole query)."""
         import torch
 
         self._check_fitted()
-        lists = [np.asarray(s, dtype=np.int64).ravel() for s in sessions]
-        for i, s in enumerate(lists):
-            if s.size and (s.min() < 0 or s.max() >= self.n_items):
-                raise RecsmithError(f"session {i}: item ids must lie in [0, {self.n_items})")
-        lengths = np.array([len(s) for s in lists], dtype=np.int64)
-        offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-        flat = np.concatenate(lists) if lists else np.zeros(0, dtype=np.int64)
+        lists = session_lists(sessions, self.n_items)
+        offsets, flat = session_csr(lists)
         ts_flat = (np.concatenate([np.asarray(t, dtype=np.int64) for t in timestamps]) if timestamps
                    else np.zeros_like(flat))
         rows = np.arange(len(lists), dtype=np.int64)
@@ -213,15 +194,7 @@ class SequentialRecommender(TorchRecommender):
 
         inputs = SeqInputs(torch.from_numpy(tokens), torch.from_numpy((tokens != self.pad).sum(1).clip(1, None)),
                            None, torch.from_numpy(ts) if self._time_features else None)
-        network = self.network
-        was_training = network.training
-        network.eval()
-        try:
-            with torch.no_grad():
-                device = next(network.parameters()).device
-                return network(self._query(inputs, torch).to(device), None).float().cpu().numpy()
-        finally:
-            network.train(was_training)
+        return self.network_scores(lambda device: self._query(inputs, torch).to(device)).cpu().numpy()
 
     def _item_similarity(self, items: np.ndarray) -> np.ndarray:
         """Cosine similarity of the (tied) item representations."""

@@ -42,10 +42,13 @@ from recsmith.data.interactions import Interactions
 from recsmith.data.schema import Columns
 from recsmith.errors import ConfigError, DataError, RecsmithError
 from recsmith.models.registry import register
+from recsmith.models.sessions import SessionRecommender, Sessions, session_csr, session_lists, session_users
 from recsmith.models.torch_base import TorchModelConfig, TorchRecommender
 from recsmith.utils.logging import log
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     import torch
 
     from recsmith.nn.objectives import Batch
@@ -94,7 +97,7 @@ class TigerConfig(TorchModelConfig):
 
 
 @register("tiger")
-class Tiger(TorchRecommender):
+class Tiger(SessionRecommender, TorchRecommender):
     """TIGER; see the module docstring. Item similarity: shared leading codes, then embedding cosine."""
 
     Config = TigerConfig
@@ -261,6 +264,22 @@ class Tiger(TorchRecommender):
         """Each user's most recent ``max_items`` training items."""
         offsets, items = self._arrays(users.device)
         return users, window_gather(offsets, items, users, self.config.max_items, pad=-1)
+
+    def session_scores(
+        self, sessions: Sessions, *, users: Sequence[int] | None = None, timestamps: list[list[int]] | None = None
+    ) -> np.ndarray:
+        """``(len(sessions), n_items)``: the beam's items for each history get their id's
+        log-probability, every other item ``-inf``. ``users`` choose the user token (``-1`` or none:
+        the average of the user tokens); ``timestamps`` are not used."""
+        import torch
+
+        self._check_fitted()
+        lists = session_lists(sessions, self.n_items)
+        offsets, flat = session_csr(lists)
+        rows = np.arange(len(lists), dtype=np.int64)
+        history = torch.from_numpy(window_gather(offsets, flat, rows, self.config.max_items, pad=-1))
+        user_ids = torch.from_numpy(session_users(users, len(lists)))
+        return self.network_scores(lambda device: (user_ids.to(device), history.to(device))).cpu().numpy()
 
     def _set_histories(self, histories: Histories) -> None:
         self.histories = histories

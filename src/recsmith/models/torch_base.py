@@ -36,6 +36,8 @@ from recsmith.data.schema import Columns
 from recsmith.models.base import ModelConfig, Recommender
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import torch
     from torch import nn
 
@@ -141,6 +143,11 @@ class TorchRecommender(Recommender):
 
     def score_tensor(self, users: "torch.Tensor") -> "torch.Tensor":
         """``(b, n_items)`` float32 scores of ``users`` (int64 ``(b,)``), network in eval mode, no grad."""
+        return self.network_scores(lambda device: self.score_inputs(users.to(device)))
+
+    def network_scores(self, inputs: "Callable[[torch.device], Any]") -> "torch.Tensor":
+        """The network's float32 scores of all items for ``inputs(device)`` (built on the network's
+        device), in eval mode and without gradients; the training mode is restored after."""
         import torch
 
         network = self.network
@@ -148,8 +155,7 @@ class TorchRecommender(Recommender):
         network.eval()
         try:
             with torch.no_grad():
-                device = next(network.parameters()).device
-                return network(self.score_inputs(users.to(device)), None).float()
+                return network(inputs(next(network.parameters()).device), None).float()
         finally:
             network.train(was_training)
 

@@ -240,7 +240,7 @@ class TigerNetwork(nn.Module):
     # ------------------------------------------------------------------ encoder
     def encode(self, users: Tensor, history: Tensor) -> tuple[Tensor, Tensor]:
         """Memory ``(B, S, d)`` and its key-padding bias ``(B, 1, 1, S)`` for ``history`` ``(B, n)``
-        (item ids, left-padded with ``-1``, most recent last) and ``users`` ``(B,)``."""
+        (item ids, left-padded with ``-1``, most recent last) and ``users`` ``(B,)`` (``-1``: anonymous)."""
         b, n = history.shape
         if n > self.max_items:
             history = history[:, -self.max_items :]
@@ -253,13 +253,18 @@ class TigerNetwork(nn.Module):
         levels = torch.cat([torch.zeros((b, 1), dtype=levels.dtype, device=levels.device), levels], dim=1)
         first = (n - valid.sum(dim=1)) * self.depth
         rows = torch.arange(b, device=tokens.device)
-        tokens[rows, first] = N_SPECIAL + user_bucket(users, self.user_buckets)
+        anonymous = users < 0
+        tokens[rows, first] = N_SPECIAL + user_bucket(users.clamp(min=0), self.user_buckets)
         levels[rows, first] = self.depth
         # columns that are padding in every row (all histories of the batch shorter than n) go
         real_cols = torch.nonzero((tokens != PAD).any(dim=0))
         start = int(real_cols[0]) if len(real_cols) else 0
         tokens, levels = tokens[:, start:], levels[:, start:]
         x = self.embed(tokens) + self.level(levels)
+        if bool(anonymous.any()):
+            # an anonymous session (user -1) gets the average user token: "some user", not a real one's bucket
+            typical = self.embed.weight[N_SPECIAL : N_SPECIAL + self.user_buckets].mean(0) + self.level.weight[self.depth]
+            x = x.index_put((rows[anonymous], (first - start)[anonymous]), typical)
         seq = x.shape[1]
         if self.position is not None:
             x = x + self.position.weight[-seq:]  # left-padded: the last position is always "now"

@@ -161,19 +161,21 @@ class FactorScorer(Scorer):
 
 
 class SequenceScorer(Scorer):
+    """Session recommenders (sequential models, TIGER): feedback events extend the user's history."""
+
     def scores(self, user: int, added: np.ndarray) -> np.ndarray | None:
         if added.size == 0:
             return None if user < 0 else super().scores(user, added)
         history = added if user < 0 else np.concatenate([self.model.histories.of(user), added])
-        return np.asarray(self.model.session_scores([history])[0], dtype=np.float32)
+        return np.asarray(self.model.session_scores([history], users=[user])[0], dtype=np.float32)
 
 
 def scorer_for(model: Recommender) -> Scorer:
     from recsmith.models.item_item import ItemItemModel
-    from recsmith.models.sequential import SequentialRecommender
+    from recsmith.models.sessions import SessionRecommender
     from recsmith.retrieval.encoders import embedding_tables
 
-    if isinstance(model, SequentialRecommender):
+    if isinstance(model, SessionRecommender):
         return SequenceScorer(model)
 
     tables = embedding_tables(model)

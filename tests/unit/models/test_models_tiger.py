@@ -12,7 +12,7 @@ from model_contract import GROUP_ITEMS, N_ITEMS, Checkerboard, RecommenderContra
 
 from recsmith.data.interactions import Interactions
 from recsmith.data.side import SideData
-from recsmith.errors import ConfigError
+from recsmith.errors import ConfigError, RecsmithError
 from recsmith.models import Recommender, create_model
 
 _TRAIN = {"epochs": 10, "batch_size": 32, "optimizer": {"lr": 0.01}, "tracking": {"mlflow": False}, "threads": 1}
@@ -159,3 +159,22 @@ def test_cold_share_adds_unseen_items_under_generated_prefixes(tmp_path) -> None
     loaded = Recommender.load(model.save(tmp_path / "m"))
     np.testing.assert_array_equal(loaded.recommend(users, k=5, filter_seen=False)[0], items)
     assert int(loaded.network.cold.sum()) == 1  # which items are cold is saved with the weights
+
+
+def test_sessions_score_like_users_and_anonymous_sessions_work(tmp_path) -> None:
+    """A known user's own history scored as a session (with the user) is exactly that user's
+    scores; an anonymous session of one group's items gets that group's items."""
+    data = shuffled_checkerboard()
+    model = create_model("tiger", _PARAMS).with_side_data(content()).fit(data.train)
+    users = np.arange(6)
+    histories = [model.histories.of(int(u)) for u in users]
+    np.testing.assert_allclose(model.session_scores(histories, users=users), model._score(users), atol=1e-5)
+    group1 = [list(range(GROUP_ITEMS + 1, GROUP_ITEMS + 5))]  # anonymous: the average user token
+    items, scores = model.recommend_sessions(group1, k=3)
+    assert np.all(items[0] >= GROUP_ITEMS) and not set(items[0]) & set(group1[0])  # its group, unseen
+    loaded = Recommender.load(model.save(tmp_path / "m"))
+    np.testing.assert_array_equal(loaded.recommend_sessions(group1, k=3)[0], items)
+    with pytest.raises(RecsmithError, match="session 0"):
+        model.recommend_sessions([[N_ITEMS]])
+    with pytest.raises(RecsmithError, match="one user id"):
+        model.session_scores([[1], [2]], users=[0])

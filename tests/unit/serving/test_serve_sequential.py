@@ -65,3 +65,33 @@ def test_feedback_enters_the_history(sasrec_bundle, make_client, auth):
     expected = np.argsort(-scores, kind="stable")[:5]
     assert after == item_map.to_external(expected) and new_item not in after
     assert after != before
+
+
+def test_tiger_serves_known_users_and_anonymous_sessions(tmp_path, tiny, make_client):
+    """TIGER is a session recommender too: the service reads an anonymous session through it, with
+    the average user token, and a known user with their own token."""
+    import polars as pl
+
+    from recsmith.data.side import SideData
+    from recsmith.models.registry import create_model
+    from recsmith.serving.bundle import write_bundle
+
+    inter, user_map, item_map, attrs = tiny
+    rng = np.random.default_rng(0)
+    group = (np.arange(inter.n_items) >= inter.n_items // 2).astype(int)  # the two taste groups' items
+    vectors = rng.normal(size=(2, 8))[group] * 3 + rng.normal(size=(inter.n_items, 8)) * 0.3
+    side = SideData(items=pl.DataFrame({"item": np.arange(inter.n_items), "vector": vectors.tolist()}))
+    params = {"embedding_column": "vector", "rq_levels": 2, "rq_codes": 4, "rq_hidden": [16], "rq_latent_dim": 4,
+              "rq_epochs": 50, "rq_batch_size": 30, "dim": 16, "heads": 2, "ff_dim": 32, "encoder_layers": 1,
+              "decoder_layers": 1, "user_buckets": 8, "beam": 10, "dropout": 0.0,
+              "train": {"epochs": 3, "threads": 1, "tracking": {"mlflow": False}}}
+    model = create_model("tiger", params).with_side_data(side).fit(inter)
+    path = write_bundle(tmp_path / "b", model, user_map, item_map, items=attrs, version="tiger-v1")
+    client = make_client(path)
+    got = _ids(client.get("/v1/users/u3/recommendations", params={"k": 5}))
+    assert got == item_map.to_external(model.recommend([3], 5)[0][0])
+    session = ["i5", "i9", "i2"]
+    res = client.post("/v1/recommendations", json={"session_items": session, "k": 5}).json()["results"][0]
+    expected, _ = model.recommend_sessions([item_map.to_internal(session)], 5)
+    assert res["strategy"] == "session"
+    assert [it["item_id"] for it in res["items"]] == item_map.to_external(expected[0][expected[0] >= 0])
