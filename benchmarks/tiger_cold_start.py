@@ -67,7 +67,7 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
     started = time.perf_counter()
     tiger, _ = fit_model("tiger", cfg.model_params("tiger"), train, cfg, side)
     fit_seconds = time.perf_counter() - started
-    cold = tiger._cold
+    cold = tiger.network.cold.cpu().numpy()  # items without training interactions
     held_out = test.frame.filter(pl.Series(cold[test.frame[Columns.Item].to_numpy()]))
     cold_test = Interactions(held_out, test.n_users, test.n_items)
     print(f"held out {int(cold.sum())} items; {cold_test.frame[Columns.User].n_unique()} test users have one as "

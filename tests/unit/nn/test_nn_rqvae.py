@@ -11,13 +11,7 @@ from recsmith.nn.rqvae import RQVAE, code_statistics, kmeans, rq_kmeans, train_r
 from recsmith.nn.trie import unique_ids
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors: extra threads only contend with each other (and the machine is shared)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def clustered(n_coarse: int = 8, n_fine: int = 4, per: int = 25, dim: int = 32, seed: int = 0):

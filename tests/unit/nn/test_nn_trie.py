@@ -18,12 +18,7 @@ from recsmith.nn.trie import PrefixTrie, constrained_beam_search, unique_ids
 CASES = range(12)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def random_ids(seed: int) -> tuple[np.ndarray, list[int]]:
