@@ -22,7 +22,7 @@ import os
 import platform
 import statistics
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,9 +52,14 @@ def epoch_seconds(parts, setting: dict, amp: str, epochs: int, threads: int) -> 
     from recsmith.training.trainer import Trainer
 
     train = {
-        "epochs": epochs, "batch_size": 1024, "amp": amp, "threads": threads,
-        "loss": {"name": setting["loss"]}, "sampler": {"name": "uniform", "n_negatives": setting["n_negatives"]},
-        "tracking": {"mlflow": False}, "checkpoint": {"enabled": False},
+        "epochs": epochs,
+        "batch_size": 1024,
+        "amp": amp,
+        "threads": threads,
+        "loss": {"name": setting["loss"]},
+        "sampler": {"name": "uniform", "n_negatives": setting["n_negatives"]},
+        "tracking": {"mlflow": False},
+        "checkpoint": {"enabled": False},
     }
     model = create_model("mf", {"dim": setting["dim"], "train": train})
     result = Trainer(model.train_config()).fit(model, parts.train)
@@ -87,18 +92,21 @@ def main() -> int:
                 times = epoch_seconds(parts, setting, amp, args.epochs, args.threads)
                 timing[amp] += times[1:] or times  # the first epoch warms caches and allocators up
         fp32, bf16 = statistics.median(timing["off"]), statistics.median(timing["bf16"])
-        rows.append({**setting, "fp32_seconds": fp32, "bf16_seconds": bf16, "speedup": fp32 / bf16,
-                     "epoch_seconds": timing})
+        rows.append(
+            {**setting, "fp32_seconds": fp32, "bf16_seconds": bf16, "speedup": fp32 / bf16, "epoch_seconds": timing}
+        )
 
     header = f"{'loss':<16} {'negatives':>9} {'dim':>5} {'fp32 s/epoch':>13} {'bf16 s/epoch':>13} {'bf16 speed-up':>14}"
     print(header)
     print("-" * len(header))
     for r in rows:
-        print(f"{r['loss']:<16} {r['n_negatives']:>9} {r['dim']:>5} {r['fp32_seconds']:>13.3f} "
-              f"{r['bf16_seconds']:>13.3f} {r['speedup']:>13.2f}x")
+        print(
+            f"{r['loss']:<16} {r['n_negatives']:>9} {r['dim']:>5} {r['fp32_seconds']:>13.3f} "
+            f"{r['bf16_seconds']:>13.3f} {r['speedup']:>13.2f}x"
+        )
 
     report = {
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
         "dataset": os.path.relpath(args.data, ROOT),
         "train_interactions": len(parts.train),

@@ -84,29 +84,40 @@ def run(name: str, base: np.ndarray, queries: np.ndarray, threads: int) -> list[
         with tempfile.TemporaryDirectory() as tmp:
             index.save(Path(tmp) / "idx")
             size_mb = (Path(tmp) / "idx" / "index.faiss").stat().st_size / 2**20
-        (param, values), = grid.items() if grid else (("-", [None]),)
+        ((param, values),) = grid.items() if grid else (("-", [None]),)
         for value in values:
             params = {param: value} if value is not None else None
             index.search(queries[:50], K, params=params)  # warm-up
             start = time.perf_counter()
             found, _ = index.search(queries, K, params=params)
             secs = time.perf_counter() - start
-            rows.append({
-                "dataset": name, "n": len(base), "dim": base.shape[1], "factory": factory,
-                "param": f"{param}={value}" if value is not None else "-",
-                "recall@10": round(recall_at_k(found, truth), 4), "qps": round(len(queries) / secs, 1),
-                "build_s": round(build_s, 1), "size_mb": round(size_mb, 1),
-            })
+            rows.append(
+                {
+                    "dataset": name,
+                    "n": len(base),
+                    "dim": base.shape[1],
+                    "factory": factory,
+                    "param": f"{param}={value}" if value is not None else "-",
+                    "recall@10": round(recall_at_k(found, truth), 4),
+                    "qps": round(len(queries) / secs, 1),
+                    "build_s": round(build_s, 1),
+                    "size_mb": round(size_mb, 1),
+                }
+            )
             print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
     return rows
 
 
 def markdown(rows: list[dict]) -> str:
-    lines = ["| data set | n x d | index | search param | recall@10 | QPS | build s | size MB |",
-             "|---|---|---|---|---:|---:|---:|---:|"]
+    lines = [
+        "| data set | n x d | index | search param | recall@10 | QPS | build s | size MB |",
+        "|---|---|---|---|---:|---:|---:|---:|",
+    ]
     for r in rows:
-        lines.append(f"| {r['dataset']} | {r['n']:,} x {r['dim']} | `{r['factory']}` | {r['param']} | "
-                     f"{r['recall@10']:.3f} | {r['qps']:,.0f} | {r['build_s']} | {r['size_mb']} |")
+        lines.append(
+            f"| {r['dataset']} | {r['n']:,} x {r['dim']} | `{r['factory']}` | {r['param']} | "
+            f"{r['recall@10']:.3f} | {r['qps']:,.0f} | {r['build_s']} | {r['size_mb']} |"
+        )
     return "\n".join(lines)
 
 
@@ -126,16 +137,24 @@ def main() -> None:
         rows += run("synthetic", *synthetic(args.n, args.queries), threads=args.threads)
     result = {
         "command": " ".join(["benchmarks/ann.py", *sys.argv[1:]]),
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
-                    "load_avg_1_5_15_before": [round(x, 2) for x in load_before],
-                    "load_avg_1_5_15_after": [round(x, 2) for x in os.getloadavg()]},
-        "threads": args.threads, "k": K, "rows": rows,
+        "machine": {
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "load_avg_1_5_15_before": [round(x, 2) for x in load_before],
+            "load_avg_1_5_15_after": [round(x, 2) for x in os.getloadavg()],
+        },
+        "threads": args.threads,
+        "k": K,
+        "rows": rows,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
     print(markdown(rows))
-    print(f"\nload average before {result['machine']['load_avg_1_5_15_before']}, "
-          f"after {result['machine']['load_avg_1_5_15_after']}; wrote {args.out}")
+    print(
+        f"\nload average before {result['machine']['load_avg_1_5_15_before']}, "
+        f"after {result['machine']['load_avg_1_5_15_after']}; wrote {args.out}"
+    )
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ Prints a table and writes ``benchmarks/results/data_prep.json``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -131,10 +132,8 @@ def run_pandas(raw: Path, out: Path, limit_bytes: int) -> dict[str, Any]:
         result = measure(cmd, limit_bytes=limit_bytes)
         result["fraction"] = fraction
         if result["returncode"] == 0 and not result["killed_over_limit"]:
-            try:
+            with contextlib.suppress(ValueError, IndexError):
                 result["steps_s"] = json.loads(result["output_tail"].strip().splitlines()[-1])
-            except (ValueError, IndexError):
-                pass
             return result
         why = "over the memory limit" if result["killed_over_limit"] else "failed"
         print(f"pandas did not finish on {fraction:.0%} of the transactions ({why}); halving", flush=True)

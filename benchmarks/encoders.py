@@ -51,17 +51,31 @@ def bench_text(texts: list[str], batch_sizes: list[int]) -> list[dict]:
     encode_texts(texts[:64], enc, progress=False)  # warm-up (first calls allocate)
     rows = []
     for bs in batch_sizes:
-        seconds = timed(lambda: encode_texts(texts, enc, batch_size=bs, progress=False))
-        rows.append({"encoder": "text all-MiniLM-L6-v2", "batch_size": bs, "items": len(texts),
-                     "seconds": round(seconds, 2), "items_per_s": round(len(texts) / seconds, 1)})
+        seconds = timed(lambda bs=bs: encode_texts(texts, enc, batch_size=bs, progress=False))
+        rows.append(
+            {
+                "encoder": "text all-MiniLM-L6-v2",
+                "batch_size": bs,
+                "items": len(texts),
+                "seconds": round(seconds, 2),
+                "items_per_s": round(len(texts) / seconds, 1),
+            }
+        )
         print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         cache = EmbeddingCache(tmp)
         keys = [str(i) for i in range(len(texts))]
         encode_texts(texts, enc, batch_size=max(batch_sizes), cache=cache, keys=keys, progress=False)
         seconds = timed(lambda: encode_texts(texts, enc, cache=cache, keys=keys, progress=False))
-    rows.append({"encoder": "text, all rows cached", "batch_size": None, "items": len(texts),
-                 "seconds": round(seconds, 2), "items_per_s": round(len(texts) / seconds, 1)})
+    rows.append(
+        {
+            "encoder": "text, all rows cached",
+            "batch_size": None,
+            "items": len(texts),
+            "seconds": round(seconds, 2),
+            "items_per_s": round(len(texts) / seconds, 1),
+        }
+    )
     return rows
 
 
@@ -76,8 +90,16 @@ def bench_image(n_images: int, batch_sizes: list[int]) -> list[dict]:
     with tempfile.TemporaryDirectory() as tmp:
         torch.manual_seed(0)
         model_dir = Path(tmp) / "tiny-vit"
-        ViTModel(ViTConfig(image_size=32, patch_size=8, hidden_size=32, num_hidden_layers=1,
-                           num_attention_heads=2, intermediate_size=64)).save_pretrained(model_dir)
+        ViTModel(
+            ViTConfig(
+                image_size=32,
+                patch_size=8,
+                hidden_size=32,
+                num_hidden_layers=1,
+                num_attention_heads=2,
+                intermediate_size=64,
+            )
+        ).save_pretrained(model_dir)
         ViTImageProcessor(size={"height": 32, "width": 32}).save_pretrained(model_dir)
         rng = np.random.default_rng(0)
         paths = []
@@ -87,9 +109,16 @@ def bench_image(n_images: int, batch_sizes: list[int]) -> list[dict]:
         enc = ImageEncoder(str(model_dir))
         encode_images(paths[:32], enc, progress=False)
         for bs in batch_sizes:
-            seconds = timed(lambda: encode_images(paths, enc, batch_size=bs, progress=False))
-            rows.append({"encoder": "image tiny ViT 32x32", "batch_size": bs, "items": n_images,
-                         "seconds": round(seconds, 2), "items_per_s": round(n_images / seconds, 1)})
+            seconds = timed(lambda bs=bs: encode_images(paths, enc, batch_size=bs, progress=False))
+            rows.append(
+                {
+                    "encoder": "image tiny ViT 32x32",
+                    "batch_size": bs,
+                    "items": n_images,
+                    "seconds": round(seconds, 2),
+                    "items_per_s": round(n_images / seconds, 1),
+                }
+            )
             print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
     return rows
 
@@ -109,9 +138,14 @@ def main() -> None:
     load_before = os.getloadavg()
     texts = beauty_texts(args.items)
     rows = bench_text(texts, batch_sizes) + bench_image(args.images, batch_sizes)
-    out = {"threads": args.threads, "torch": torch.__version__, "cpu_count": os.cpu_count(),
-           "load_avg_1_5_15_before": [round(v, 2) for v in load_before],
-           "load_avg_1_5_15_after": [round(v, 2) for v in os.getloadavg()], "results": rows}
+    out = {
+        "threads": args.threads,
+        "torch": torch.__version__,
+        "cpu_count": os.cpu_count(),
+        "load_avg_1_5_15_before": [round(v, 2) for v in load_before],
+        "load_avg_1_5_15_after": [round(v, 2) for v in os.getloadavg()],
+        "results": rows,
+    }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(out, indent=2) + "\n")
     print(f"{'encoder':<26} {'batch':>5} {'items':>6} {'seconds':>8} {'items/s':>9}")

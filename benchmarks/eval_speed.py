@@ -26,7 +26,7 @@ import resource
 import sys
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -90,8 +90,12 @@ def random_interactions(rng: np.random.Generator, n_users: int, n_items: int, pe
     users = np.repeat(np.arange(n_users, dtype=np.int32), per_user)
     items = rng.integers(0, n_items, users.size, dtype=np.int32)
     frame = pl.DataFrame(
-        {"user": users, "item": items, "timestamp": np.zeros(users.size, dtype=np.int64),
-         "weight": np.ones(users.size, dtype=np.float32)}
+        {
+            "user": users,
+            "item": items,
+            "timestamp": np.zeros(users.size, dtype=np.int64),
+            "weight": np.ones(users.size, dtype=np.float32),
+        }
     )
     return Interactions(frame, n_users, n_items)
 
@@ -131,7 +135,7 @@ def main() -> None:
 
     scale = args.total_users / args.users
     record = {
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": "python benchmarks/eval_speed.py " + " ".join(sys.argv[1:]),
         "users": args.users,
         "items": args.items,

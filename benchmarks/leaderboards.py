@@ -30,8 +30,26 @@ PREPARE = {
     "ml100k": [["data", "prepare", "movielens-100k", "--path", "../shared/data/ml-100k"]],
     "beauty": [["data", "prepare", "sequences", "--path", "../shared/data/amazon-beauty/Beauty.txt"]],
     "hm_synth": [
-        ["data", "synth", "hm", "--out", "data/hm_synth_raw", "--customers", "6000", "--articles", "3000",
-         "--transactions", "150000", "--start", "2020-05-01", "--days", "120", "--seed", "0", "--overwrite"],
+        [
+            "data",
+            "synth",
+            "hm",
+            "--out",
+            "data/hm_synth_raw",
+            "--customers",
+            "6000",
+            "--articles",
+            "3000",
+            "--transactions",
+            "150000",
+            "--start",
+            "2020-05-01",
+            "--days",
+            "120",
+            "--seed",
+            "0",
+            "--overwrite",
+        ],
         ["data", "prepare", "hm", "--raw", "data/hm_synth_raw", "--config", "configs/hm_synth.yaml"],
     ],
 }
@@ -54,30 +72,43 @@ NOTES_MARKER = "<!-- notes below are written by hand; benchmarks/leaderboards.py
 SECTIONS = {
     "ml100k": {
         "title": "MovieLens 100K (943 users, 1,682 items, 100,000 ratings as implicit interactions)",
-        "data": "ml100k", "config": "configs/ml100k.yaml", "models": BASELINES, "run": "ml100k",
+        "data": "ml100k",
+        "config": "configs/ml100k.yaml",
+        "models": BASELINES,
+        "run": "ml100k",
     },
     "beauty": {
         "title": "Amazon Beauty 5-core (22,363 users, 12,101 items, 198,502 interactions)",
-        "data": "beauty", "config": "configs/beauty.yaml", "models": BASELINES, "run": "beauty_baselines",
+        "data": "beauty",
+        "config": "configs/beauty.yaml",
+        "models": BASELINES,
+        "run": "beauty_baselines",
         "context": BEAUTY_PUBLISHED + " The non-sequential EASE baseline already beats the SASRec numbers of "
         "the TIGER paper.",
     },
     "ml100k_seq": {
         "title": "Sequential models on MovieLens 100K",
-        "data": "ml100k", "config": "configs/ml100k.yaml", "models": SEQUENTIAL, "run": "ml100k_seq",
+        "data": "ml100k",
+        "config": "configs/ml100k.yaml",
+        "models": SEQUENTIAL,
+        "run": "ml100k_seq",
         "context": "Each model early-stops on validation NDCG@10 (patience in the config), then is refitted on "
         "train + validation for the best epoch count and scored once on test; `total s` is that whole protocol.",
     },
     "hm_synth": {
         "title": "Content, hybrid and two-tower models on synthetic H&M data, with cold items (issue 7)",
-        "data": "hm_synth", "config": "configs/hm_synth.yaml", "split": "temporal",
-        "models": "popular,itemknn,ease,als,tfidf,hybrid,ncf,two_tower,two_tower_text,sasrec", "run": "hm_synth",
+        "data": "hm_synth",
+        "config": "configs/hm_synth.yaml",
+        "split": "temporal",
+        "models": "popular,itemknn,ease,als,tfidf,hybrid,ncf,two_tower,two_tower_text,sasrec",
+        "run": "hm_synth",
         "context": "Temporal split: the last 7 days are test, the 7 before validation; MAP@12 as in the H&M "
         "competition, repeat purchases count (no seen-item filter). " + COLD_START,
     },
     "beauty_content": {
         "title": "Content, hybrid and two-tower models on Amazon Beauty, with 10% cold items (issue 7)",
-        "data": "beauty", "config": "configs/beauty_content.yaml",
+        "data": "beauty",
+        "config": "configs/beauty_content.yaml",
         "models": "popular,itemknn,ease,als,tfidf,hybrid,ncf,two_tower,two_tower_text,sasrec",
         "run": "beauty_content",
         "context": "Item text: the brand / category attribute names of `datamaps.json` (column `attributes`). "
@@ -85,7 +116,10 @@ SECTIONS = {
     },
     "beauty_tiger": {
         "title": "Generative retrieval (TIGER) on Amazon Beauty (issue 8), sized for 2 CPU cores",
-        "data": "beauty", "config": "configs/beauty_tiger.yaml", "models": "tiger", "run": "beauty_tiger",
+        "data": "beauty",
+        "config": "configs/beauty_tiger.yaml",
+        "models": "tiger",
+        "run": "beauty_tiger",
         "context": BEAUTY_PUBLISHED + " The TIGER paper's own numbers: Recall@5 0.0454, Recall@10 0.0648, "
         "NDCG@5 0.0321, NDCG@10 0.0384. The committed configuration is sized for 2 CPU cores: d = 64, 2 + 2 "
         "layers, 10 epochs on train + validation (`split.valid: false`: a fixed budget, no selection, no refit; "
@@ -98,7 +132,10 @@ SECTIONS = {
     },
     "beauty_seq": {
         "title": "Sequential models on Amazon Beauty (issue 5 acceptance run)",
-        "data": "beauty", "config": "configs/beauty.yaml", "models": SEQUENTIAL, "run": "beauty",
+        "data": "beauty",
+        "config": "configs/beauty.yaml",
+        "models": SEQUENTIAL,
+        "run": "beauty",
         "context": BEAUTY_PUBLISHED + " Each model early-stops on validation NDCG@10 (patience 10), then is "
         "refitted on train + validation for the best epoch count and scored once on test. Loss: sampled softmax "
         "over 2,048 uniform negatives drawn once per batch (`configs/beauty.yaml`). Run of 2026-11-22 with one "
@@ -132,8 +169,21 @@ def main() -> None:
         data_dir, run_dir = f"data/{spec['data']}", f"{args.out}/{spec['run']}"
         *first, last = PREPARE[spec["data"]]
         prepare = [*first, [*last, "--out", data_dir, "--overwrite"]]
-        bench = ["benchmark", "--data", data_dir, "--split", spec.get("split", "loo"), "--models", spec["models"],
-                 "--config", spec["config"], *spec.get("extra", []), "--out", run_dir, "--overwrite"]
+        bench = [
+            "benchmark",
+            "--data",
+            data_dir,
+            "--split",
+            spec.get("split", "loo"),
+            "--models",
+            spec["models"],
+            "--config",
+            spec["config"],
+            *spec.get("extra", []),
+            "--out",
+            run_dir,
+            "--overwrite",
+        ]
         if name in wanted and not args.render_only:
             for command in prepare:
                 run(command)
@@ -146,9 +196,7 @@ def main() -> None:
         table = (ROOT / run_dir / "leaderboard.md").read_text().split("\n", 2)[2].strip()
         table = table.replace("\n## ", "\n### ")  # the run's own sections nest under this one
         summary[name] = {"leaderboard": board, "benchmark_seconds": seconds}
-        times = "; ".join(
-            f"{m} {r['total_seconds']:.0f} s" for m, r in board.items() if r.get("total_seconds")
-        )
+        times = "; ".join(f"{m} {r['total_seconds']:.0f} s" for m, r in board.items() if r.get("total_seconds"))
         sections.append(
             f"## {spec['title']}\n\n```bash\n"
             + "".join(f"recsmith {shlex.join(c)}\n" for c in prepare)
@@ -156,7 +204,8 @@ def main() -> None:
             f"{table}\n\nChosen hyperparameters: "
             + "; ".join(f"{m}: `{json.dumps(r['params'])}`" for m, r in board.items())
             + f".\n\nWhole benchmark (grid search included): {seconds:.0f} s"
-            + (f" (per model, selection + refit + test: {times})" if times else "") + ".\n"
+            + (f" (per model, selection + refit + test: {times})" if times else "")
+            + ".\n"
             + (f"\n{spec['context']}\n" if "context" in spec else "")
         )
     page = (
@@ -176,7 +225,7 @@ def main() -> None:
     target = ROOT / "docs" / "results.md"
     # hand-written notes (analysis that is not a leaderboard) live below the marker and are kept
     old = target.read_text() if target.exists() else ""
-    notes = old[old.index(NOTES_MARKER):] if NOTES_MARKER in old else NOTES_MARKER + "\n"
+    notes = old[old.index(NOTES_MARKER) :] if NOTES_MARKER in old else NOTES_MARKER + "\n"
     target.write_text(page.rstrip("\n") + "\n\n" + notes)
     out = ROOT / "benchmarks" / "results"
     out.mkdir(parents=True, exist_ok=True)

@@ -70,7 +70,7 @@ def bench(run: str, n_users: int, history: int) -> dict:
     item_vecs = V if bias is None else np.hstack([V, bias[:, None]])
     rng = np.random.default_rng(0)
     users = rng.choice(model.n_users, size=min(n_users, model.n_users), replace=False)
-    seen = model._seen  # noqa: SLF001
+    seen = model._seen
     x = pad_histories([seen[u].indices for u in users], model.n_items, history)
     enc = build_history_encoder(model)
     with tempfile.TemporaryDirectory() as tmp:
@@ -89,17 +89,29 @@ def bench(run: str, n_users: int, history: int) -> dict:
             rows = []
             for name, fn in runners.items():
                 top = retrieve(outputs[name], item_vecs, seen, users)
-                rows.append({
-                    "run": run, "runtime": name,
-                    "batch1_ms": round(median_ms(fn, x[:1], 300), 4),
-                    "batch256_ms": round(median_ms(fn, x[:256], 30), 3),
-                    "recall@10_vs_pytorch": round(overlap(top, reference), 4),
-                    "max_abs_diff": float(np.abs(outputs[name] - outputs["pytorch"]).max()),
-                    "size_kb": round(sizes.get(name.split()[-1], sum(p.numel() * 4 for p in enc.parameters())) / 1024),
-                })
+                rows.append(
+                    {
+                        "run": run,
+                        "runtime": name,
+                        "batch1_ms": round(median_ms(fn, x[:1], 300), 4),
+                        "batch256_ms": round(median_ms(fn, x[:256], 30), 3),
+                        "recall@10_vs_pytorch": round(overlap(top, reference), 4),
+                        "max_abs_diff": float(np.abs(outputs[name] - outputs["pytorch"]).max()),
+                        "size_kb": round(
+                            sizes.get(name.split()[-1], sum(p.numel() * 4 for p in enc.parameters())) / 1024
+                        ),
+                    }
+                )
                 print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
-    return {"run": run, "n_items": model.n_items, "dim": V.shape[1], "users": len(users), "history": x.shape[1],
-            "encoder_vs_trained_user_vectors_recall@10": round(overlap(reference, trained), 4), "rows": rows}
+    return {
+        "run": run,
+        "n_items": model.n_items,
+        "dim": V.shape[1],
+        "users": len(users),
+        "history": x.shape[1],
+        "encoder_vs_trained_user_vectors_recall@10": round(overlap(reference, trained), 4),
+        "rows": rows,
+    }
 
 
 def main() -> None:
@@ -111,20 +123,27 @@ def main() -> None:
     args = parser.parse_args()
     load = os.getloadavg()
     results = [bench(r, args.users, args.history) for r in args.runs.split(",")]
-    out = {"command": " ".join(["benchmarks/onnx_encoder.py", *sys.argv[1:]]),
-           "load_avg_1_5_15_before": [round(v, 2) for v in load],
-           "load_avg_1_5_15_after": [round(v, 2) for v in os.getloadavg()], "results": results}
+    out = {
+        "command": " ".join(["benchmarks/onnx_encoder.py", *sys.argv[1:]]),
+        "load_avg_1_5_15_before": [round(v, 2) for v in load],
+        "load_avg_1_5_15_after": [round(v, 2) for v in os.getloadavg()],
+        "results": results,
+    }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(out, indent=2))
     print("| run (items x d) | runtime | batch 1 ms | batch 256 ms | recall@10 vs PyTorch | max abs diff | size KB |")
     print("|---|---|---:|---:|---:|---:|---:|")
     for res in results:
         for r in res["rows"]:
-            print(f"| {res['run']} ({res['n_items']:,} x {res['dim']}) | {r['runtime']} | {r['batch1_ms']:.3f} | "
-                  f"{r['batch256_ms']:.2f} | {r['recall@10_vs_pytorch']:.4f} | {r['max_abs_diff']:.2e} | {r['size_kb']} |")
+            print(
+                f"| {res['run']} ({res['n_items']:,} x {res['dim']}) | {r['runtime']} | {r['batch1_ms']:.3f} | "
+                f"{r['batch256_ms']:.2f} | {r['recall@10_vs_pytorch']:.4f} | {r['max_abs_diff']:.2e} | {r['size_kb']} |"
+            )
     for res in results:
-        print(f"\n{res['run']}: encoder vs trained ALS user vectors, recall@10 = "
-              f"{res['encoder_vs_trained_user_vectors_recall@10']}")
+        print(
+            f"\n{res['run']}: encoder vs trained ALS user vectors, recall@10 = "
+            f"{res['encoder_vs_trained_user_vectors_recall@10']}"
+        )
     print(f"load average before {out['load_avg_1_5_15_before']}, after {out['load_avg_1_5_15_after']}")
 
 

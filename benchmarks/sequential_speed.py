@@ -48,7 +48,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -110,14 +110,25 @@ def run_ours(parts, args: argparse.Namespace, n_sequences: int) -> dict[str, Any
     model = CappedSASRec(cfg.model_params("sasrec"))
     model.max_batches = args.max_batches
     epochs = max(args.epochs, args.ours_epochs or 0)
-    train_cfg = TrainConfig.model_validate(deep_merge(model.train_config(cfg.train).model_dump(), {
-        "epochs": epochs, "threads": args.threads, "device": args.device, "amp": args.amp, "seed": cfg.seed,
-        # the peer's loss, whatever the config trains with
-        "loss": {"name": "sampled_softmax"}, "sampler": {"name": "uniform", "n_negatives": PEER_NEGATIVES},
-        "early_stopping": {"enabled": False, "monitor": f"ndcg@{K}"},
-        "validation": {"every": 1, "ks": [K], "filter_seen": True},
-        "checkpoint": {"enabled": False}, "tracking": {"mlflow": False},
-    }))
+    train_cfg = TrainConfig.model_validate(
+        deep_merge(
+            model.train_config(cfg.train).model_dump(),
+            {
+                "epochs": epochs,
+                "threads": args.threads,
+                "device": args.device,
+                "amp": args.amp,
+                "seed": cfg.seed,
+                # the peer's loss, whatever the config trains with
+                "loss": {"name": "sampled_softmax"},
+                "sampler": {"name": "uniform", "n_negatives": PEER_NEGATIVES},
+                "early_stopping": {"enabled": False, "monitor": f"ndcg@{K}"},
+                "validation": {"every": 1, "ks": [K], "filter_seen": True},
+                "checkpoint": {"enabled": False},
+                "tracking": {"mlflow": False},
+            },
+        )
+    )
     trainer = EpochTimedTrainer(train_cfg, min_epochs=args.epochs, stop_at=args.target if args.ours_epochs else None)
     trainer.started = time.perf_counter()
     result = trainer.fit(model, parts.train_full(), parts.test)
@@ -125,17 +136,25 @@ def run_ours(parts, args: argparse.Namespace, n_sequences: int) -> dict[str, Any
     sequences = min(n_sequences, (args.max_batches or n_sequences) * train_cfg.batch_size)
     rows = []
     for h, eval_s, wall in zip(result.history, trainer.eval_seconds, trainer.wall_after_eval, strict=True):
-        rows.append({
-            "epoch": h["epoch"], "train_seconds": h["seconds"], "sequences": sequences,
-            "sequences_per_second": round(sequences / h["seconds"], 1), "loss": h["loss"],
-            "eval_seconds": round(eval_s, 3),
-            "wall_seconds": round(wall, 3), f"ndcg@{K}": h[f"valid/ndcg@{K}"], f"recall@{K}": h[f"valid/recall@{K}"],
-        })
+        rows.append(
+            {
+                "epoch": h["epoch"],
+                "train_seconds": h["seconds"],
+                "sequences": sequences,
+                "sequences_per_second": round(sequences / h["seconds"], 1),
+                "loss": h["loss"],
+                "eval_seconds": round(eval_s, 3),
+                "wall_seconds": round(wall, 3),
+                f"ndcg@{K}": h[f"valid/ndcg@{K}"],
+                f"recall@{K}": h[f"valid/recall@{K}"],
+            }
+        )
     return {
         "name": "recsmith SASRec",
         "params": model.config.model_dump(mode="json", exclude={"train"}),
-        "train": train_cfg.model_dump(mode="json", include={"batch_size", "optimizer", "loss", "sampler", "amp",
-                                                            "device", "threads", "seed"}),
+        "train": train_cfg.model_dump(
+            mode="json", include={"batch_size", "optimizer", "loss", "sampler", "amp", "device", "threads", "seed"}
+        ),
         "epochs": rows,
     }
 
@@ -193,18 +212,33 @@ def run_peer(parts, args: argparse.Namespace, n_sequences: int) -> dict[str, Any
         data = Path(tmp) / "train.npz"
         np.savez(data, users=users, items=hist.items, positions=positions, test_users=test_users)
         env = {**os.environ, **_thread_env(args.threads)}
-        command = [args.peer_python, str(Path(__file__).resolve()), "--peer-worker", "--peer-data", str(data),
-                   "--epochs", str(args.peer_epochs or args.epochs), "--threads", str(args.threads),
-                   "--device", args.device, "--amp", args.amp, "--seed", str(args.seed)]
+        command = [
+            args.peer_python,
+            str(Path(__file__).resolve()),
+            "--peer-worker",
+            "--peer-data",
+            str(data),
+            "--epochs",
+            str(args.peer_epochs or args.epochs),
+            "--threads",
+            str(args.threads),
+            "--device",
+            args.device,
+            "--amp",
+            args.amp,
+            "--seed",
+            str(args.seed),
+        ]
         if args.max_batches:
             command += ["--max-batches", str(args.max_batches)]
         print(f"peer: {' '.join(command)}", file=sys.stderr)
         done = subprocess.run(command, stdout=subprocess.PIPE, text=True, env=env, cwd=ROOT)  # stderr: shown live
         lines = [ln for ln in done.stdout.splitlines() if ln.startswith(RESULT_PREFIX)]
         if done.returncode != 0 or not lines:
-            raise SystemExit(f"the peer worker failed (exit {done.returncode}); its stderr is above. stdout:\n"
-                             f"{done.stdout[-2000:]}")
-        peer = json.loads(lines[-1][len(RESULT_PREFIX):])
+            raise SystemExit(
+                f"the peer worker failed (exit {done.returncode}); its stderr is above. stdout:\n{done.stdout[-2000:]}"
+            )
+        peer = json.loads(lines[-1][len(RESULT_PREFIX) :])
         seen = train.binary
         scoring_total = 0.0  # metric time spent here, on top of the worker's wall clock
         for row in peer["epochs"]:
@@ -218,13 +252,16 @@ def run_peer(parts, args: argparse.Namespace, n_sequences: int) -> dict[str, Any
             metrics = evaluate(lists_model(train, test_users, lists), parts.test, [K], filter_seen=True)
             scoring = time.perf_counter() - start
             scoring_total += scoring
-            row.update({
-                "sequences_per_second": round(row["sequences"] / row["train_seconds"], 1),
-                "eval_seconds": round(row["recommend_seconds"] + scoring, 3),
-                # the worker's wall clock stops after its recommendations; add the scoring done here
-                "wall_seconds": round(row.pop("wall_seconds_worker") + scoring_total, 3),
-                f"ndcg@{K}": metrics[f"ndcg@{K}"], f"recall@{K}": metrics[f"recall@{K}"],
-            })
+            row.update(
+                {
+                    "sequences_per_second": round(row["sequences"] / row["train_seconds"], 1),
+                    "eval_seconds": round(row["recommend_seconds"] + scoring, 3),
+                    # the worker's wall clock stops after its recommendations; add the scoring done here
+                    "wall_seconds": round(row.pop("wall_seconds_worker") + scoring_total, 3),
+                    f"ndcg@{K}": metrics[f"ndcg@{K}"],
+                    f"recall@{K}": metrics[f"recall@{K}"],
+                }
+            )
     peer["n_sequences_expected"] = n_sequences
     return peer
 
@@ -254,19 +291,25 @@ def peer_worker(args: argparse.Namespace) -> None:
     logging.getLogger("pytorch_lightning").setLevel(logging.WARNING)
     torch.set_num_threads(args.threads)
     if args.device == "cuda" and not torch.cuda.is_available():
-        raise SystemExit("--device cuda: the peer's torch has no CUDA; install a CUDA build into .venv-peer "
-                         "(PEER_TORCH=... bash scripts/peer-venv.sh) or run with --no-peer")
+        raise SystemExit(
+            "--device cuda: the peer's torch has no CUDA; install a CUDA build into .venv-peer "
+            "(PEER_TORCH=... bash scripts/peer-venv.sh) or run with --no-peer"
+        )
     pl.seed_everything(args.seed, verbose=False)
     out_dir = Path(args.peer_data).parent
     arrays = np.load(args.peer_data)
     test_users = arrays["test_users"]
 
     started = time.perf_counter()
-    frame = pd.DataFrame({
-        Columns.User: arrays["users"], Columns.Item: arrays["items"], Columns.Weight: 1.0,
-        # RecTools orders a history by datetime: the position in recsmith's history keeps its order
-        Columns.Datetime: pd.Timestamp("2000-01-01") + pd.to_timedelta(arrays["positions"], unit="s"),
-    })
+    frame = pd.DataFrame(
+        {
+            Columns.User: arrays["users"],
+            Columns.Item: arrays["items"],
+            Columns.Weight: 1.0,
+            # RecTools orders a history by datetime: the position in recsmith's history keeps its order
+            Columns.Datetime: pd.Timestamp("2000-01-01") + pd.to_timedelta(arrays["positions"], unit="s"),
+        }
+    )
     dataset = Dataset.construct(frame)
     dataset_seconds = time.perf_counter() - started
 
@@ -293,16 +336,34 @@ def peer_worker(args: argparse.Namespace) -> None:
                 torch.cuda.synchronize()
             self.seconds.append(time.perf_counter() - self._start)
 
-    hyper = {"n_factors": 64, "n_blocks": 1, "n_heads": 1, "dropout_rate": 0.2, "session_max_len": 50, "lr": 1e-3,
-             "batch_size": 128, "loss": "sampled_softmax", "n_negatives": PEER_NEGATIVES}
-    model = SASRecModel(**hyper, epochs=1, item_net_block_types=(IdEmbeddingsItemNet,),
-                        recommend_torch_device=args.device)
+    hyper = {
+        "n_factors": 64,
+        "n_blocks": 1,
+        "n_heads": 1,
+        "dropout_rate": 0.2,
+        "session_max_len": 50,
+        "lr": 1e-3,
+        "batch_size": 128,
+        "loss": "sampled_softmax",
+        "n_negatives": PEER_NEGATIVES,
+    }
+    model = SASRecModel(
+        **hyper, epochs=1, item_net_block_types=(IdEmbeddingsItemNet,), recommend_torch_device=args.device
+    )
     # RecTools' documented way to use a custom Lightning trainer: assign model._trainer after init
     model._trainer = pl.Trainer(
-        max_epochs=1, min_epochs=1, limit_train_batches=args.max_batches or 1.0, callbacks=[EpochTimer()],
-        accelerator="gpu" if args.device == "cuda" else "cpu", devices=1,
-        precision="bf16-mixed" if args.amp == "bf16" else "32-true", deterministic=False,
-        enable_checkpointing=False, logger=False, enable_model_summary=False, enable_progress_bar=sys.stderr.isatty(),
+        max_epochs=1,
+        min_epochs=1,
+        limit_train_batches=args.max_batches or 1.0,
+        callbacks=[EpochTimer()],
+        accelerator="gpu" if args.device == "cuda" else "cpu",
+        devices=1,
+        precision="bf16-mixed" if args.amp == "bf16" else "32-true",
+        deterministic=False,
+        enable_checkpointing=False,
+        logger=False,
+        enable_model_summary=False,
+        enable_progress_bar=sys.stderr.isatty(),
     )
     epochs = []
     started = time.perf_counter()
@@ -315,23 +376,41 @@ def peer_worker(args: argparse.Namespace) -> None:
         reco = model.recommend(users=test_users, dataset=dataset, k=K, filter_viewed=True)
         recommend_seconds = time.perf_counter() - t0
         lists = np.full((len(test_users), K), -1, dtype=np.int64)
-        lists[np.searchsorted(test_users, reco[Columns.User].to_numpy()), reco[Columns.Rank].to_numpy() - 1] = (
-            reco[Columns.Item].to_numpy())
+        lists[np.searchsorted(test_users, reco[Columns.User].to_numpy()), reco[Columns.Rank].to_numpy() - 1] = reco[
+            Columns.Item
+        ].to_numpy()
         name = f"peer-lists-{epoch}.npy"
         np.save(out_dir / name, lists)
-        epochs.append({
-            "epoch": epoch, "train_seconds": round(timer.seconds[-1], 3), "fit_partial_seconds": round(fit_seconds, 3),
-            "sequences": timer.sequences[-1], "batches": timer.batches[-1], "torch_threads": timer.threads,
-            "recommend_seconds": round(recommend_seconds, 3),
-            "wall_seconds_worker": round(time.perf_counter() - started, 3), "lists_file": name,
-        })
-        print(f"peer epoch {epoch}: {timer.seconds[-1]:.1f}s training ({fit_seconds:.1f}s fit_partial), "
-              f"{recommend_seconds:.1f}s recommending", file=sys.stderr, flush=True)
+        epochs.append(
+            {
+                "epoch": epoch,
+                "train_seconds": round(timer.seconds[-1], 3),
+                "fit_partial_seconds": round(fit_seconds, 3),
+                "sequences": timer.sequences[-1],
+                "batches": timer.batches[-1],
+                "torch_threads": timer.threads,
+                "recommend_seconds": round(recommend_seconds, 3),
+                "wall_seconds_worker": round(time.perf_counter() - started, 3),
+                "lists_file": name,
+            }
+        )
+        print(
+            f"peer epoch {epoch}: {timer.seconds[-1]:.1f}s training ({fit_seconds:.1f}s fit_partial), "
+            f"{recommend_seconds:.1f}s recommending",
+            file=sys.stderr,
+            flush=True,
+        )
     result = {
         "name": f"RecTools {rectools.__version__} SASRecModel",
-        "params": hyper, "dataset_seconds": round(dataset_seconds, 3), "epochs": epochs,
-        "versions": {"rectools": rectools.__version__, "torch": torch.__version__,
-                     "pytorch_lightning": pl.__version__, "python": platform.python_version()},
+        "params": hyper,
+        "dataset_seconds": round(dataset_seconds, 3),
+        "epochs": epochs,
+        "versions": {
+            "rectools": rectools.__version__,
+            "torch": torch.__version__,
+            "pytorch_lightning": pl.__version__,
+            "python": platform.python_version(),
+        },
     }
     print(RESULT_PREFIX + json.dumps(result), flush=True)
 
@@ -347,32 +426,46 @@ def summarise(run: dict[str, Any], epochs: int, n_sequences: int, target: float)
     to_target = None
     if reached is not None:
         upto = run["epochs"][: reached["epoch"]]
-        to_target = {"epoch": reached["epoch"], "train_seconds": round(sum(r["train_seconds"] for r in upto), 1),
-                     "wall_seconds": reached["wall_seconds"]}
+        to_target = {
+            "epoch": reached["epoch"],
+            "train_seconds": round(sum(r["train_seconds"] for r in upto), 1),
+            "wall_seconds": reached["wall_seconds"],
+        }
     last = rows[-1]
     return {
-        "epochs": len(rows), "seconds_per_epoch": round(train_s / len(rows), 2),
-        "full_epoch_seconds": round(n_sequences / per_s, 1), "sequences_per_second": round(per_s, 1),
+        "epochs": len(rows),
+        "seconds_per_epoch": round(train_s / len(rows), 2),
+        "full_epoch_seconds": round(n_sequences / per_s, 1),
+        "sequences_per_second": round(per_s, 1),
         "eval_seconds_per_epoch": round(sum(r["eval_seconds"] for r in rows) / len(rows), 2),
-        f"ndcg@{K}": last[f"ndcg@{K}"], f"recall@{K}": last[f"recall@{K}"],
-        "time_to_target": to_target, "epochs_run": len(run["epochs"]),
+        f"ndcg@{K}": last[f"ndcg@{K}"],
+        f"recall@{K}": last[f"recall@{K}"],
+        "time_to_target": to_target,
+        "epochs_run": len(run["epochs"]),
         "total_train_seconds": round(sum(r["train_seconds"] for r in run["epochs"]), 1),
     }
 
 
 def markdown(summaries: dict[str, dict[str, Any]], capped: bool, target: float) -> str:
     ours = summaries["ours"]["sequences_per_second"]
-    head = (f"| model | epochs | s/epoch{' (run / full, extrapolated)' if capped else ''} | sequences/s | "
-            f"speed vs ours | NDCG@{K} | Recall@{K} | time to NDCG@{K} {target} (training / with evaluation) |")
+    head = (
+        f"| model | epochs | s/epoch{' (run / full, extrapolated)' if capped else ''} | sequences/s | "
+        f"speed vs ours | NDCG@{K} | Recall@{K} | time to NDCG@{K} {target} (training / with evaluation) |"
+    )
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
-    for key, s in summaries.items():
+    for _key, s in summaries.items():
         epoch_s = f"{s['seconds_per_epoch']:.1f}" + (f" / {s['full_epoch_seconds']:.1f}" if capped else "")
         t = s["time_to_target"]
-        reach = (f"epoch {t['epoch']}: {t['train_seconds'] / 60:.1f} / {t['wall_seconds'] / 60:.1f} min" if t else
-                 f"not reached after {s['epochs_run']} epoch(s) ({s['total_train_seconds'] / 60:.1f} min)")
-        lines.append(f"| {s['name']} | {s['epochs']} | {epoch_s} | {s['sequences_per_second']:,.0f} | "
-                     f"{s['sequences_per_second'] / ours:.2f}x | {s[f'ndcg@{K}']:.4f} | {s[f'recall@{K}']:.4f} | "
-                     f"{reach} |")
+        reach = (
+            f"epoch {t['epoch']}: {t['train_seconds'] / 60:.1f} / {t['wall_seconds'] / 60:.1f} min"
+            if t
+            else f"not reached after {s['epochs_run']} epoch(s) ({s['total_train_seconds'] / 60:.1f} min)"
+        )
+        lines.append(
+            f"| {s['name']} | {s['epochs']} | {epoch_s} | {s['sequences_per_second']:,.0f} | "
+            f"{s['sequences_per_second'] / ours:.2f}x | {s[f'ndcg@{K}']:.4f} | {s[f'recall@{K}']:.4f} | "
+            f"{reach} |"
+        )
     return "\n".join(lines)
 
 
@@ -384,7 +477,8 @@ def _versions() -> dict[str, str]:
     from importlib.metadata import version
 
     return {name: version(name) for name in ("recsmith", "torch", "numpy", "polars")} | {
-        "python": platform.python_version()}
+        "python": platform.python_version()
+    }
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -392,8 +486,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--data", default=str(ROOT / "data" / "beauty"), help="prepared Beauty dataset")
     p.add_argument("--config", default=str(ROOT / "configs" / "beauty.yaml"), help="sasrec params and train section")
     p.add_argument("--epochs", type=int, default=3, help="epochs of both models (compared at this epoch)")
-    p.add_argument("--ours-epochs", type=int, default=None,
-                   help="recsmith keeps training up to this many epochs until test NDCG@10 >= --target")
+    p.add_argument(
+        "--ours-epochs",
+        type=int,
+        default=None,
+        help="recsmith keeps training up to this many epochs until test NDCG@10 >= --target",
+    )
     p.add_argument("--peer-epochs", type=int, default=None, help="epochs of the peer (default --epochs)")
     p.add_argument("--target", type=float, default=TARGET_NDCG, help="NDCG@10 whose time-to-reach is reported")
     p.add_argument("--max-batches", type=int, default=None, help="stop every epoch after this many batches (smoke)")
@@ -415,8 +513,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         if (getattr(args, name) or args.epochs) < args.epochs:
             p.error(f"--{name.replace('_', '-')} ({getattr(args, name)}) must be at least --epochs ({args.epochs})")
     if not (args.no_peer or args.peer_worker or Path(args.peer_python).exists()):
-        p.error(f"peer interpreter {args.peer_python} not found: run `bash scripts/peer-venv.sh` first, "
-                "pass --peer-python, or --no-peer to time recsmith alone")
+        p.error(
+            f"peer interpreter {args.peer_python} not found: run `bash scripts/peer-venv.sh` first, "
+            "pass --peer-python, or --no-peer to time recsmith alone"
+        )
     return args
 
 
@@ -460,20 +560,28 @@ def run(args: argparse.Namespace, argv: list[str] | None) -> int:
     ratio = summaries["ours"]["sequences_per_second"] / summaries["peer"]["sequences_per_second"] if peer else None
     if ratio is not None:
         print(f"\nrecsmith trains {ratio:.1f}x as many sequences per second as {peer['name']}")
-    print(f"\nload average (1/5/15 min) before {load_before}, after {load_after}; {args.threads} threads, "
-          f"{args.device}{', bf16' if args.amp == 'bf16' else ''}; {n_sequences:,} training sequences")
+    print(
+        f"\nload average (1/5/15 min) before {load_before}, after {load_after}; {args.threads} threads, "
+        f"{args.device}{', bf16' if args.amp == 'bf16' else ''}; {n_sequences:,} training sequences"
+    )
 
     record = {
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": " ".join(["python benchmarks/sequential_speed.py", *(sys.argv[1:] if argv is None else argv)]),
         "args": vars(args) | {"peer_worker": None, "peer_data": None},
         "smoke": args.max_batches is not None,
-        "dataset": os.path.relpath(args.data, ROOT), "split": "loo, trained on train + valid, scored on test",
-        "n_training_sequences": n_sequences, "test_users": int(parts.test.users().size),
+        "dataset": os.path.relpath(args.data, ROOT),
+        "split": "loo, trained on train + valid, scored on test",
+        "n_training_sequences": n_sequences,
+        "test_users": int(parts.test.users().size),
         "load_average_1_5_15min": {"before": list(load_before), "after": list(load_after)},
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs", "versions": _versions(),
-        "summary": summaries, "speed_ratio_ours_to_peer": round(ratio, 2) if ratio else None, "table": table,
-        "ours": ours, "peer": peer,
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
+        "versions": _versions(),
+        "summary": summaries,
+        "speed_ratio_ours_to_peer": round(ratio, 2) if ratio else None,
+        "table": table,
+        "ours": ours,
+        "peer": peer,
     }
     out = Path(args.out)
     runs = json.loads(out.read_text())["runs"] if out.is_file() else []

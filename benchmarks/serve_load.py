@@ -67,19 +67,35 @@ def build_bundles(work: Path) -> tuple[Path, Path]:
     size = starts[user_cluster + 1] - starts[user_cluster]
     rank = np.minimum((rng.zipf(1.3, users.size) - 1), size - 1)
     items = np.where(in_cluster, order[starts[user_cluster] + rank], rng.integers(0, N_ITEMS, users.size))
-    frame = pl.DataFrame({"user": users, "item": items, "timestamp": np.arange(users.size), "weight": np.ones(users.size)})
+    frame = pl.DataFrame(
+        {"user": users, "item": items, "timestamp": np.arange(users.size), "weight": np.ones(users.size)}
+    )
     inter = Interactions(frame.unique(["user", "item"], maintain_order=True), N_USERS, N_ITEMS)
     print(f"fitting ALS on {len(inter):,} interactions ...", file=sys.stderr, flush=True)
     model = create_model("als", {"factors": DIM, "iterations": 5}).fit(inter)
     user_map = IdMap([f"user{u}" for u in range(N_USERS)], kind="user")
     item_map = IdMap([f"item{i}" for i in range(N_ITEMS)], kind="item")
-    attrs = pl.DataFrame({"item": pl.Series(np.arange(N_ITEMS, dtype=np.int32)),
-                          "category": [f"c{c}" for c in cluster_of_item % 20],
-                          "price": rng.uniform(1, 200, N_ITEMS).round(2), "in_stock": rng.random(N_ITEMS) < 0.9})
+    attrs = pl.DataFrame(
+        {
+            "item": pl.Series(np.arange(N_ITEMS, dtype=np.int32)),
+            "category": [f"c{c}" for c in cluster_of_item % 20],
+            "price": rng.uniform(1, 200, N_ITEMS).round(2),
+            "in_stock": rng.random(N_ITEMS) < 0.9,
+        }
+    )
     for path, version in ((a, "load-v1"), (b, "load-v2")):
         print(f"writing {path} (HNSW32 over {N_ITEMS:,} items) ...", file=sys.stderr, flush=True)
-        write_bundle(path, model, user_map, item_map, items=attrs, version=version, index_factory="HNSW32",
-                     search_params={"efSearch": 64}, overwrite=True)
+        write_bundle(
+            path,
+            model,
+            user_map,
+            item_map,
+            items=attrs,
+            version=version,
+            index_factory="HNSW32",
+            search_params={"efSearch": 64},
+            overwrite=True,
+        )
     return a, b
 
 
@@ -91,12 +107,34 @@ def free_port() -> int:
 
 
 def start_server(bundle: Path, state: Path, port: int, workers: int) -> subprocess.Popen:
-    env = {**os.environ, "RECSMITH_ENVIRONMENT": "production", "RECSMITH_API_KEYS": KEY,
-           "RECSMITH_RATE_LIMIT_PER_S": "0", "RECSMITH_QUIET": "1"}
+    env = {
+        **os.environ,
+        "RECSMITH_ENVIRONMENT": "production",
+        "RECSMITH_API_KEYS": KEY,
+        "RECSMITH_RATE_LIMIT_PER_S": "0",
+        "RECSMITH_QUIET": "1",
+    }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "recsmith.cli.main", "serve", "--bundle", str(bundle), "--state-dir", str(state),
-         "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        [
+            sys.executable,
+            "-m",
+            "recsmith.cli.main",
+            "serve",
+            "--bundle",
+            str(bundle),
+            "--state-dir",
+            str(state),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     import httpx
 
@@ -170,7 +208,9 @@ async def fixed_rate(port: int, rate: float, duration: float, reload_to: Path | 
             conn = await Conn.open(port)
         sent = time.perf_counter()
         try:
-            status, body = await asyncio.wait_for(conn.request("GET", f"/v1/users/{users[i]}/recommendations?k=10"), TIMEOUT_S)
+            status, body = await asyncio.wait_for(
+                conn.request("GET", f"/v1/users/{users[i]}/recommendations?k=10"), TIMEOUT_S
+            )
             done = time.perf_counter()
             if status != 200:
                 errors.append(f"{status} {body[:200]!r}")
@@ -182,7 +222,7 @@ async def fixed_rate(port: int, rate: float, duration: float, reload_to: Path | 
             latencies[i] = done - scheduled
             service[i] = done - sent
             idle.append(conn)
-        except Exception as err:  # noqa: BLE001 -- every failure is counted
+        except Exception as err:
             errors.append(repr(err))
             conn.close()
 
@@ -191,9 +231,15 @@ async def fixed_rate(port: int, rate: float, duration: float, reload_to: Path | 
         conn = await Conn.open(port)
         body = json.dumps({"bundle": str(reload_to)}).encode()
         t0 = time.perf_counter()
-        status, resp = await asyncio.wait_for(conn.request("POST", "/v1/admin/reload", body, f"X-API-Key: {KEY}\r\n"), 120)
-        reload_info.update(status=status, response=json.loads(resp), wall_s=round(time.perf_counter() - t0, 3),
-                           at_s=round(t0 - start, 2))
+        status, resp = await asyncio.wait_for(
+            conn.request("POST", "/v1/admin/reload", body, f"X-API-Key: {KEY}\r\n"), 120
+        )
+        reload_info.update(
+            status=status,
+            response=json.loads(resp),
+            wall_s=round(time.perf_counter() - t0, 3),
+            at_s=round(t0 - start, 2),
+        )
         conn.close()
 
     gc.disable()  # the sender's own collector pauses would count as server latency (bounded run)
@@ -209,20 +255,40 @@ async def fixed_rate(port: int, rate: float, duration: float, reload_to: Path | 
     if reload_info.get("status") == 200:
         sched = np.arange(n) / rate
         t0, t1 = reload_info["at_s"], reload_info["at_s"] + reload_info["wall_s"] + 1.0
-        for name, sel in (("before_reload", sched < t0), ("reload_window", (sched >= t0) & (sched < t1)),
-                          ("after_reload", sched >= t1)):
+        for name, sel in (
+            ("before_reload", sched < t0),
+            ("reload_window", (sched >= t0) & (sched < t1)),
+            ("after_reload", sched >= t1),
+        ):
             lat = latencies[sel & ~np.isnan(latencies)] * 1000
-            phases[name] = {"requests": int(sel.sum()), "p50_ms": round(float(np.percentile(lat, 50)), 2),
-                            "p99_ms": round(float(np.percentile(lat, 99)), 2)} if lat.size else {}
+            phases[name] = (
+                {
+                    "requests": int(sel.sum()),
+                    "p50_ms": round(float(np.percentile(lat, 50)), 2),
+                    "p99_ms": round(float(np.percentile(lat, 99)), 2),
+                }
+                if lat.size
+                else {}
+            )
     ok = latencies[~np.isnan(latencies)] * 1000
     svc = service[~np.isnan(service)] * 1000
     pct = lambda a, q: round(float(np.percentile(a, q)), 2) if a.size else None  # noqa: E731
     return {
-        "mode": f"fixed rate {rate:g}/s", "requests": n, "completed": int(ok.size), "errors": len(errors),
-        "error_samples": errors[:5], "throughput_rps": round(ok.size / elapsed, 1),
-        "p50_ms": pct(ok, 50), "p95_ms": pct(ok, 95), "p99_ms": pct(ok, 99), "max_ms": pct(ok, 100),
-        "service_p50_ms": pct(svc, 50), "service_p99_ms": pct(svc, 99),
-        "versions": versions, "reload": reload_info, "phases": phases,
+        "mode": f"fixed rate {rate:g}/s",
+        "requests": n,
+        "completed": int(ok.size),
+        "errors": len(errors),
+        "error_samples": errors[:5],
+        "throughput_rps": round(ok.size / elapsed, 1),
+        "p50_ms": pct(ok, 50),
+        "p95_ms": pct(ok, 95),
+        "p99_ms": pct(ok, 99),
+        "max_ms": pct(ok, 100),
+        "service_p50_ms": pct(svc, 50),
+        "service_p99_ms": pct(svc, 99),
+        "versions": versions,
+        "reload": reload_info,
+        "phases": phases,
     }
 
 
@@ -250,21 +316,40 @@ def run_wrk(port: int, seconds: int, connections: int, work: Path) -> dict | Non
     script.write_text(
         f'math.randomseed(1)\nrequest = function()\n  return wrk.format("GET", "/v1/users/user" .. '
         f'math.random(0, {N_USERS - 1}) .. "/recommendations?k=10")\nend\n'
-        'done = function(summary, latency, requests)\n'
+        "done = function(summary, latency, requests)\n"
         '  io.write(string.format("JSON {\\"requests\\": %d, \\"errors\\": %d, \\"p50\\": %f, \\"p99\\": %f}\\n", '
-        'summary.requests, summary.errors.status + summary.errors.connect + summary.errors.read + summary.errors.write '
-        '+ summary.errors.timeout, latency:percentile(50) / 1000, latency:percentile(99) / 1000))\nend\n'
+        "summary.requests, summary.errors.status + summary.errors.connect + summary.errors.read + summary.errors.write "
+        "+ summary.errors.timeout, latency:percentile(50) / 1000, latency:percentile(99) / 1000))\nend\n"
     )
-    out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s", "-s", str(script),
-                          f"http://127.0.0.1:{port}"], capture_output=True, text=True, timeout=seconds + 60)
+    out = subprocess.run(
+        [
+            "wrk",
+            "-t1",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--timeout",
+            "5s",
+            "-s",
+            str(script),
+            f"http://127.0.0.1:{port}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=seconds + 60,
+    )
     line = next((ln for ln in out.stdout.splitlines() if ln.startswith("JSON ")), None)
     if line is None:
         return {"mode": "wrk", "raw": out.stdout[-1000:]}
     data = json.loads(line[5:])
     rps = next((float(ln.split()[1]) for ln in out.stdout.splitlines() if ln.startswith("Requests/sec")), None)
-    return {"mode": f"wrk closed loop, {connections} connections, {seconds}s", "requests": data["requests"],
-            "errors": data["errors"], "throughput_rps": rps, "p50_ms": round(data["p50"], 2),
-            "p99_ms": round(data["p99"], 2)}
+    return {
+        "mode": f"wrk closed loop, {connections} connections, {seconds}s",
+        "requests": data["requests"],
+        "errors": data["errors"],
+        "throughput_rps": rps,
+        "p50_ms": round(data["p50"], 2),
+        "p99_ms": round(data["p99"], 2),
+    }
 
 
 def main() -> None:
@@ -306,15 +391,22 @@ def main() -> None:
     print("|---|---:|---:|---:|---:|---:|---:|---|")
     for r in result["rows"]:
         rl = r.get("reload") or {}
-        reload_txt = (f"{rl['response']['previous_version']} -> {rl['response']['version']} at {rl['at_s']} s "
-                      f"({rl['wall_s']} s)" if rl.get("status") == 200 else ("failed" if rl else "-"))
-        print(f"| {r['mode']} | {r['requests']:,} | {r['errors']} | {r['throughput_rps']} | {r.get('p50_ms')} | "
-              f"{r.get('p95_ms', '-')} | {r.get('p99_ms')} | {reload_txt} |")
+        reload_txt = (
+            f"{rl['response']['previous_version']} -> {rl['response']['version']} at {rl['at_s']} s ({rl['wall_s']} s)"
+            if rl.get("status") == 200
+            else ("failed" if rl else "-")
+        )
+        print(
+            f"| {r['mode']} | {r['requests']:,} | {r['errors']} | {r['throughput_rps']} | {r.get('p50_ms')} | "
+            f"{r.get('p95_ms', '-')} | {r.get('p99_ms')} | {reload_txt} |"
+        )
     for r in result["rows"]:
         for name, ph in (r.get("phases") or {}).items():
             print(f"  {name}: {ph}")
-    print(f"\nserver RSS {rss_mb} MB; load average before {result['load_avg_1_5_15_before']}, "
-          f"after {result['load_avg_1_5_15_after']}")
+    print(
+        f"\nserver RSS {rss_mb} MB; load average before {result['load_avg_1_5_15_before']}, "
+        f"after {result['load_avg_1_5_15_after']}"
+    )
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ import json
 import os
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -70,12 +70,17 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
     cold = tiger.network.cold.cpu().numpy()  # items without training interactions
     held_out = test.frame.filter(pl.Series(cold[test.frame[Columns.Item].to_numpy()]))
     cold_test = Interactions(held_out, test.n_users, test.n_items)
-    print(f"held out {int(cold.sum())} items; {cold_test.frame[Columns.User].n_unique()} test users have one as "
-          f"their test item", file=sys.stderr)
+    print(
+        f"held out {int(cold.sum())} items; {cold_test.frame[Columns.User].n_unique()} test users have one as "
+        f"their test item",
+        file=sys.stderr,
+    )
 
     def scores(model: Any) -> dict[str, dict[str, float]]:
-        return {part: {k: float(v) for k, v in evaluate(model, target, KS, filter_seen=True).items()}
-                for part, target in (("all", test), ("cold", cold_test))}
+        return {
+            part: {k: float(v) for k, v in evaluate(model, target, KS, filter_seen=True).items()}
+            for part, target in (("all", test), ("cold", cold_test))
+        }
 
     rows: dict[str, Any] = {}
     beam = tiger.config.beam
@@ -87,13 +92,19 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
     rows["tfidf (content reference)"] = scores(tfidf)
 
     record = {
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
-        "config": str(args.config), "cold_items": args.cold_items, "epochs": cfg.train.epochs,
-        "n_held_out_items": int(cold.sum()), "n_cold_users": int(cold_test.frame[Columns.User].n_unique()),
-        "n_test_users": int(test.frame[Columns.User].n_unique()), "beam": beam,
-        "tiger_fit_seconds": round(fit_seconds, 1), "threads": cfg.train.threads,
-        "load_average_after": os.getloadavg(), "results": rows,
+        "config": str(args.config),
+        "cold_items": args.cold_items,
+        "epochs": cfg.train.epochs,
+        "n_held_out_items": int(cold.sum()),
+        "n_cold_users": int(cold_test.frame[Columns.User].n_unique()),
+        "n_test_users": int(test.frame[Columns.User].n_unique()),
+        "beam": beam,
+        "tiger_fit_seconds": round(fit_seconds, 1),
+        "threads": cfg.train.threads,
+        "load_average_after": os.getloadavg(),
+        "results": rows,
     }
     print(table(record))
     path = ROOT / "benchmarks" / "results" / "tiger_cold_start.json"
@@ -117,8 +128,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--data", type=Path, default=ROOT / "data" / "beauty", help="prepared Beauty dataset")
     p.add_argument("--config", type=Path, default=ROOT / "configs" / "beauty_tiger.yaml")
     p.add_argument("--cold-items", type=float, default=0.05, help="share of items held out of training")
-    p.add_argument("--shares", type=lambda s: [float(x) for x in s.split(",")], default=[0.0, 0.1, 0.25],
-                   help="cold_share values to score with (comma-separated)")
+    p.add_argument(
+        "--shares",
+        type=lambda s: [float(x) for x in s.split(",")],
+        default=[0.0, 0.1, 0.25],
+        help="cold_share values to score with (comma-separated)",
+    )
     p.add_argument("--epochs", type=int, default=0, help="override train.epochs (0: the config's)")
     p.add_argument("--set", action="append", default=[], help="config override KEY=VALUE (repeatable)")
     p.add_argument("--max-users", type=int, default=0, help="score only this many random test users (0: all)")

@@ -35,7 +35,9 @@ class DataConfig(Section):
     source: str = Field("synthetic", description="registered source name, e.g. movielens-100k, sequences, hm, csv")
     path: str | None = Field(None, description="file or directory the source reads (unused by 'synthetic')")
     options: dict[str, Any] = Field(default_factory=dict, description="source-specific options (column mapping, sizes)")
-    on_bad_rows: Literal["error", "skip"] = Field("error", description="stop at the first malformed row, or skip and count")
+    on_bad_rows: Literal["error", "skip"] = Field(
+        "error", description="stop at the first malformed row, or skip and count"
+    )
     rating_threshold: float | None = Field(
         None, description="explicit -> implicit: keep interactions with weight >= threshold, then set weight 1"
     )
@@ -63,6 +65,7 @@ class SplitConfig(Section):
     valid_seconds: int | None = Field(
         None, ge=1, description="temporal: validation window length before T (default: same length as test)"
     )
+
     @field_validator("test_time", mode="before")
     @classmethod
     def _date_to_text(cls, value: Any) -> Any:
@@ -128,7 +131,9 @@ class RunConfig(Section):
     features: FeatureConfig = Field(
         default_factory=FeatureConfig, description="the feature store written with the dataset (recsmith.features)"
     )
-    train: TrainConfig = Field(default_factory=TrainConfig, description="the Trainer of torch models (recsmith.training)")
+    train: TrainConfig = Field(
+        default_factory=TrainConfig, description="the Trainer of torch models (recsmith.training)"
+    )
 
     def model_params(self, name: str) -> dict[str, Any]:
         return dict(self.models.get(name, {}))
@@ -149,7 +154,7 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     if "=" not in text:
         raise ConfigError(f"override {text!r} must look like key.subkey=value")
     key, _, raw = text.partition("=")
-    parts = [p for p in key.strip().split(".")]
+    parts = list(key.strip().split("."))
     if not all(parts):
         raise ConfigError(f"override {text!r} has an empty key part")
     try:

@@ -18,13 +18,22 @@ CONFIG = Path(__file__).resolve().parents[2] / "configs" / "demo.yaml"
 
 @pytest.fixture(scope="module")
 def dataset():
-    cfg = load_config(CONFIG, overrides=["data.options.n_customers=300", "data.options.n_articles=120", "data.options.n_transactions=4000"])
+    cfg = load_config(
+        CONFIG,
+        overrides=["data.options.n_customers=300", "data.options.n_articles=120", "data.options.n_transactions=4000"],
+    )
     return prepare(read_source(cfg.data), cfg.data)
 
 
 def _cfg(extra: list[str]):
-    base = ["train.epochs=6", "train.threads=1", "train.tracking.mlflow=false", "train.early_stopping.patience=1",
-            "train.loss.name=softmax", "train.batch_size=64"]
+    base = [
+        "train.epochs=6",
+        "train.threads=1",
+        "train.tracking.mlflow=false",
+        "train.early_stopping.patience=1",
+        "train.loss.name=softmax",
+        "train.batch_size=64",
+    ]
     return load_config(CONFIG, overrides=[*base, *extra])
 
 

@@ -7,8 +7,16 @@ import pytest
 
 from recsmith.cli.main import main
 
-SMALL = ["--set", "data.options.n_customers=400", "--set", "data.options.n_articles=150",
-         "--set", "data.options.n_transactions=6000", "--set", "data.dedupe=last"]
+SMALL = [
+    "--set",
+    "data.options.n_customers=400",
+    "--set",
+    "data.options.n_articles=150",
+    "--set",
+    "data.options.n_transactions=6000",
+    "--set",
+    "data.dedupe=last",
+]
 
 
 @pytest.fixture(scope="module")
@@ -21,8 +29,21 @@ def prepared(tmp_path_factory):
 @pytest.fixture(scope="module")
 def run_dir(prepared):
     run = prepared.parent / "run"
-    code = main(["benchmark", "--data", str(prepared), "--split", "loo", "--models", "popular,itemknn",
-                 "--out", str(run), "--set", "tune.itemknn.k=[20,50]"])
+    code = main(
+        [
+            "benchmark",
+            "--data",
+            str(prepared),
+            "--split",
+            "loo",
+            "--models",
+            "popular,itemknn",
+            "--out",
+            str(run),
+            "--set",
+            "tune.itemknn.k=[20,50]",
+        ]
+    )
     assert code == 0
     return run
 
@@ -41,7 +62,7 @@ def test_prepare_refuses_to_overwrite(prepared, capsys):
 def test_leaderboard_json_shape(run_dir):
     board = json.loads((run_dir / "leaderboard.json").read_text())
     assert set(board) == {"popular", "itemknn"}
-    for name, r in board.items():
+    for _name, r in board.items():
         assert {"valid", "test", "fit_seconds"} <= set(r)
         for k in (5, 10, 20):
             for m in ("ndcg", "recall", "mrr", "hit", "precision", "map"):
@@ -57,8 +78,24 @@ def test_leaderboard_json_shape(run_dir):
 def test_recommend_known_user_json(run_dir, prepared, capsys):
     users = pl.read_parquet(prepared / "user_ids.parquet")["external_id"].to_list()
     capsys.readouterr()
-    assert main(["recommend", "--run", str(run_dir), "--model", "itemknn", "--user-id", users[0],
-                 "--top-n", "5", "--format", "json"]) == 0
+    assert (
+        main(
+            [
+                "recommend",
+                "--run",
+                str(run_dir),
+                "--model",
+                "itemknn",
+                "--user-id",
+                users[0],
+                "--top-n",
+                "5",
+                "--format",
+                "json",
+            ]
+        )
+        == 0
+    )
     out = json.loads(capsys.readouterr().out)
     assert out["user_id"] == users[0] and out["cold_start"] is False
     assert [it["rank"] for it in out["items"]] == [1, 2, 3, 4, 5]
@@ -68,8 +105,9 @@ def test_recommend_known_user_json(run_dir, prepared, capsys):
 
 
 def test_recommend_unknown_user_is_cold_start(run_dir, capsys):
-    assert main(["recommend", "--run", str(run_dir), "--model", "popular", "--user-id", "nobody",
-                 "--format", "json"]) == 0
+    assert (
+        main(["recommend", "--run", str(run_dir), "--model", "popular", "--user-id", "nobody", "--format", "json"]) == 0
+    )
     out = json.loads(capsys.readouterr().out)
     assert out["cold_start"] is True and len(out["items"]) == 10
 
@@ -89,8 +127,19 @@ def test_benchmark_unknown_model_fails_before_training(prepared, tmp_path, capsy
 
 
 def test_bad_override_is_a_clear_error(prepared, tmp_path, capsys):
-    code = main(["benchmark", "--data", str(prepared), "--models", "itemknn", "--out", str(tmp_path / "r"),
-                 "--set", "models.itemknn.neighbours=5"])
+    code = main(
+        [
+            "benchmark",
+            "--data",
+            str(prepared),
+            "--models",
+            "itemknn",
+            "--out",
+            str(tmp_path / "r"),
+            "--set",
+            "models.itemknn.neighbours=5",
+        ]
+    )
     assert code == 2
     err = capsys.readouterr().err
     assert "models.itemknn.neighbours" in err and "valid keys" in err and "Traceback" not in err
@@ -99,8 +148,21 @@ def test_bad_override_is_a_clear_error(prepared, tmp_path, capsys):
 def test_evaluate_files_json(tmp_path, capsys):
     (tmp_path / "p.csv").write_text("user_id,item_id,rank\nu1,a,1\nu1,b,2\nu2,c,1\n")
     (tmp_path / "t.csv").write_text("user_id,item_id\nu1,b\nu2,x\nu3,a\n")
-    assert main(["evaluate", "--predictions", str(tmp_path / "p.csv"), "--truth", str(tmp_path / "t.csv"),
-                 "--k", "1,2", "--json"]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                "--predictions",
+                str(tmp_path / "p.csv"),
+                "--truth",
+                str(tmp_path / "t.csv"),
+                "--k",
+                "1,2",
+                "--json",
+            ]
+        )
+        == 0
+    )
     out = json.loads(capsys.readouterr().out)
     # u1 hits b at rank 2; u2 misses; u3 has no predictions -> 0
     assert out["hit@1"] == pytest.approx(0.0)

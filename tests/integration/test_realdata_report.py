@@ -23,8 +23,26 @@ def runs(shared_data, tmp_path_factory):
     for name, (source, path) in SOURCES.items():
         data, run = root / f"data-{name}", root / name
         assert main(["data", "prepare", source, "--path", str(shared_data / path), "--out", str(data)]) == 0
-        assert main(["benchmark", "--data", str(data), "--split", "loo", "--models", "popular,itemknn", "--out",
-                     str(run), "--set", "models.itemknn.k=100", "--set", "evaluation.bootstrap=200"]) == 0
+        assert (
+            main(
+                [
+                    "benchmark",
+                    "--data",
+                    str(data),
+                    "--split",
+                    "loo",
+                    "--models",
+                    "popular,itemknn",
+                    "--out",
+                    str(run),
+                    "--set",
+                    "models.itemknn.k=100",
+                    "--set",
+                    "evaluation.bootstrap=200",
+                ]
+            )
+            == 0
+        )
         out[name] = run
     return out
 

@@ -9,8 +9,16 @@ import pytest
 
 from recsmith.cli.main import main
 
-SMALL = ["--set", "data.options.n_customers=400", "--set", "data.options.n_articles=150",
-         "--set", "data.options.n_transactions=6000", "--set", "data.dedupe=last"]
+SMALL = [
+    "--set",
+    "data.options.n_customers=400",
+    "--set",
+    "data.options.n_articles=150",
+    "--set",
+    "data.options.n_transactions=6000",
+    "--set",
+    "data.dedupe=last",
+]
 MODELS = "random,popular,itemknn"
 
 
@@ -19,8 +27,23 @@ def run_dir(tmp_path_factory):
     root = tmp_path_factory.mktemp("report")
     data, run = root / "synth", root / "run"
     assert main(["data", "prepare", "synthetic", "--out", str(data), *SMALL]) == 0
-    code = main(["benchmark", "--data", str(data), "--split", "loo", "--models", MODELS, "--out", str(run),
-                 "--set", "tune.itemknn.k=[20,50]", "--set", "evaluation.bootstrap=200"])
+    code = main(
+        [
+            "benchmark",
+            "--data",
+            str(data),
+            "--split",
+            "loo",
+            "--models",
+            MODELS,
+            "--out",
+            str(run),
+            "--set",
+            "tune.itemknn.k=[20,50]",
+            "--set",
+            "evaluation.bootstrap=200",
+        ]
+    )
     assert code == 0
     return run
 
@@ -35,7 +58,7 @@ def strict_json(text: str):
 def test_leaderboard_keeps_its_shape_and_adds_statistics(run_dir):
     board = strict_json((run_dir / "leaderboard.json").read_text())
     assert set(board) == {"random", "popular", "itemknn"}
-    for name, r in board.items():
+    for _name, r in board.items():
         assert {"valid", "test", "fit_seconds", "eval_seconds", "params", "tuning"} <= set(r)
         assert {"beyond", "ci", "vs_baseline"} <= set(r)
         lo, hi = r["ci"]["test"]["ndcg@10"]
@@ -54,7 +77,7 @@ def test_run_keeps_per_user_metrics_lists_and_split(run_dir):
 
     manifest = load_manifest(run_dir)
     assert manifest["models"] == ["random", "popular", "itemknn"] and manifest["k_max"] == 20
-    train, test = load_split(run_dir, manifest)
+    _train, test = load_split(run_dir, manifest)
     board = json.loads((run_dir / "leaderboard.json").read_text())
     for name in manifest["models"]:
         ev = load_evaluation(run_dir, name)
@@ -68,8 +91,16 @@ def test_report_command_writes_markdown_html_json_and_plots(run_dir, tmp_path, c
     assert main(["report", str(run_dir), "--out", str(out), "--bootstrap", "100", "--sampled", "20"]) == 0
     assert "report.html" in capsys.readouterr().out
     md = (out / "report.md").read_text()
-    for section in ("Accuracy on test", "Paired comparison with `popular`", "Beyond accuracy", "Slices (ndcg@10)",
-                    "Sampled negatives vs full ranking", "cold-start users", "new items", "activity Q4"):
+    for section in (
+        "Accuracy on test",
+        "Paired comparison with `popular`",
+        "Beyond accuracy",
+        "Slices (ndcg@10)",
+        "Sampled negatives vs full ranking",
+        "cold-start users",
+        "new items",
+        "activity Q4",
+    ):
         assert section in md, section
     pngs = sorted(p.name for p in (out / "img").iterdir())
     assert pngs == ["run-coverage.png", "run-metric-vs-k.png", "run-popularity.png", "run-slices.png"]

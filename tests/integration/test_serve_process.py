@@ -26,8 +26,16 @@ from recsmith.cli.main import main
 
 pytestmark = pytest.mark.slow
 
-SMALL = ["--set", "data.options.n_customers=300", "--set", "data.options.n_articles=120",
-         "--set", "data.options.n_transactions=5000", "--set", "data.dedupe=last"]
+SMALL = [
+    "--set",
+    "data.options.n_customers=300",
+    "--set",
+    "data.options.n_articles=120",
+    "--set",
+    "data.options.n_transactions=5000",
+    "--set",
+    "data.dedupe=last",
+]
 KEY = "integration-key-0123"
 
 
@@ -35,12 +43,60 @@ KEY = "integration-key-0123"
 def exported(tmp_path_factory):
     root = tmp_path_factory.mktemp("serve")
     assert main(["data", "prepare", "synthetic", "--out", str(root / "data"), *SMALL]) == 0
-    assert main(["benchmark", "--data", str(root / "data"), "--split", "loo", "--models", "itemknn,als",
-                 "--out", str(root / "run"), "--set", "models.als.iterations=3"]) == 0
-    assert main(["export", "--run", str(root / "run"), "--model", "als", "--out", str(root / "b-als"),
-                 "--index", "HNSW32", "--search-param", "efSearch=64", "--version", "als-1"]) == 0
-    assert main(["export", "--run", str(root / "run"), "--model", "itemknn", "--out", str(root / "b-knn"),
-                 "--version", "knn-1"]) == 0
+    assert (
+        main(
+            [
+                "benchmark",
+                "--data",
+                str(root / "data"),
+                "--split",
+                "loo",
+                "--models",
+                "itemknn,als",
+                "--out",
+                str(root / "run"),
+                "--set",
+                "models.als.iterations=3",
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            [
+                "export",
+                "--run",
+                str(root / "run"),
+                "--model",
+                "als",
+                "--out",
+                str(root / "b-als"),
+                "--index",
+                "HNSW32",
+                "--search-param",
+                "efSearch=64",
+                "--version",
+                "als-1",
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            [
+                "export",
+                "--run",
+                str(root / "run"),
+                "--model",
+                "itemknn",
+                "--out",
+                str(root / "b-knn"),
+                "--version",
+                "knn-1",
+            ]
+        )
+        == 0
+    )
     return root
 
 
@@ -50,9 +106,17 @@ def test_bundle_layout(exported):
     assert manifest["version"] == "als-1" and manifest["model"]["name"] == "als"
     assert manifest["created"] and "ndcg@10" in manifest["metrics"]["test"]
     assert manifest["index"]["factory"] == "HNSW32" and manifest["index"]["search_params"] == {"efSearch": 64}
-    for f in ("model/config.json", "model/state.npz", "ids/user_ids.parquet", "ids/item_ids.parquet",
-              "items.parquet", "index/index.faiss", "index/index.json", "index/labels.npy",
-              "index/external_ids.parquet"):
+    for f in (
+        "model/config.json",
+        "model/state.npz",
+        "ids/user_ids.parquet",
+        "ids/item_ids.parquet",
+        "items.parquet",
+        "index/index.faiss",
+        "index/index.json",
+        "index/labels.npy",
+        "index/external_ids.parquet",
+    ):
         assert (b / f).is_file(), f
         assert f in manifest["files"]
     assert json.loads((exported / "b-knn" / "manifest.json").read_text())["index"] is None
@@ -68,12 +132,32 @@ class Server:
     def __init__(self, bundle: Path, state: Path, workers: int = 1) -> None:
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, "RECSMITH_ENVIRONMENT": "production", "RECSMITH_API_KEYS": KEY,
-               "RECSMITH_RATE_LIMIT_PER_S": "0", "RECSMITH_QUIET": "1"}
+        env = {
+            **os.environ,
+            "RECSMITH_ENVIRONMENT": "production",
+            "RECSMITH_API_KEYS": KEY,
+            "RECSMITH_RATE_LIMIT_PER_S": "0",
+            "RECSMITH_QUIET": "1",
+        }
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "recsmith.cli.main", "serve", "--bundle", str(bundle), "--state-dir", str(state),
-             "--port", str(self.port), "--workers", str(workers)],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+            [
+                sys.executable,
+                "-m",
+                "recsmith.cli.main",
+                "serve",
+                "--bundle",
+                str(bundle),
+                "--state-dir",
+                str(state),
+                "--port",
+                str(self.port),
+                "--workers",
+                str(workers),
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
         )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -102,9 +186,12 @@ def test_acknowledged_feedback_survives_sigkill(exported, tmp_path):
         with httpx.Client(base_url=server.url, timeout=10) as c:
             items = [it["item_id"] for it in c.get("/v1/users/anyone/recommendations", params={"k": n}).json()["items"]]
             acked = 0
-            for i, item in enumerate(items):
-                r = c.post("/v1/feedback", headers={"X-API-Key": KEY},
-                           json={"events": [{"user_id": "durable-user", "item_id": item, "type": "click"}]})
+            for _i, item in enumerate(items):
+                r = c.post(
+                    "/v1/feedback",
+                    headers={"X-API-Key": KEY},
+                    json={"events": [{"user_id": "durable-user", "item_id": item, "type": "click"}]},
+                )
                 assert r.status_code == 201
                 acked += 1
     finally:
@@ -152,8 +239,12 @@ def test_hot_reload_under_traffic_fails_no_request(exported, tmp_path):
             t.start()
         time.sleep(1.0)
         for target, version in (("b-knn", "knn-1"), ("b-als", "als-1"), ("b-knn", "knn-1")):
-            r = httpx.post(server.url + "/v1/admin/reload", headers={"X-API-Key": KEY},
-                           json={"bundle": str(exported / target)}, timeout=60)
+            r = httpx.post(
+                server.url + "/v1/admin/reload",
+                headers={"X-API-Key": KEY},
+                json={"bundle": str(exported / target)},
+                timeout=60,
+            )
             assert r.status_code == 200 and r.json()["version"] == version
             time.sleep(0.7)
         stop.set()
@@ -171,20 +262,39 @@ def test_two_workers_share_feedback_and_refuse_default_key(exported, tmp_path):
     try:
         with httpx.Client(base_url=server.url, timeout=10) as c:
             items = [it["item_id"] for it in c.get("/v1/users/w-user/recommendations", params={"k": 3}).json()["items"]]
-            r = c.post("/v1/feedback", headers={"X-API-Key": KEY},
-                       json={"events": [{"user_id": "w-user", "item_id": items[0], "type": "click"}]})
+            r = c.post(
+                "/v1/feedback",
+                headers={"X-API-Key": KEY},
+                json={"events": [{"user_id": "w-user", "item_id": items[0], "type": "click"}]},
+            )
             assert r.status_code == 201
             # whichever worker answers (new connections spread over both), the event is applied
             for _ in range(10):
                 with httpx.Client(base_url=server.url, timeout=10) as fresh:
-                    got = [it["item_id"] for it in fresh.get("/v1/users/w-user/recommendations",
-                                                             params={"k": 3}).json()["items"]]
+                    got = [
+                        it["item_id"]
+                        for it in fresh.get("/v1/users/w-user/recommendations", params={"k": 3}).json()["items"]
+                    ]
                     assert items[0] not in got
     finally:
         server.stop()
     env = {**os.environ, "RECSMITH_ENVIRONMENT": "production", "RECSMITH_API_KEYS": "changethis"}
-    proc = subprocess.run([sys.executable, "-m", "recsmith.cli.main", "serve", "--bundle", str(exported / "b-knn"),
-                           "--port", str(_free_port())], env=env, capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "recsmith.cli.main",
+            "serve",
+            "--bundle",
+            str(exported / "b-knn"),
+            "--port",
+            str(_free_port()),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode != 0 and "not allowed" in proc.stderr
 
 
@@ -195,11 +305,31 @@ def test_export_with_onnx_encoder_and_feature_encoders(exported, tmp_path):
     (features / "vocab" / "items.colour.parquet").write_bytes(b"PAR1")
     (features / "interactions.parquet").write_bytes(b"big table, not an encoder")
     out = tmp_path / "bundle"
-    assert main(["export", "--run", str(exported / "run"), "--model", "als", "--out", str(out), "--index", "Flat",
-                 "--onnx", "--quantize", "--features", str(features)]) == 0
+    assert (
+        main(
+            [
+                "export",
+                "--run",
+                str(exported / "run"),
+                "--model",
+                "als",
+                "--out",
+                str(out),
+                "--index",
+                "Flat",
+                "--onnx",
+                "--quantize",
+                "--features",
+                str(features),
+            ]
+        )
+        == 0
+    )
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["encoders"]["query_encoder"]["int8_file"] == "encoders/query_encoder.int8.onnx"
-    assert (out / "encoders" / "query_encoder.onnx").is_file() and (out / "encoders" / "query_encoder.int8.onnx").is_file()
+    assert (out / "encoders" / "query_encoder.onnx").is_file() and (
+        out / "encoders" / "query_encoder.int8.onnx"
+    ).is_file()
     assert manifest["features"] == "features" and (out / "features" / "vocab" / "items.colour.parquet").is_file()
     assert not (out / "features" / "interactions.parquet").exists()  # encoders only, not the feature tables
     assert main(["export", "--run", str(exported / "run"), "--model", "als", "--out", str(out)]) != 0  # exists

@@ -94,8 +94,9 @@ def test_dump_round_trips(tmp_path):
     assert isinstance(again, RunConfig)
 
 
-@pytest.mark.parametrize("override", ["evaluation.select_metric=ndcg@50", "evaluation.select_metric=auc@10",
-                                      "evaluation.select_metric=ndcg"])
+@pytest.mark.parametrize(
+    "override", ["evaluation.select_metric=ndcg@50", "evaluation.select_metric=auc@10", "evaluation.select_metric=ndcg"]
+)
 def test_select_metric_must_be_computed(override):
     # ks are 5, 10, 20 by default: a metric outside them would select nothing
     with pytest.raises(ConfigError, match="select_metric.*not computed"):

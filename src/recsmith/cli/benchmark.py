@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
 
 from recsmith.cli.options import ConfigOpt, OverwriteOpt, SetOpt, parse_csv_list
+from recsmith.cli.tables import leaderboard_table
 from recsmith.config import load_config
 from recsmith.data.dataset import Dataset
-from recsmith.cli.tables import leaderboard_table
 from recsmith.experiments.benchmark import run_benchmark
 from recsmith.models.registry import available_models
 
@@ -20,9 +20,10 @@ def benchmark(
     data: Annotated[Path, typer.Option("--data", "-d", help="Prepared dataset directory.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Run directory to write.")],
     models: Annotated[
-        Optional[str], typer.Option("--models", "-m", help="Comma-separated model names (default: those in the config).")
+        str | None,
+        typer.Option("--models", "-m", help="Comma-separated model names (default: those in the config)."),
     ] = None,
-    split: Annotated[Optional[str], typer.Option("--split", help="loo, last_n, temporal or random.")] = None,
+    split: Annotated[str | None, typer.Option("--split", help="loo, last_n, temporal or random.")] = None,
     config: ConfigOpt = None,
     set_: SetOpt = None,
     overwrite: OverwriteOpt = False,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -24,10 +24,10 @@ def prepare_cmd(
     source: Annotated[str, typer.Argument(help="Source name, e.g. movielens-100k, sequences, hm, csv, synthetic.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Directory to write the prepared dataset to.")],
     path: Annotated[
-        Optional[str], typer.Option("--path", "--raw", "-p", help="File or directory the source reads (raw data).")
+        str | None, typer.Option("--path", "--raw", "-p", help="File or directory the source reads (raw data).")
     ] = None,
     on_bad_rows: Annotated[
-        Optional[str], typer.Option("--on-bad-rows", help="error (default) or skip (skipped rows are counted).")
+        str | None, typer.Option("--on-bad-rows", help="error (default) or skip (skipped rows are counted).")
     ] = None,
     config: ConfigOpt = None,
     set_: SetOpt = None,

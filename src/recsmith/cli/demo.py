@@ -28,7 +28,9 @@ def demo(
     select = cfg.evaluation.select_metric
     console.print(leaderboard_table(result.leaderboard, select, "Leaderboard: synthetic H&M-like data (leave-one-out)"))
     console.print(f"full table: {out}/run/leaderboard.md")
-    console.print(f"\nSample recommendations from the best model on validation {select}: [bold]{result.best_model}[/bold]\n")
+    console.print(
+        f"\nSample recommendations from the best model on validation {select}: [bold]{result.best_model}[/bold]\n"
+    )
     for rec in result.recommendations:
         history = "; ".join(result.histories.get(rec["user_id"], []))
         console.print(items_table(rec["items"], f"customer {rec['user_id'][:12]}… · recently bought: {history}"))

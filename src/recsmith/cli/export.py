@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -26,25 +26,41 @@ def export(
     model: Annotated[str, typer.Option("--model", "-m", help="Model name in the run.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Bundle directory to write.")],
     index: Annotated[
-        str, typer.Option("--index", help="FAISS factory string for factor models (Flat, HNSW32, IVF1024,PQ16), 'auto' or 'none'.")
+        str,
+        typer.Option(
+            "--index", help="FAISS factory string for factor models (Flat, HNSW32, IVF1024,PQ16), 'auto' or 'none'."
+        ),
     ] = "auto",
     search_param: Annotated[
-        Optional[list[str]], typer.Option("--search-param", help="Index search parameter, e.g. efSearch=128 (repeatable).")
+        list[str] | None,
+        typer.Option("--search-param", help="Index search parameter, e.g. efSearch=128 (repeatable)."),
     ] = None,
-    version: Annotated[Optional[str], typer.Option("--version", help="Bundle version (default: <model>-<UTC time>).")] = None,
+    version: Annotated[
+        str | None, typer.Option("--version", help="Bundle version (default: <model>-<UTC time>).")
+    ] = None,
     features: Annotated[
-        Optional[Path], typer.Option("--features", help="Feature-store directory to include (default: RUN/features if present).")
+        Path | None,
+        typer.Option("--features", help="Feature-store directory to include (default: RUN/features if present)."),
     ] = None,
-    onnx: Annotated[bool, typer.Option("--onnx", help="Also export the user/query encoder to ONNX (factor models).")] = False,
-    quantize: Annotated[bool, typer.Option("--quantize", help="With --onnx: add a dynamic-int8 quantised encoder.")] = False,
+    onnx: Annotated[
+        bool, typer.Option("--onnx", help="Also export the user/query encoder to ONNX (factor models).")
+    ] = False,
+    quantize: Annotated[
+        bool, typer.Option("--quantize", help="With --onnx: add a dynamic-int8 quantised encoder.")
+    ] = False,
     text_columns: Annotated[
-        Optional[str],
-        typer.Option("--text-columns", help="Comma-separated item columns to encode for POST /v1/search, e.g. name,detail_desc."),
+        str | None,
+        typer.Option(
+            "--text-columns", help="Comma-separated item columns to encode for POST /v1/search, e.g. name,detail_desc."
+        ),
     ] = None,
     text_model: Annotated[
-        Optional[str],
-        typer.Option("--text-model", help="With --text-columns: text encoder name or path (default: the packaged "
-                     "all-MiniLM-L6-v2); the weights are not copied into the bundle."),
+        str | None,
+        typer.Option(
+            "--text-model",
+            help="With --text-columns: text encoder name or path (default: the packaged "
+            "all-MiniLM-L6-v2); the weights are not copied into the bundle.",
+        ),
     ] = None,
     overwrite: OverwriteOpt = False,
 ) -> None:
@@ -52,16 +68,28 @@ def export(
     from recsmith.serving.bundle import export_bundle
 
     path = export_bundle(
-        run, model, out, index_factory=None if index == "none" else index, search_params=_parse_params(search_param),
-        version=version, features=features, onnx=onnx, quantize=quantize,
-        text_columns=parse_csv_list(text_columns) if text_columns is not None else None, text_model=text_model,
+        run,
+        model,
+        out,
+        index_factory=None if index == "none" else index,
+        search_params=_parse_params(search_param),
+        version=version,
+        features=features,
+        onnx=onnx,
+        quantize=quantize,
+        text_columns=parse_csv_list(text_columns) if text_columns is not None else None,
+        text_model=text_model,
         overwrite=overwrite,
     )
     manifest = json.loads((path / "manifest.json").read_text())
     idx = manifest.get("index")
-    typer.echo(f"wrote bundle {path} (version {manifest['version']}, model {manifest['model']['name']}, "
-               f"index {idx['factory'] + ' ' + idx['metric'] if idx else 'none'})")
+    typer.echo(
+        f"wrote bundle {path} (version {manifest['version']}, model {manifest['model']['name']}, "
+        f"index {idx['factory'] + ' ' + idx['metric'] if idx else 'none'})"
+    )
     text = manifest.get("text_encoder")
     if text:
-        typer.echo(f"text search: {text['n_with_text']} of {manifest['model']['n_items']} items encoded with "
-                   f"{text['model']} ({text['dim']}-d, columns {', '.join(text['columns'])})")
+        typer.echo(
+            f"text search: {text['n_with_text']} of {manifest['model']['n_items']} items encoded with "
+            f"{text['model']} ({text['dim']}-d, columns {', '.join(text['columns'])})"
+        )

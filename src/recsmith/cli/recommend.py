@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -19,33 +19,37 @@ from recsmith.experiments.search import DEFAULT_IMAGE_COLUMN
 def recommend(
     run: Annotated[Path, typer.Option("--run", "-r", help="Run directory written by `recsmith benchmark`.")],
     model: Annotated[
-        Optional[str],
+        str | None,
         typer.Option("--model", "-m", help="Model name in the run (needed for --user-id; optional for --item-id)."),
     ] = None,
     user_id: Annotated[
-        Optional[list[str]], typer.Option("--user-id", "-u", help="External user id (repeatable): top-N for the user.")
+        list[str] | None, typer.Option("--user-id", "-u", help="External user id (repeatable): top-N for the user.")
     ] = None,
     item_id: Annotated[
-        Optional[list[str]],
-        typer.Option("--item-id", "-i", help="External item id (repeatable): similar items (the model's, else by text)."),
+        list[str] | None,
+        typer.Option(
+            "--item-id", "-i", help="External item id (repeatable): similar items (the model's, else by text)."
+        ),
     ] = None,
     query: Annotated[
-        Optional[str], typer.Option("--query", "-q", help="Text query: items whose text embedding is closest.")
+        str | None, typer.Option("--query", "-q", help="Text query: items whose text embedding is closest.")
     ] = None,
     image: Annotated[
-        Optional[Path], typer.Option("--image", help="Image file: items whose image embedding is closest.")
+        Path | None, typer.Option("--image", help="Image file: items whose image embedding is closest.")
     ] = None,
     top_n: Annotated[int, typer.Option("--top-n", "-n", min=1, max=10_000, help="List length.")] = 10,
     fmt: Annotated[str, typer.Option("--format", "-f", help="table or json.")] = "table",
-    keep_seen: Annotated[bool, typer.Option("--keep-seen", help="Do not filter already-seen items (--user-id).")] = False,
+    keep_seen: Annotated[
+        bool, typer.Option("--keep-seen", help="Do not filter already-seen items (--user-id).")
+    ] = False,
     text_columns: Annotated[
         str, typer.Option("--text-columns", help="Comma-separated item columns that make an item's text.")
     ] = "name",
     text_model: Annotated[
-        Optional[str], typer.Option("--text-model", help="Text encoder (default: the packaged all-MiniLM-L6-v2).")
+        str | None, typer.Option("--text-model", help="Text encoder (default: the packaged all-MiniLM-L6-v2).")
     ] = None,
     image_model: Annotated[
-        Optional[str], typer.Option("--image-model", help="Image encoder directory (CLIP / ViT) for --image.")
+        str | None, typer.Option("--image-model", help="Image encoder directory (CLIP / ViT) for --image.")
     ] = None,
     image_column: Annotated[
         str, typer.Option("--image-column", help="Item column holding image paths or URLs (--image).")
@@ -58,7 +62,12 @@ def recommend(
     """
     if fmt not in ("table", "json"):
         raise typer.BadParameter(f"--format must be table or json, got {fmt!r}")
-    forms = {"--user-id": bool(user_id), "--item-id": bool(item_id), "--query": query is not None, "--image": image is not None}
+    forms = {
+        "--user-id": bool(user_id),
+        "--item-id": bool(item_id),
+        "--query": query is not None,
+        "--image": image is not None,
+    }
     chosen = [name for name, given in forms.items() if given]
     if len(chosen) != 1:
         got = f"got {' and '.join(chosen)}" if chosen else "got none"
@@ -71,7 +80,8 @@ def recommend(
     if user_id:
         results = recommend_users(artifacts, loaded, user_id, top_n, filter_seen=not keep_seen)
         titles = [
-            f"user {r['user_id']} · {model}" + (" · cold start (unknown user: popular items)" if r["cold_start"] else "")
+            f"user {r['user_id']} · {model}"
+            + (" · cold start (unknown user: popular items)" if r["cold_start"] else "")
             for r in results
         ]
     elif item_id:

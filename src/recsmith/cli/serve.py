@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -12,12 +12,15 @@ from recsmith.errors import ConfigError
 
 
 def serve(
-    bundle: Annotated[Optional[Path], typer.Option("--bundle", "-b", help="Bundle directory (or RECSMITH_BUNDLE).")] = None,
+    bundle: Annotated[
+        Path | None, typer.Option("--bundle", "-b", help="Bundle directory (or RECSMITH_BUNDLE).")
+    ] = None,
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", "-p", min=1, max=65535, help="Port to listen on.")] = 8000,
     workers: Annotated[int, typer.Option("--workers", "-w", min=1, max=64, help="Worker processes.")] = 1,
     state_dir: Annotated[
-        Optional[Path], typer.Option("--state-dir", help="Feedback log directory (or RECSMITH_STATE_DIR; default ./var).")
+        Path | None,
+        typer.Option("--state-dir", help="Feedback log directory (or RECSMITH_STATE_DIR; default ./var)."),
     ] = None,
     log_level: Annotated[str, typer.Option("--log-level", help="uvicorn log level.")] = "warning",
     access_log: Annotated[bool, typer.Option("--access-log/--no-access-log", help="Log every request.")] = False,
@@ -41,9 +44,14 @@ def serve(
     if settings.bundle is None:
         raise ConfigError("no bundle: pass --bundle DIR or set RECSMITH_BUNDLE")
     if not (settings.bundle / "manifest.json").exists():
-        raise ConfigError(f"{settings.bundle} is not a model bundle (no manifest.json); write one with `recsmith export`")
-    typer.echo(f"serving {settings.bundle} on http://{host}:{port} ({workers} worker{'s' if workers > 1 else ''}, "
-               f"{settings.environment}); OpenAPI at /docs", err=True)
+        raise ConfigError(
+            f"{settings.bundle} is not a model bundle (no manifest.json); write one with `recsmith export`"
+        )
+    typer.echo(
+        f"serving {settings.bundle} on http://{host}:{port} ({workers} worker{'s' if workers > 1 else ''}, "
+        f"{settings.environment}); OpenAPI at /docs",
+        err=True,
+    )
     uvicorn.run(
         "recsmith.serving.app:create_app_from_env",
         factory=True,

@@ -6,7 +6,7 @@ Torch is imported inside the commands, so the CLI starts fast for everything els
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -19,7 +19,7 @@ from recsmith.data.dataset import Dataset
 DataOpt = Annotated[Path, typer.Option("--data", "-d", help="Prepared dataset directory.")]
 OutOpt = Annotated[Path, typer.Option("--out", "-o", help="Run directory to write.")]
 ModelOpt = Annotated[
-    Optional[str], typer.Option("--model", "-m", help="Torch model to train (default: the only one in the config).")
+    str | None, typer.Option("--model", "-m", help="Torch model to train (default: the only one in the config).")
 ]
 
 
@@ -93,7 +93,9 @@ def scaling(
         dim_list = [int(d) for d in parse_csv_list(dims)]
         fraction_list = [float(f) for f in parse_csv_list(fractions)]
     except ValueError:
-        raise typer.BadParameter(f"--dims takes integers and --fractions numbers, got {dims!r} / {fractions!r}") from None
+        raise typer.BadParameter(
+            f"--dims takes integers and --fractions numbers, got {dims!r} / {fractions!r}"
+        ) from None
     cfg = load_config(config, list(set_ or []))
     report = run_scaling(
         Dataset.load(data), cfg, out, dims=dim_list, fractions=fraction_list, model_name=model, overwrite=overwrite

@@ -100,8 +100,10 @@ class Dataset:
         user_map = IdMap.load(path / "user_ids.parquet", kind="user")
         item_map = IdMap.load(path / "item_ids.parquet", kind="item")
         frame = pl.read_parquet(path / "interactions.parquet")
-        optional = {name: pl.read_parquet(path / f"{name}.parquet") if (path / f"{name}.parquet").exists() else None
-                    for name in ("items", "users")}
+        optional = {
+            name: pl.read_parquet(path / f"{name}.parquet") if (path / f"{name}.parquet").exists() else None
+            for name in ("items", "users")
+        }
         return cls(
             interactions=Interactions(frame, len(user_map), len(item_map)),
             user_map=user_map,

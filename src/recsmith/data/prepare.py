@@ -11,7 +11,7 @@ Order of steps (each one a columnar Polars expression, no Python loop over rows)
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import polars as pl
@@ -21,7 +21,7 @@ from recsmith.config import DataConfig
 from recsmith.data.dataset import Dataset
 from recsmith.data.idmap import IdMap
 from recsmith.data.interactions import Interactions
-from recsmith.data.schema import Columns, INTERNAL_SCHEMA
+from recsmith.data.schema import INTERNAL_SCHEMA, Columns
 from recsmith.data.sources.base import RawData, get_source
 from recsmith.errors import RecsmithError
 
@@ -68,7 +68,7 @@ def prepare(raw: RawData, cfg: DataConfig) -> Dataset:
 
     manifest = {
         "name": raw.source.get("name", cfg.source),
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "recsmith_version": __version__,
         "source": raw.source,
         "preparation": cfg.model_dump(mode="json", exclude={"path", "options", "source"}),
@@ -113,9 +113,7 @@ def k_core(frame: pl.DataFrame, min_user: int, min_item: int, max_rounds: int = 
         return frame, 0
     for rounds in range(1, max_rounds + 1):
         before = frame.height
-        frame = frame.filter(
-            (pl.len().over(Columns.UserId) >= min_user) & (pl.len().over(Columns.ItemId) >= min_item)
-        )
+        frame = frame.filter((pl.len().over(Columns.UserId) >= min_user) & (pl.len().over(Columns.ItemId) >= min_item))
         if frame.height == before:
             return frame, rounds
     return frame, max_rounds

@@ -35,7 +35,7 @@ evaluation's ``new items`` slice (test items without train / validation interact
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 import polars as pl
@@ -118,7 +118,7 @@ def _held_out_items(frame: pl.DataFrame, cfg: SplitConfig) -> np.ndarray:
             "a random split has no 'test item' per user to keep"
         )
     active = np.unique(frame[Columns.Item].to_numpy()).astype(np.int64)
-    n_held = int(round(cfg.cold_items * active.size))
+    n_held = round(cfg.cold_items * active.size)
     rng = np.random.default_rng(cfg.seed)
     return np.sort(rng.choice(active, size=n_held, replace=False))
 
@@ -184,5 +184,5 @@ def parse_time(value: str | int) -> int:
     except ValueError:
         raise ConfigError(f"cannot parse time {value!r}: use an ISO date like 2020-09-01 or unix seconds") from None
     if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
+        dt = dt.replace(tzinfo=UTC)
     return int(dt.timestamp())

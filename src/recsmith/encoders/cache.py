@@ -86,15 +86,19 @@ class EmbeddingCache:
             vectors = np.load(folder / "vectors.npy", allow_pickle=False)
         except (OSError, ValueError) as exc:
             raise DataError(
-                f"embedding cache is unreadable ({exc})", path=str(folder),
+                f"embedding cache is unreadable ({exc})",
+                path=str(folder),
                 hint="delete this folder; the embeddings will be recomputed",
             ) from exc
-        if meta.get("model") != model or meta.get("format") != FORMAT or not (
-            len(keys) == len(hashes) == len(vectors) == meta.get("n")
+        if (
+            meta.get("model") != model
+            or meta.get("format") != FORMAT
+            or not (len(keys) == len(hashes) == len(vectors) == meta.get("n"))
         ):
             raise DataError(
                 f"embedding cache does not match model {model!r} (meta {meta}, {len(keys)} keys, "
-                f"{len(vectors)} vectors)", path=str(folder),
+                f"{len(vectors)} vectors)",
+                path=str(folder),
                 hint="delete this folder; the embeddings will be recomputed",
             )
         table = _Table(keys, hashes, vectors, {k: i for i, k in enumerate(keys.tolist())})
@@ -133,7 +137,8 @@ class EmbeddingCache:
         if table is not None and table.vectors.shape[1] != vectors.shape[1]:
             raise DataError(
                 f"embedding cache for {model!r} holds {table.vectors.shape[1]}-d vectors, got {vectors.shape[1]}-d",
-                path=str(self.path(model)), hint="delete this folder or use a different model id",
+                path=str(self.path(model)),
+                hint="delete this folder or use a different model id",
             )
         merged: dict[str, tuple[str, np.ndarray]] = {}
         if table is not None:
@@ -146,6 +151,7 @@ class EmbeddingCache:
         with atomic_dir(self.path(model), overwrite=True) as tmp:
             np.save(tmp / "keys.npy", np.array(new_keys, dtype=str), allow_pickle=False)
             np.save(tmp / "hashes.npy", np.array([merged[k][0] for k in new_keys], dtype=str), allow_pickle=False)
-            np.save(tmp / "vectors.npy", np.stack([merged[k][1] for k in new_keys]).astype(np.float32),
-                    allow_pickle=False)
+            np.save(
+                tmp / "vectors.npy", np.stack([merged[k][1] for k in new_keys]).astype(np.float32), allow_pickle=False
+            )
             (tmp / "meta.json").write_text(json.dumps(meta, indent=2))

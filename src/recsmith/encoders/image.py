@@ -108,8 +108,9 @@ class ImageEncoder(nn.Module):
 
         ``errors`` index items from ``first_index``. With ``fallback="error"`` any failure raises.
         """
-        loaded = [read_image(p, first_index + i, download_dir=download_dir, timeout_s=timeout_s)
-                  for i, p in enumerate(paths)]
+        loaded = [
+            read_image(p, first_index + i, download_dir=download_dir, timeout_s=timeout_s) for i, p in enumerate(paths)
+        ]
         errors = [x for x in loaded if isinstance(x, ImageLoadError)]
         if errors and self.fallback == "error":
             raise RecsmithError(f"{describe_failures(errors, len(paths))}\n{_FALLBACK_HINT}")
@@ -191,8 +192,10 @@ def encode_images(
     encoder.eval()
     try:
         for start in track(batches, "Encoding images") if progress else batches:
-            loaded = [read_image(p, start + i, download_dir=download_dir, timeout_s=timeout_s)
-                      for i, p in enumerate(paths[start:start + batch_size])]
+            loaded = [
+                read_image(p, start + i, download_dir=download_dir, timeout_s=timeout_s)
+                for i, p in enumerate(paths[start : start + batch_size])
+            ]
             failed = [x for x in loaded if isinstance(x, ImageLoadError)]
             if failed and encoder.fallback == "error":
                 raise RecsmithError(f"{describe_failures(failed, len(paths))}\n{_FALLBACK_HINT}")

@@ -51,7 +51,7 @@ def _fetch(url: str, download_dir: Path, timeout_s: float) -> bytes:
     local = download_dir / content_hash(url)
     if local.is_file():
         return local.read_bytes()
-    with urllib.request.urlopen(url, timeout=timeout_s) as response:  # noqa: S310 - only http(s) reach here
+    with urllib.request.urlopen(url, timeout=timeout_s) as response:
         data = response.read()
     atomic_write_bytes(local, data)  # a killed download never leaves a half file
     return data

@@ -135,9 +135,15 @@ class TextEncoder(nn.Module):
 
     def tokenize(self, texts: list[str]) -> dict[str, torch.Tensor]:
         """Padded token tensors for ``texts``: ``input_ids``, ``attention_mask`` (each ``(n, L)``), ..."""
-        return dict(self.tokenizer(
-            list(texts), padding=True, truncation=True, max_length=self.max_length, return_tensors="pt",
-        ))
+        return dict(
+            self.tokenizer(
+                list(texts),
+                padding=True,
+                truncation=True,
+                max_length=self.max_length,
+                return_tensors="pt",
+            )
+        )
 
     def forward(self, tokens: dict[str, torch.Tensor]) -> torch.Tensor:
         """Pooled text vectors ``(n, dim)`` for the output of :meth:`tokenize`."""
@@ -216,7 +222,7 @@ def encode_texts(
     try:
         with torch.inference_mode():
             for start in track(batches, "Encoding texts") if progress else batches:
-                rows = todo[start:start + batch_size]
+                rows = todo[start : start + batch_size]
                 out[rows] = encoder(encoder.tokenize([texts[i] for i in rows])).float().cpu().numpy()
                 done = start + len(rows)
     finally:

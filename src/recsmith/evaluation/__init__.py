@@ -13,12 +13,12 @@ statistics, and file-based evaluation. The protocol and every formula: docs/eval
 * :func:`evaluate_sampled` -- the sampled-negatives protocol, only to show how it misleads.
 """
 
+from recsmith.evaluation.analysis import EvalContext, ModelEval, analyse, analyse_slices
 from recsmith.evaluation.evaluator import evaluate
 from recsmith.evaluation.files import evaluate_files
 from recsmith.evaluation.metrics import ALL_METRIC_NAMES, METRIC_NAMES, hit_matrix, mean_metrics, per_user_metrics
-from recsmith.evaluation.analysis import EvalContext, ModelEval, analyse, analyse_slices  # noqa: E402
-from recsmith.evaluation.sampled import evaluate_sampled  # noqa: E402
-from recsmith.evaluation.stats import bootstrap_ci, compare_to_baseline, paired_test  # noqa: E402
+from recsmith.evaluation.sampled import evaluate_sampled
+from recsmith.evaluation.stats import bootstrap_ci, compare_to_baseline, paired_test
 
 __all__ = [
     "ALL_METRIC_NAMES",

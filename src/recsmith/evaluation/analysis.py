@@ -69,7 +69,11 @@ class EvalContext:
 
     @classmethod
     def from_items(
-        cls, train: Interactions, test: Interactions, items: pl.DataFrame | None, column: str | None = None,
+        cls,
+        train: Interactions,
+        test: Interactions,
+        items: pl.DataFrame | None,
+        column: str | None = None,
         filter_seen: bool = True,
     ) -> "EvalContext":
         """Context whose categories come from ``column`` of the items table (guessed when None)."""
@@ -97,7 +101,9 @@ class EvalContext:
 
 
 # ---------------------------------------------------------------------- beyond accuracy
-def beyond_per_user(ev: ModelEval, ctx: EvalContext, k: int, baseline: np.ndarray | None = None) -> dict[str, np.ndarray]:
+def beyond_per_user(
+    ev: ModelEval, ctx: EvalContext, k: int, baseline: np.ndarray | None = None
+) -> dict[str, np.ndarray]:
     """The per-user beyond-accuracy metrics at cutoff ``k`` (see :mod:`.beyond`); metrics whose
     inputs are missing (no categories) are left out."""
     lists = ev.lists[:, :k]
@@ -243,7 +249,9 @@ def analyse_slices(
                 "metrics": {m: _nanmean(v) for m, v in per_user.items()},
             }
             if n_bootstrap and users.size:
-                entry["ci"] = {m: _json_pair(v) for m, v in bootstrap_ci(per_user, n_bootstrap, confidence, seed).items()}
+                entry["ci"] = {
+                    m: _json_pair(v) for m, v in bootstrap_ci(per_user, n_bootstrap, confidence, seed).items()
+                }
             models[name] = entry
         out.append({"name": sl.name, "description": sl.description, "kind": sl.kind, "models": models})
     return out

@@ -87,9 +87,7 @@ def list_matrix(lists: np.ndarray, n_items: int) -> sp.csr_matrix:
         raise ValueError(f"item ids must lie in [0, {n_items}); got {int(rec.max())}")
     valid = rec >= 0
     rows = np.broadcast_to(np.arange(rec.shape[0])[:, None], rec.shape)[valid]
-    m = sp.csr_matrix(
-        (np.ones(rows.size, dtype=np.float64), (rows, rec[valid])), shape=(rec.shape[0], n_items)
-    )
+    m = sp.csr_matrix((np.ones(rows.size, dtype=np.float64), (rows, rec[valid])), shape=(rec.shape[0], n_items))
     m.sort_indices()
     return m
 

@@ -16,7 +16,7 @@ from threadpoolctl import threadpool_limits
 
 from recsmith.data.interactions import Interactions
 from recsmith.errors import RecsmithError
-from recsmith.evaluation.metrics import validate_ks, hit_matrix, mean_metrics, per_user_metrics
+from recsmith.evaluation.metrics import hit_matrix, mean_metrics, per_user_metrics, validate_ks
 from recsmith.models.base import Recommender
 from recsmith.utils.progress import track
 
@@ -106,9 +106,7 @@ def evaluate(
     def run_chunk(start: int) -> None:
         # each chunk writes its own rows of the preallocated outputs: no ordering between threads
         batch = eval_users[start : start + batch_size]
-        recs, _ = model.recommend(
-            batch, k_max, filter_seen=filter_seen, exclude=exclude, batch_size=batch_size
-        )
+        recs, _ = model.recommend(batch, k_max, filter_seen=filter_seen, exclude=exclude, batch_size=batch_size)
         h, n_rel = hit_matrix(recs, relevant[batch])
         hits[start : start + batch.size] = h
         n_relevant[start : start + batch.size] = n_rel
@@ -142,7 +140,9 @@ def auto_batch_size(n_items: int, budget_bytes: int = 256 << 20) -> int:
     return int(min(4096, max(1, budget_bytes // (17 * max(n_items, 1)))))
 
 
-def _per_user_in_blocks(hits: np.ndarray, n_relevant: np.ndarray, ks: list[int], block: int = 65_536) -> dict[str, np.ndarray]:
+def _per_user_in_blocks(
+    hits: np.ndarray, n_relevant: np.ndarray, ks: list[int], block: int = 65_536
+) -> dict[str, np.ndarray]:
     """:func:`per_user_metrics` over row blocks: its float64 ``(n, max(ks))`` temporaries would
     otherwise cost about 1 GB at a million users."""
     out: dict[str, np.ndarray] = {}

@@ -231,9 +231,7 @@ def _parse_rank(frame: pl.DataFrame, n_read: int, path: Path, fmt: str) -> pl.Se
                 _fail_at(path, fmt, frame, n_read, rank < 1, Columns.Rank, "rank must be at least 1", raw)
             return rank
     elif not raw.dtype.is_float():
-        raise DataError(
-            f"rank must be an integer, got column type {raw.dtype}", path=str(path), column=Columns.Rank
-        )
+        raise DataError(f"rank must be an integer, got column type {raw.dtype}", path=str(path), column=Columns.Rank)
     # slow path: whitespace, "2.0", or a bad value to report
     text = raw.cast(pl.Utf8).str.strip_chars()
     as_float = text.cast(pl.Float64, strict=False)

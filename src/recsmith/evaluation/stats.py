@@ -50,7 +50,9 @@ def resample_counts(n: int, n_resamples: int, seed: int = 0) -> Iterator[np.ndar
     """
     if n < 1 or n_resamples < 1:
         return
-    blocks = _cached_counts(n, n_resamples, seed) if n * n_resamples <= _CACHE_CELLS else _draw_counts(n, n_resamples, seed)
+    blocks = (
+        _cached_counts(n, n_resamples, seed) if n * n_resamples <= _CACHE_CELLS else _draw_counts(n, n_resamples, seed)
+    )
     for block in blocks:
         yield block.astype(np.float64)
 
@@ -214,9 +216,7 @@ def paired_test(
         ci = percentile_interval(bootstrap_means(d, n_resamples, seed)[:, 0], confidence)
     else:
         ci = (nan, nan)
-    result = PairedComparison(
-        metric, n, float(a.mean()), float(b.mean()), mean_d, ci, t, p_t, w, p_w, cohens_d, r
-    )
+    result = PairedComparison(metric, n, float(a.mean()), float(b.mean()), mean_d, ci, t, p_t, w, p_w, cohens_d, r)
     return _with_verdict(result, p_t, p_w, alpha)
 
 
@@ -280,9 +280,7 @@ def compare_to_baseline(
         boot = bootstrap_means(a - b, n_resamples, seed) if n_resamples and ia.size else None
         for j, metric in enumerate(metrics):
             ci = percentile_interval(boot[:, j], confidence) if boot is not None else None
-            raw[model][metric] = paired_test(
-                a[:, j], b[:, j], metric=metric, alpha=alpha, n_resamples=0, diff_ci=ci
-            )
+            raw[model][metric] = paired_test(a[:, j], b[:, j], metric=metric, alpha=alpha, n_resamples=0, diff_ci=ci)
     for metric in metrics:
         p_t = holm([raw[m][metric].p_t for m in others])
         p_w = holm([raw[m][metric].p_wilcoxon for m in others])

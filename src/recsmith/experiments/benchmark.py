@@ -43,7 +43,7 @@ import json
 import platform
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -143,8 +143,14 @@ def _analyse(results: dict[str, ModelResult], parts: Split, dataset: Dataset, cf
     ctx = EvalContext.from_items(parts.train_full(), parts.test, dataset.items, filter_seen=ev.filter_seen)
     k = int(ev.select_metric.split("@")[-1]) if "@" in ev.select_metric else None
     analysis = analyse(
-        evals, ctx, ks=ev.ks, k=k if k in ev.ks else None, baseline=ev.baseline,
-        n_bootstrap=ev.bootstrap, alpha=ev.alpha, seed=cfg.seed,
+        evals,
+        ctx,
+        ks=ev.ks,
+        k=k if k in ev.ks else None,
+        baseline=ev.baseline,
+        n_bootstrap=ev.bootstrap,
+        alpha=ev.alpha,
+        seed=cfg.seed,
     )
     for name, extra in analysis.items():
         results[name].analysis = extra
@@ -153,9 +159,7 @@ def _analyse(results: dict[str, ModelResult], parts: Split, dataset: Dataset, cf
         results[name].analysis["cold_items"] = block
 
 
-def evaluate_model(
-    name: str, parts: Split, cfg: RunConfig, side: SideData | None = None
-) -> tuple[ModelResult, Any]:
+def evaluate_model(name: str, parts: Split, cfg: RunConfig, side: SideData | None = None) -> tuple[ModelResult, Any]:
     """Select ``name``'s hyperparameters on validation, refit on train+valid, score on test."""
     started = time.perf_counter()
     ev = cfg.evaluation
@@ -179,13 +183,25 @@ def evaluate_model(
     fit_seconds = time.perf_counter() - start
     start = time.perf_counter()
     full = evaluate(
-        model, parts.test, ks=ev.ks, filter_seen=ev.filter_seen, batch_size=ev.batch_size,
-        return_per_user=True, return_lists=True,
+        model,
+        parts.test,
+        ks=ev.ks,
+        filter_seen=ev.filter_seen,
+        batch_size=ev.batch_size,
+        return_per_user=True,
+        return_lists=True,
     )
     eval_seconds = time.perf_counter() - start
     test = {k: float(v) for k, v in full.items() if k not in ("per_user", "lists")}
     result = ModelResult(
-        name, best_params, best_valid, test, fit_seconds, eval_seconds, tuning, ModelEval.from_result(full),
+        name,
+        best_params,
+        best_valid,
+        test,
+        fit_seconds,
+        eval_seconds,
+        tuning,
+        ModelEval.from_result(full),
         total_seconds=time.perf_counter() - started,
     )
     return result, model
@@ -262,7 +278,7 @@ def _write_run(
     (tmp / "leaderboard.md").write_text(leaderboard_markdown(board, cfg, dataset.manifest.get("name", "dataset")))
     (tmp / "config.yaml").write_text(dump_config(cfg))
     info = {
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "recsmith_version": __version__,
         "python": platform.python_version(),
         "dataset": {
@@ -286,7 +302,9 @@ def leaderboard_markdown(board: dict[str, Any], cfg: RunConfig, dataset_name: st
     """The leaderboard as Markdown: test accuracy (with the selection metric's interval and the
     verdict against the baseline), then the beyond-accuracy metrics."""
     ks = cfg.evaluation.ks
-    metric_cols = [f"{m}@{k}" for k in ks for m in ("ndcg", "recall")] + [f"{m}@{ks[-1]}" for m in ("mrr", "hit", "map")]
+    metric_cols = [f"{m}@{k}" for k in ks for m in ("ndcg", "recall")] + [
+        f"{m}@{ks[-1]}" for m in ("mrr", "hit", "map")
+    ]
     select = cfg.evaluation.select_metric
     baseline = next((r["vs_baseline"]["baseline"] for r in board.values() if "vs_baseline" in r), None)
     level = next((r["ci"]["level"] for r in board.values() if "ci" in r), None)
@@ -300,10 +318,13 @@ def leaderboard_markdown(board: dict[str, Any], cfg: RunConfig, dataset_name: st
         "",
         f"Split `{cfg.split.method}`; full ranking over all items; seen items "
         f"{'filtered' if cfg.evaluation.filter_seen else 'kept'}; "
-        + (f"hyperparameters chosen on validation by {select}, then refitted on train + validation and scored "
-           "once on test." if cfg.split.valid else
-           "no validation part (split.valid=false): each model's one configuration is fitted on train and "
-           "scored once on test."),
+        + (
+            f"hyperparameters chosen on validation by {select}, then refitted on train + validation and scored "
+            "once on test."
+            if cfg.split.valid
+            else "no validation part (split.valid=false): each model's one configuration is fitted on train and "
+            "scored once on test."
+        ),
         "",
         "| " + " | ".join(header) + " |",
         "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|",
@@ -325,7 +346,7 @@ def leaderboard_markdown(board: dict[str, Any], cfg: RunConfig, dataset_name: st
         lines += [
             f"Verdicts against `{baseline}` on the same test users: paired t-test and Wilcoxon signed-rank "
             f"test, Holm-adjusted across models, both below alpha = {cfg.evaluation.alpha} for "
-            "\"better\" / \"worse\"; Cohen's d_z in brackets. Intervals: percentile bootstrap over users.",
+            '"better" / "worse"; Cohen\'s d_z in brackets. Intervals: percentile bootstrap over users.',
             "",
         ]
     beyond = [(name, r["beyond"]) for name, r in ranked if r.get("beyond")]
@@ -365,7 +386,9 @@ def _cold_items_markdown(ranked: list[tuple[str, Any]], ks: list[int], select: s
     for name, c in rows:
         lo, hi = c.get("ci", {}).get(select, [None, None])
         ci = f"[{lo:.4f}, {hi:.4f}]" if lo is not None and hi is not None else "-"
-        lines.append(f"| {name} | {c['n_users']} | " + " | ".join(_fmt(c["metrics"].get(m)) for m in cols) + f" | {ci} |")
+        lines.append(
+            f"| {name} | {c['n_users']} | " + " | ".join(_fmt(c["metrics"].get(m)) for m in cols) + f" | {ci} |"
+        )
     return [*lines, ""]
 
 

@@ -50,7 +50,9 @@ def load_run(path: str | Path) -> RunArtifacts:
     path = Path(path)
     info_file = path / "run.json"
     if not info_file.exists():
-        raise RecsmithError(f"{path} is not a recsmith run directory (no run.json); create one with `recsmith benchmark`")
+        raise RecsmithError(
+            f"{path} is not a recsmith run directory (no run.json); create one with `recsmith benchmark`"
+        )
     info = json.loads(info_file.read_text())
     data = path / "dataset"
     names: dict[int, str] = {}
@@ -58,7 +60,9 @@ def load_run(path: str | Path) -> RunArtifacts:
     if (data / "items.parquet").exists():
         items = pl.read_parquet(data / "items.parquet")
         if Columns.Name in items.columns:
-            names = {i: n for i, n in zip(items[Columns.Item].to_list(), items[Columns.Name].to_list()) if n is not None}
+            names = {
+                i: n for i, n in zip(items[Columns.Item].to_list(), items[Columns.Name].to_list()) if n is not None
+            }
     return RunArtifacts(
         path=path,
         user_map=IdMap.load(data / "user_ids.parquet", kind="user"),
@@ -150,8 +154,12 @@ def similar_items(
         index = text_index(run, text_columns or [Columns.Name], text_model)
         items, scores = index.search(index.vectors[internal], k, exclude=internal)
     return [
-        {"item_id": str(e), "name": run.item_names.get(int(i)), "source": source,
-         "items": _item_rows(run, row_items, row_scores)}
+        {
+            "item_id": str(e),
+            "name": run.item_names.get(int(i)),
+            "source": source,
+            "items": _item_rows(run, row_items, row_scores),
+        }
         for e, i, row_items, row_scores in zip(item_ids, internal, items, scores)
     ]
 

@@ -120,7 +120,9 @@ def image_query_vector(path: Path, model: str) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------- encoders (patched in tests)
-def _encode_texts(texts: list[str], model: str | None, *, cache_root: Path | None, keys: list[str] | None) -> np.ndarray:
+def _encode_texts(
+    texts: list[str], model: str | None, *, cache_root: Path | None, keys: list[str] | None
+) -> np.ndarray:
     from recsmith.encoders import DEFAULT_TEXT_MODEL, EmbeddingCache, encode_texts
 
     cache = EmbeddingCache(cache_root) if cache_root is not None else None

@@ -88,7 +88,9 @@ def run_training(
     model = model_cls(split_alias(name, cfg.model_params(name))[1]).with_side_data(side)
     train_cfg = resolved_train_config(cfg, model)
     data_info = {"name": dataset.manifest.get("name"), "path": str(dataset_path) if dataset_path else None}
-    trainer = Trainer(train_cfg, out, resume=resume, params={"data": data_info, "split": cfg.split.model_dump(mode="json")})
+    trainer = Trainer(
+        train_cfg, out, resume=resume, params={"data": data_info, "split": cfg.split.model_dump(mode="json")}
+    )
     try:
         result = trainer.fit(model, parts.train, parts.valid)
         if not main:
@@ -125,7 +127,9 @@ def run_training(
 def _prepare_run_dir(out: Path, *, resume: bool, overwrite: bool) -> None:
     if out.exists() and not resume:
         if not overwrite:
-            raise RecsmithError(f"{out} already exists: pass --resume to continue its training or --overwrite to start over")
+            raise RecsmithError(
+                f"{out} already exists: pass --resume to continue its training or --overwrite to start over"
+            )
         shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
 
@@ -133,5 +137,7 @@ def _prepare_run_dir(out: Path, *, resume: bool, overwrite: bool) -> None:
 def _test_metrics(model: TorchRecommender, parts: Split, cfg: RunConfig) -> dict[str, float]:
     ev = cfg.evaluation
     exclude = parts.valid.binary if ev.filter_seen and parts.valid is not None else None
-    metrics = evaluate(model, parts.test, ks=ev.ks, filter_seen=ev.filter_seen, exclude=exclude, batch_size=ev.batch_size)
+    metrics = evaluate(
+        model, parts.test, ks=ev.ks, filter_seen=ev.filter_seen, exclude=exclude, batch_size=ev.batch_size
+    )
     return {k: float(v) for k, v in metrics.items()}

@@ -25,7 +25,7 @@ keys override the preset's, key by key. Any key can be set with ``--set``, e.g.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 
@@ -101,13 +101,11 @@ def _kind(value: Any) -> str:
 
 
 FeatureSpec = Annotated[
-    Union[
-        Annotated[CategoricalSpec, Tag("categorical")],
-        Annotated[MultiSpec, Tag("multi")],
-        Annotated[NumericSpec, Tag("numeric")],
-        Annotated[TextSpec, Tag("text")],
-        Annotated[ImageSpec, Tag("image")],
-    ],
+    Annotated[CategoricalSpec, Tag("categorical")]
+    | Annotated[MultiSpec, Tag("multi")]
+    | Annotated[NumericSpec, Tag("numeric")]
+    | Annotated[TextSpec, Tag("text")]
+    | Annotated[ImageSpec, Tag("image")],
     Discriminator(_kind),
 ]
 

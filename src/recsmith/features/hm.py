@@ -33,7 +33,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -268,12 +268,8 @@ def _first_appearance(
 ) -> tuple[IdMap, dict[str, pl.DataFrame]]:
     """The id map (first appearance by (day, line)) and the lookups code -> id, external -> id."""
     order = (pl.col("day").cast(pl.Int64) * _DAY_SHIFT + pl.col(LINE)).alias("__first")
-    known = (
-        good.filter(pl.col(code).is_not_null()).group_by(code).agg(order.min()).collect(engine="streaming")
-    )
-    unknown = (
-        good.filter(pl.col(code).is_null()).group_by(external).agg(order.min()).collect(engine="streaming")
-    )
+    known = good.filter(pl.col(code).is_not_null()).group_by(code).agg(order.min()).collect(engine="streaming")
+    unknown = good.filter(pl.col(code).is_null()).group_by(external).agg(order.min()).collect(engine="streaming")
     both = pl.concat(
         [
             known.select(pl.col(code), pl.lit(None, pl.Utf8).alias(external), "__first"),
@@ -347,7 +343,7 @@ def _dataset_manifest(
     return {
         "format_version": FORMAT_VERSION,
         "name": "hm",
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "recsmith_version": __version__,
         "source": {**source_meta("hm", root, files, {}), "sha256": inputs.get("sha256")},
         "preparation": cfg.data.model_dump(mode="json", exclude={"path", "options", "source"}),

@@ -30,7 +30,7 @@ import json
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -85,7 +85,7 @@ class SplitBounds:
         """The equivalent ``split`` section for ``recsmith benchmark`` (a temporal split)."""
         if self.test_start is None:
             return {}
-        test_time = datetime.fromtimestamp(self.test_start, timezone.utc)
+        test_time = datetime.fromtimestamp(self.test_start, UTC)
         out: dict[str, Any] = {
             "method": "temporal",
             "test_time": test_time.date().isoformat() if self.test_start % DAY == 0 else test_time.isoformat(),
@@ -275,10 +275,10 @@ class FeatureWriter:
     def finish(self, inputs: dict[str, Any], extra: dict[str, Any] | None = None) -> dict[str, Any]:
         parts = {"train": int(self._parts[TRAIN]), "valid": int(self._parts[VALID]), "test": int(self._parts[TEST])}
         bounds = self.bounds
-        iso = lambda t: None if t is None else datetime.fromtimestamp(t, timezone.utc).isoformat()  # noqa: E731
+        iso = lambda t: None if t is None else datetime.fromtimestamp(t, UTC).isoformat()  # noqa: E731
         manifest: dict[str, Any] = {
             "format_version": FORMAT_VERSION,
-            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "created": datetime.now(UTC).isoformat(timespec="seconds"),
             "recsmith_version": __version__,
             "inputs": inputs,
             "config": self.cfg.model_dump(mode="json"),

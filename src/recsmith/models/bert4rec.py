@@ -26,8 +26,11 @@ if TYPE_CHECKING:
 class BERT4RecConfig(SequentialConfig):
     mask_prob: float = Field(0.2, gt=0, lt=1, description="share of positions masked in training")
     last_item_prob: float = Field(
-        0.1, ge=0, le=1, description="share of histories that instead get only their last item masked: the "
-        "next-item task the model is used for (random masks alone rarely put a mask at the end)"
+        0.1,
+        ge=0,
+        le=1,
+        description="share of histories that instead get only their last item masked: the "
+        "next-item task the model is used for (random masks alone rarely put a mask at the end)",
     )
     layers: int = Field(2, ge=1, description="transformer blocks")
     heads: int = Field(2, ge=1, description="attention heads")
@@ -62,8 +65,12 @@ class BERT4Rec(SequentialRecommender):
         tokens = torch.where(masked, self.mask_token, window)
         ts = self._window(users, length, timestamps=True) if self._time_features else None
         inputs = SeqInputs(tokens, lengths, masked, ts)
-        return Batch(inputs=inputs, users=users[:, None].expand_as(masked)[masked], positives=window[masked],
-                     targets=torch.ones(int(masked.sum()), device=users.device))
+        return Batch(
+            inputs=inputs,
+            users=users[:, None].expand_as(masked)[masked],
+            positives=window[masked],
+            targets=torch.ones(int(masked.sum()), device=users.device),
+        )
 
     def _query(self, inputs: "SeqInputs", torch_module: Any) -> "SeqInputs":
         torch = torch_module

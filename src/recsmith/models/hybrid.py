@@ -14,7 +14,6 @@ from recsmith.models.content import normalise_rows
 from recsmith.models.registry import create_model, get_model_class, register
 
 
-
 @register("hybrid")
 class Hybrid(Recommender):
     """A per-user, per-item blend of a content model and a collaborative model.
@@ -126,7 +125,10 @@ class Hybrid(Recommender):
     def _item_similarity(self, items: np.ndarray) -> np.ndarray:
         trusted = self.item_weights()[items] >= 1.0
         out = np.empty((len(items), self.n_items), dtype=np.float32)
-        for mask, first, second in ((trusted, self.collaborative, self.content), (~trusted, self.content, self.collaborative)):
+        for mask, first, second in (
+            (trusted, self.collaborative, self.content),
+            (~trusted, self.content, self.collaborative),
+        ):
             if mask.any():
                 out[mask] = _similarity(first, second, items[mask])
         return out

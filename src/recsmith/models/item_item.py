@@ -21,8 +21,7 @@ from recsmith.models.base import ModelConfig, Recommender, _arrays_to_csr, _csr_
 class ItemItemConfig(ModelConfig):
     binary: bool = Field(
         True,
-        description="learn from and score with 0/1 interactions; False uses summed weights "
-        "(ratings, repeat counts)",
+        description="learn from and score with 0/1 interactions; False uses summed weights (ratings, repeat counts)",
     )
 
 

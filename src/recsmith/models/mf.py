@@ -36,8 +36,13 @@ class MF(TorchRecommender):
 
         c = self.config
         return MatrixFactorization(
-            self.n_users, self.n_items, c.dim,
-            item_bias=c.item_bias, user_bias=c.user_bias, init_std=c.init_std, sparse=sparse,
+            self.n_users,
+            self.n_items,
+            c.dim,
+            item_bias=c.item_bias,
+            user_bias=c.user_bias,
+            init_std=c.init_std,
+            sparse=sparse,
         )
 
     def _item_similarity(self, items: np.ndarray) -> np.ndarray:

@@ -29,8 +29,11 @@ class NCF(TorchRecommender):
     """NCF; item similarity is the cosine of the item embeddings (GMF and MLP ones concatenated)."""
 
     default_train: ClassVar[dict[str, Any]] = {
-        "loss": {"name": "bce"}, "sampler": {"name": "uniform", "n_negatives": 4},
-        "batch_size": 1024, "epochs": 30, "optimizer": {"lr": 0.001},
+        "loss": {"name": "bce"},
+        "sampler": {"name": "uniform", "n_negatives": 4},
+        "batch_size": 1024,
+        "epochs": 30,
+        "optimizer": {"lr": 0.001},
     }
 
     class Config(TorchModelConfig):
@@ -55,8 +58,16 @@ class NCF(TorchRecommender):
         if sparse:
             raise ConfigError("ncf has dense layers: train it with optimizer adam or adamw, not sparse_adam")
         c = self.config
-        return Network(self.n_users, self.n_items, variant=c.variant, dim=c.dim, mlp_dim=c.mlp_dim,
-                       layers=c.layers, dropout=c.dropout, init_std=c.init_std)
+        return Network(
+            self.n_users,
+            self.n_items,
+            variant=c.variant,
+            dim=c.dim,
+            mlp_dim=c.mlp_dim,
+            layers=c.layers,
+            dropout=c.dropout,
+            init_std=c.init_std,
+        )
 
     def _item_similarity(self, items: np.ndarray) -> np.ndarray:
         v = self.network.item_vectors().detach().cpu().numpy().astype(np.float32)

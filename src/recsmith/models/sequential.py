@@ -47,8 +47,9 @@ class SequentialConfig(TorchModelConfig):
         "learned", description="learned absolute (recency) position embeddings, or rotary (RoPE)"
     )
     item_features: list[str] = Field(
-        default_factory=list, description="item-table columns (categorical or lists) whose embeddings are added "
-        "to the item representation, e.g. [attributes] or [genres]"
+        default_factory=list,
+        description="item-table columns (categorical or lists) whose embeddings are added "
+        "to the item representation, e.g. [attributes] or [genres]",
     )
     time_gaps: bool = Field(False, description="embed log2 buckets of the time since the previous interaction")
     time_of_day: bool = Field(False, description="embed hour of day and day of week of each interaction (UTC)")
@@ -88,11 +89,24 @@ class SequentialRecommender(SessionRecommender, TorchRecommender):
         table = None
         if self._attrs is not None:
             offsets, values, n_values = self._attrs
-            table = ItemTable(self.n_items, c.dim, attr_offsets=torch.from_numpy(offsets),
-                              attr_values=torch.from_numpy(values), n_attr_values=n_values)
+            table = ItemTable(
+                self.n_items,
+                c.dim,
+                attr_offsets=torch.from_numpy(offsets),
+                attr_values=torch.from_numpy(values),
+                n_attr_values=n_values,
+            )
         return SequentialNetwork(
-            self.n_items, kind=self.kind, dim=c.dim, max_len=c.max_len + 1, layers=c.layers, heads=c.heads,
-            dropout=c.dropout, positions=c.positions, time_gaps=c.time_gaps, time_of_day=c.time_of_day,
+            self.n_items,
+            kind=self.kind,
+            dim=c.dim,
+            max_len=c.max_len + 1,
+            layers=c.layers,
+            heads=c.heads,
+            dropout=c.dropout,
+            positions=c.positions,
+            time_gaps=c.time_gaps,
+            time_of_day=c.time_of_day,
             item_table=table,
         )
 
@@ -156,8 +170,12 @@ class SequentialRecommender(SessionRecommender, TorchRecommender):
             ts = self._window(users, length, timestamps=True)[:, :-1]
             timestamps = torch.where(select, ts, 0)
         inputs = SeqInputs(tokens, select.sum(1), select, timestamps)
-        return Batch(inputs=inputs, users=users[:, None].expand_as(select)[select], positives=targets[select],
-                     targets=torch.ones(int(select.sum()), device=users.device))
+        return Batch(
+            inputs=inputs,
+            users=users[:, None].expand_as(select)[select],
+            positives=targets[select],
+            targets=torch.ones(int(select.sum()), device=users.device),
+        )
 
     # ------------------------------------------------------------------ scoring
     def score_inputs(self, users: "torch.Tensor") -> "SeqInputs":
@@ -185,15 +203,20 @@ class SequentialRecommender(SessionRecommender, TorchRecommender):
         self._check_fitted()
         lists = session_lists(sessions, self.n_items)
         offsets, flat = session_csr(lists)
-        ts_flat = (np.concatenate([np.asarray(t, dtype=np.int64) for t in timestamps]) if timestamps
-                   else np.zeros_like(flat))
+        ts_flat = (
+            np.concatenate([np.asarray(t, dtype=np.int64) for t in timestamps]) if timestamps else np.zeros_like(flat)
+        )
         rows = np.arange(len(lists), dtype=np.int64)
         tokens = window_gather(offsets, flat, rows, self._history_len, pad=self.pad, right_pad=True)
         ts = window_gather(offsets, ts_flat, rows, self._history_len, pad=0, right_pad=True)
         from recsmith.nn.sequential import SeqInputs
 
-        inputs = SeqInputs(torch.from_numpy(tokens), torch.from_numpy((tokens != self.pad).sum(1).clip(1, None)),
-                           None, torch.from_numpy(ts) if self._time_features else None)
+        inputs = SeqInputs(
+            torch.from_numpy(tokens),
+            torch.from_numpy((tokens != self.pad).sum(1).clip(1, None)),
+            None,
+            torch.from_numpy(ts) if self._time_features else None,
+        )
         return self.network_scores(lambda device: self._query(inputs, torch).to(device)).cpu().numpy()
 
     def _item_similarity(self, items: np.ndarray) -> np.ndarray:
@@ -243,16 +266,22 @@ class SequentialRecommender(SessionRecommender, TorchRecommender):
         h = self.histories
         state.update({"hist.offsets": h.offsets, "hist.items": h.items, "hist.timestamps": h.timestamps})
         if self._attrs is not None:
-            state.update({"attr.offsets": self._attrs[0], "attr.values": self._attrs[1],
-                          "attr.n_values": np.asarray(self._attrs[2])})
+            state.update(
+                {
+                    "attr.offsets": self._attrs[0],
+                    "attr.values": self._attrs[1],
+                    "attr.n_values": np.asarray(self._attrs[2]),
+                }
+            )
         return state
 
     def _load_state(self, state: dict[str, np.ndarray]) -> None:
-        self._set_histories(Histories(state["hist.offsets"], state["hist.items"], state["hist.timestamps"],
-                                      self.n_items))
+        self._set_histories(
+            Histories(state["hist.offsets"], state["hist.items"], state["hist.timestamps"], self.n_items)
+        )
         if "attr.offsets" in state:
             self._attrs = (state["attr.offsets"], state["attr.values"], int(state["attr.n_values"]))
-        super()._load_state({k[len("net."):]: v for k, v in state.items() if k.startswith("net.")})
+        super()._load_state({k[len("net.") :]: v for k, v in state.items() if k.startswith("net.")})
 
 
 def item_attribute_ids(side, columns: list[str], n_items: int, model: str) -> tuple[np.ndarray, np.ndarray, int]:

@@ -35,7 +35,12 @@ class SessionRecommender:
         raise NotImplementedError
 
     def recommend_sessions(
-        self, sessions: Sessions, k: int = 10, *, filter_seen: bool = True, users: Sequence[int] | None = None,
+        self,
+        sessions: Sessions,
+        k: int = 10,
+        *,
+        filter_seen: bool = True,
+        users: Sequence[int] | None = None,
         timestamps: list[list[int]] | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Top-``k`` items for arbitrary histories (internal item ids, oldest first), e.g. anonymous sessions.

@@ -90,8 +90,11 @@ class TigerConfig(TorchModelConfig):
     )
     beam: int = Field(20, ge=1, description="beams of the constrained search = items scored per user")
     cold_share: float = Field(
-        0.0, ge=0, le=1, description="the paper's epsilon: up to round(cold_share * beam) items without training "
-        "interactions per user, placed right below the generated item whose content prefix they share"
+        0.0,
+        ge=0,
+        le=1,
+        description="the paper's epsilon: up to round(cold_share * beam) items without training "
+        "interactions per user, placed right below the generated item whose content prefix they share",
     )
     seed: int = Field(0, ge=0, description="seed of the quantiser (the network follows train.seed)")
 
@@ -141,8 +144,10 @@ class Tiger(SessionRecommender, TorchRecommender):
                 "model.with_side_data(SideData.from_dataset(dataset)) before fit (the benchmark does)"
             )
         if side.n_items != self.n_items:
-            raise DataError(f"the item table has {side.n_items} rows but the interactions have {self.n_items} items",
-                            hint="prepare the side data from the same dataset as the interactions")
+            raise DataError(
+                f"the item table has {side.n_items} rows but the interactions have {self.n_items} items",
+                hint="prepare the side data from the same dataset as the interactions",
+            )
         if c.embedding_column is not None:
             values = side.item_column(c.embedding_column).to_list()
             if any(v is None for v in values) or len({len(v) for v in values}) != 1:
@@ -162,8 +167,12 @@ class Tiger(SessionRecommender, TorchRecommender):
         cached = self._read_cache(vectors)
         if cached is None:
             quant = self._quantise(vectors)
-            cached = {"codes": quant.codes, "usage": quant.usage, "perplexity": quant.perplexity,
-                      "reconstruction": np.asarray(quant.reconstruction)}
+            cached = {
+                "codes": quant.codes,
+                "usage": quant.usage,
+                "perplexity": quant.perplexity,
+                "reconstruction": np.asarray(quant.reconstruction),
+            }
             self._write_cache(vectors, cached)
         ids, collisions = unique_ids(cached["codes"])
         stats = {
@@ -173,14 +182,18 @@ class Tiger(SessionRecommender, TorchRecommender):
             "reconstruction": float(cached["reconstruction"]),
             **collisions,
         }
-        log(f"tiger semantic ids ({c.quantiser}, {c.rq_levels}x{c.rq_codes}): usage per level {stats['usage']}, "
+        log(
+            f"tiger semantic ids ({c.quantiser}, {c.rq_levels}x{c.rq_codes}): usage per level {stats['usage']}, "
             f"perplexity {stats['perplexity']}, collision rate {stats['collision_rate']:.3f}, "
-            f"largest group {stats['max_group']}")
+            f"largest group {stats['max_group']}"
+        )
         collapsed = [level for level, u in enumerate(stats["usage"]) if u * c.rq_codes < 2]
         if collapsed:
-            log(f"[yellow]warning[/yellow]: tiger codebook level(s) {collapsed} put every item on one code, so "
+            log(
+                f"[yellow]warning[/yellow]: tiger codebook level(s) {collapsed} put every item on one code, so "
                 "the collision code alone identifies items; train the quantiser longer (rq_epochs) or use "
-                "quantiser=rqkmeans")
+                "quantiser=rqkmeans"
+            )
         return ids, [c.rq_codes] * c.rq_levels + [max(collisions["max_group"], 1)], stats
 
     def _quantise(self, vectors: np.ndarray):
@@ -190,9 +203,17 @@ class Tiger(SessionRecommender, TorchRecommender):
         if c.quantiser == "rqkmeans":
             return rq_kmeans(vectors, levels=c.rq_levels, codes=c.rq_codes, seed=c.seed)
         quant, _ = train_rqvae(
-            vectors, levels=c.rq_levels, codes=c.rq_codes, latent_dim=c.rq_latent_dim, hidden=c.rq_hidden,
-            beta=c.rq_beta, epochs=c.rq_epochs, batch_size=c.rq_batch_size, lr=c.rq_lr,
-            reset_every=c.rq_reset_every, seed=c.seed,
+            vectors,
+            levels=c.rq_levels,
+            codes=c.rq_codes,
+            latent_dim=c.rq_latent_dim,
+            hidden=c.rq_hidden,
+            beta=c.rq_beta,
+            epochs=c.rq_epochs,
+            batch_size=c.rq_batch_size,
+            lr=c.rq_lr,
+            reset_every=c.rq_reset_every,
+            seed=c.seed,
         )
         return quant
 
@@ -200,8 +221,19 @@ class Tiger(SessionRecommender, TorchRecommender):
     def _cache_path(self, vectors: np.ndarray):
         if self.side is None or self.side.cache_dir is None:
             return None
-        keys = ["quantiser", "rq_levels", "rq_codes", "rq_latent_dim", "rq_hidden", "rq_beta", "rq_epochs",
-                "rq_batch_size", "rq_lr", "rq_reset_every", "seed"]
+        keys = [
+            "quantiser",
+            "rq_levels",
+            "rq_codes",
+            "rq_latent_dim",
+            "rq_hidden",
+            "rq_beta",
+            "rq_epochs",
+            "rq_batch_size",
+            "rq_lr",
+            "rq_reset_every",
+            "seed",
+        ]
         settings = json.dumps({k: getattr(self.config, k) for k in keys}, sort_keys=True)
         digest = hashlib.blake2b(np.ascontiguousarray(vectors).tobytes() + settings.encode(), digest_size=12)
         return self.side.cache_dir / "tiger" / f"ids-{_CACHE_FORMAT}-{digest.hexdigest()}.npz"
@@ -231,9 +263,19 @@ class Tiger(SessionRecommender, TorchRecommender):
 
         c = self.config
         return TigerNetwork(
-            self.ids, self.vocab_sizes, user_buckets=c.user_buckets, max_items=c.max_items, dim=c.dim,
-            heads=c.heads, encoder_layers=c.encoder_layers, decoder_layers=c.decoder_layers, ff_dim=c.ff_dim,
-            dropout=c.dropout, positions=c.positions, beam=c.beam, cold=self._cold,
+            self.ids,
+            self.vocab_sizes,
+            user_buckets=c.user_buckets,
+            max_items=c.max_items,
+            dim=c.dim,
+            heads=c.heads,
+            encoder_layers=c.encoder_layers,
+            decoder_layers=c.decoder_layers,
+            ff_dim=c.ff_dim,
+            dropout=c.dropout,
+            positions=c.positions,
+            beam=c.beam,
+            cold=self._cold,
             cold_per_user=round(c.cold_share * c.beam),
         )
 
@@ -256,9 +298,15 @@ class Tiger(SessionRecommender, TorchRecommender):
         users, position = rows["user"], rows["position"]
         offsets, items = self._arrays(users.device)
         # window ending just before ``position``: drop the items from ``position`` on
-        history = window_gather(offsets, items, users, self.config.max_items, pad=-1, shift=offsets[users + 1] - position)
-        return Batch(inputs=(users, history), users=users, positives=items[position],
-                     targets=torch.ones(len(users), device=users.device))
+        history = window_gather(
+            offsets, items, users, self.config.max_items, pad=-1, shift=offsets[users + 1] - position
+        )
+        return Batch(
+            inputs=(users, history),
+            users=users,
+            positives=items[position],
+            targets=torch.ones(len(users), device=users.device),
+        )
 
     def score_inputs(self, users: "torch.Tensor") -> tuple["torch.Tensor", "torch.Tensor"]:
         """Each user's most recent ``max_items`` training items."""
@@ -309,11 +357,15 @@ class Tiger(SessionRecommender, TorchRecommender):
     def _state(self) -> dict[str, np.ndarray]:
         state = {f"net.{k}": v for k, v in super()._state().items()}
         recent = _recent(self.histories, self.config.max_items)  # all that scoring ever reads
-        state.update({
-            "hist.offsets": recent.offsets, "hist.items": recent.items,
-            "ids": self.ids, "vocab_sizes": np.asarray(self.vocab_sizes, dtype=np.int64),
-            "id_stats": np.frombuffer(json.dumps(self.id_stats).encode(), dtype=np.uint8),
-        })
+        state.update(
+            {
+                "hist.offsets": recent.offsets,
+                "hist.items": recent.items,
+                "ids": self.ids,
+                "vocab_sizes": np.asarray(self.vocab_sizes, dtype=np.int64),
+                "id_stats": np.frombuffer(json.dumps(self.id_stats).encode(), dtype=np.uint8),
+            }
+        )
         return state
 
     def _load_state(self, state: dict[str, np.ndarray]) -> None:
@@ -322,7 +374,7 @@ class Tiger(SessionRecommender, TorchRecommender):
         self.id_stats = json.loads(state["id_stats"].tobytes().decode())
         items = state["hist.items"]
         self._set_histories(Histories(state["hist.offsets"], items, np.zeros_like(items), self.n_items))
-        net = {k[len("net."):]: v for k, v in state.items() if k.startswith("net.")}
+        net = {k[len("net.") :]: v for k, v in state.items() if k.startswith("net.")}
         net.setdefault("cold", np.zeros(len(self.ids), dtype=bool))  # saved before cold items were tracked
         super()._load_state(net)
 

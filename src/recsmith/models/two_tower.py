@@ -54,7 +54,10 @@ class TwoTower(TorchRecommender):
 
     uses_side_data = True
     default_train: ClassVar[dict[str, Any]] = {
-        "loss": {"name": "infonce"}, "batch_size": 512, "epochs": 30, "optimizer": {"lr": 0.003},
+        "loss": {"name": "infonce"},
+        "batch_size": 512,
+        "epochs": 30,
+        "optimizer": {"lr": 0.003},
     }
 
     class Config(TorchModelConfig):
@@ -78,8 +81,9 @@ class TwoTower(TorchRecommender):
         history_len: int = Field(50, ge=0, description="last training items describing a user (0: none)")
         history_pooling: Literal["mean", "attention"] = Field("attention", description="how history items are pooled")
         history_mode: Literal["past", "others"] = Field(
-            "past", description="a training example's history: the user's last items before it (past: learns "
-            "what comes next), or their last training items other than it (others: learns co-occurrence)"
+            "past",
+            description="a training example's history: the user's last items before it (past: learns "
+            "what comes next), or their last training items other than it (others: learns co-occurrence)",
         )
         init_std: float = Field(0.05, gt=0, description="std of the normal initialisation of the embedding tables")
 
@@ -123,9 +127,15 @@ class TwoTower(TorchRecommender):
         from recsmith.nn.embeddings import jagged_from_column
 
         c = self.config
-        needs = [f"{name}={value}" for name, value in
-                 (("item_columns", c.item_columns), ("user_columns", c.user_columns), ("text_columns", c.text_columns))
-                 if value]
+        needs = [
+            f"{name}={value}"
+            for name, value in (
+                ("item_columns", c.item_columns),
+                ("user_columns", c.user_columns),
+                ("text_columns", c.text_columns),
+            )
+            if value
+        ]
         side = self.side
         if needs and side is None:
             raise ConfigError(
@@ -135,13 +145,15 @@ class TwoTower(TorchRecommender):
         if c.user_columns and side.users is None:
             raise ConfigError(f"two_tower.user_columns={c.user_columns}, but the dataset has no user table")
         self.item_features = [
-            jagged_from_column(_aligned(side.item_column(name), self.n_items, "item"), f"item.{name}",
-                               max_vocab=c.max_vocab)
+            jagged_from_column(
+                _aligned(side.item_column(name), self.n_items, "item"), f"item.{name}", max_vocab=c.max_vocab
+            )
             for name in c.item_columns
         ]
         self.user_features = [
-            jagged_from_column(_aligned(_user_column(side.users, name), self.n_users, "user"), f"user.{name}",
-                               max_vocab=c.max_vocab)
+            jagged_from_column(
+                _aligned(_user_column(side.users, name), self.n_users, "user"), f"user.{name}", max_vocab=c.max_vocab
+            )
             for name in c.user_columns
         ]
         self.text, self.tokens = None, {}
@@ -193,8 +205,9 @@ class TwoTower(TorchRecommender):
         seq = self._sequence
         if seq["items"].device != users.device:
             self._sequence = seq = {k: v.to(users.device) for k, v in seq.items()}
-        history = example_histories(seq["offsets"], seq["items"], users, rows["position"],
-                                    self.config.history_len, self.config.history_mode)
+        history = example_histories(
+            seq["offsets"], seq["items"], users, rows["position"], self.config.history_len, self.config.history_mode
+        )
         return Batch(inputs=(users, history), users=users, positives=rows["item"], targets=rows["weight"])
 
     def score_inputs(self, users: "torch.Tensor") -> tuple["torch.Tensor", "torch.Tensor"]:
@@ -225,10 +238,22 @@ class TwoTower(TorchRecommender):
             encoder = TextEncoder(c.text_model, freeze=False, max_length=c.text_max_length)
         layers = {"hidden": c.hidden, "dropout": c.dropout, "dim": c.dim, "init_std": c.init_std}
         try:
-            item_tower = ItemTower(item_features, embedding_dim=c.embedding_dim, text=self.text, encoder=encoder,
-                                   tokens=self.tokens or None, **layers)
-            user_tower = UserTower(user_features, embedding_dim=c.embedding_dim, history_dim=item_tower.content_dim,
-                                   history_len=c.history_len, pooling=c.history_pooling, **layers)
+            item_tower = ItemTower(
+                item_features,
+                embedding_dim=c.embedding_dim,
+                text=self.text,
+                encoder=encoder,
+                tokens=self.tokens or None,
+                **layers,
+            )
+            user_tower = UserTower(
+                user_features,
+                embedding_dim=c.embedding_dim,
+                history_dim=item_tower.content_dim,
+                history_len=c.history_len,
+                pooling=c.history_pooling,
+                **layers,
+            )
         except ValueError as err:
             raise ConfigError(f"two_tower: {err}") from None
         return TwoTowerNetwork(item_tower, user_tower, n_items=self.n_items, temperature=c.temperature)
@@ -296,10 +321,12 @@ class TwoTower(TorchRecommender):
         from recsmith.nn.embeddings import JaggedFeature
 
         c = self.config
-        self.item_features = [JaggedFeature.from_arrays(f"item.{n}", f"item_feature.{n}", state)
-                              for n in c.item_columns]
-        self.user_features = [JaggedFeature.from_arrays(f"user.{n}", f"user_feature.{n}", state)
-                              for n in c.user_columns]
+        self.item_features = [
+            JaggedFeature.from_arrays(f"item.{n}", f"item_feature.{n}", state) for n in c.item_columns
+        ]
+        self.user_features = [
+            JaggedFeature.from_arrays(f"user.{n}", f"user_feature.{n}", state) for n in c.user_columns
+        ]
         self.text = state.get("text")
         self.tokens = {k.removeprefix("tokens."): v for k, v in state.items() if k.startswith("tokens.")}
         self.user_history = state["user_history"]
@@ -325,8 +352,14 @@ def _chronological(interactions: Interactions) -> pl.DataFrame:
     return interactions.frame.with_row_index("_row").sort([Columns.User, Columns.Timestamp, "_row"])
 
 
-def example_histories(offsets: "torch.Tensor", items: "torch.Tensor", users: "torch.Tensor",
-                      positions: "torch.Tensor", length: int, mode: str) -> "torch.Tensor":
+def example_histories(
+    offsets: "torch.Tensor",
+    items: "torch.Tensor",
+    users: "torch.Tensor",
+    positions: "torch.Tensor",
+    length: int,
+    mode: str,
+) -> "torch.Tensor":
     """``(B, length)`` histories of training examples, -1 left-padded, oldest first.
 
     ``offsets`` / ``items``: the users' chronological training sequences (CSR); ``positions``: each

@@ -124,8 +124,10 @@ def jagged_from_column(column: pl.Series, key: str, *, max_vocab: int | None = N
     counts = flat.drop_nulls().value_counts(name="n").sort(["n", "value"], descending=[True, False])
     vocab = counts["value"].to_numpy().astype(str)[: max_vocab if max_vocab is not None else None]
     ids = flat.replace_strict(
-        pl.Series(vocab, dtype=pl.Utf8), pl.Series(np.arange(1, len(vocab) + 1), dtype=pl.Int64),
-        default=UNKNOWN, return_dtype=pl.Int64,
+        pl.Series(vocab, dtype=pl.Utf8),
+        pl.Series(np.arange(1, len(vocab) + 1), dtype=pl.Int64),
+        default=UNKNOWN,
+        return_dtype=pl.Int64,
     ).fill_null(UNKNOWN)
     offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])
@@ -197,8 +199,14 @@ def embedding_bag_collection(specs: Sequence[TableSpec], *, init_std: float | No
     """
     init = None if init_std is None else partial(nn.init.normal_, std=init_std)
     tables = [
-        EmbeddingBagConfig(name=s.table, embedding_dim=s.dim, num_embeddings=s.num_embeddings,
-                           feature_names=[s.feature], pooling=_POOLING[s.pooling], init_fn=init)
+        EmbeddingBagConfig(
+            name=s.table,
+            embedding_dim=s.dim,
+            num_embeddings=s.num_embeddings,
+            feature_names=[s.feature],
+            pooling=_POOLING[s.pooling],
+            init_fn=init,
+        )
         for s in specs
     ]
     return EmbeddingBagCollection(tables=tables, device=torch.device("cpu"))
@@ -208,8 +216,9 @@ def embedding_collection(specs: Sequence[TableSpec], *, init_std: float | None =
     """An unpooled collection (one vector per value, e.g. a sequence), one named table per feature."""
     init = None if init_std is None else partial(nn.init.normal_, std=init_std)
     tables = [
-        EmbeddingConfig(name=s.table, embedding_dim=s.dim, num_embeddings=s.num_embeddings,
-                        feature_names=[s.feature], init_fn=init)
+        EmbeddingConfig(
+            name=s.table, embedding_dim=s.dim, num_embeddings=s.num_embeddings, feature_names=[s.feature], init_fn=init
+        )
         for s in specs
     ]
     return EmbeddingCollection(tables=tables, device=torch.device("cpu"))

@@ -120,9 +120,7 @@ def in_batch_softmax_loss(
     return softmax_cross_entropy(logits, target, label_smoothing=label_smoothing, mask=mask)
 
 
-def info_nce_loss(
-    query: Tensor, key: Tensor, *, temperature: float = 0.1, label_smoothing: float = 0.0
-) -> Tensor:
+def info_nce_loss(query: Tensor, key: Tensor, *, temperature: float = 0.1, label_smoothing: float = 0.0) -> Tensor:
     """InfoNCE (van den Oord et al. 2018): each query must pick its own key among the batch's keys.
 
     Args:
@@ -179,9 +177,7 @@ def bpr_loss(pos: Tensor, neg: Tensor, *, mask: Tensor | None = None) -> Tensor:
     return (terms * mask).sum() / mask.sum().clamp(min=1)
 
 
-def mse_loss(
-    pred: Tensor, target: Tensor, *, label_smoothing: float = 0.0, center: float | None = None
-) -> Tensor:
+def mse_loss(pred: Tensor, target: Tensor, *, label_smoothing: float = 0.0, center: float | None = None) -> Tensor:
     """Squared error of rating predictions, with label smoothing toward ``center``.
 
     Args:

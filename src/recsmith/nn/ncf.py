@@ -18,6 +18,7 @@ batch of users never holds more than ``PAIR_BLOCK x width`` activations.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from typing import Literal
 
@@ -71,7 +72,7 @@ class NCF(nn.Module):
             self.first_user = nn.Linear(mlp_dim, layers[0])  # W_u of the split first layer, with the bias
             self.first_item = nn.Linear(mlp_dim, layers[0], bias=False)  # W_i
             rest: list[nn.Module] = []
-            for a, b in zip(layers[:-1], layers[1:]):
+            for a, b in itertools.pairwise(layers):
                 rest += [nn.ReLU()] + ([nn.Dropout(dropout)] if dropout > 0 else []) + [nn.Linear(a, b)]
             rest.append(nn.ReLU())
             self.tower = nn.Sequential(*rest)

@@ -93,9 +93,7 @@ class Objective:
         return out
 
     # ------------------------------------------------------------------ shared pieces
-    def score_candidates(
-        self, network: nn.Module, batch: Batch, negs: Negatives
-    ) -> tuple[Tensor, Tensor, Tensor]:
+    def score_candidates(self, network: nn.Module, batch: Batch, negs: Negatives) -> tuple[Tensor, Tensor, Tensor]:
         """Scores of the positives ``(B,)`` and negatives ``(B, N)``, and the mask of kept negatives.
 
         One forward call for both (DDP synchronises gradients through ``forward`` only). A
@@ -136,8 +134,13 @@ def _sampled_softmax(o: Objective, network: nn.Module, batch: Batch, generator: 
     if o.cfg.logq_correction:
         log_q_pos, log_q_neg = o.sampler.log_prob(batch.positives), negs.log_q
     return losses.sampled_softmax_loss(
-        pos, neg, log_q_pos=log_q_pos, log_q_neg=log_q_neg, temperature=o.cfg.temperature,
-        label_smoothing=o.cfg.label_smoothing, mask=mask,
+        pos,
+        neg,
+        log_q_pos=log_q_pos,
+        log_q_neg=log_q_neg,
+        temperature=o.cfg.temperature,
+        label_smoothing=o.cfg.label_smoothing,
+        mask=mask,
     )
 
 
@@ -163,12 +166,19 @@ def _infonce(o: Objective, network: nn.Module, batch: Batch, generator: torch.Ge
     positives = batch.positives
     logits = network(batch.inputs, positives) / o.cfg.temperature  # (B, B)
     # the same item twice in a batch: the other copy is not a negative of this row
-    mask = (positives[None, :] != positives[:, None]) | torch.eye(len(positives), dtype=torch.bool,
-                                                                  device=positives.device)
+    mask = (positives[None, :] != positives[:, None]) | torch.eye(
+        len(positives), dtype=torch.bool, device=positives.device
+    )
     log_q = o._log_freq.to(positives.device)[positives] if o.cfg.logq_correction else None
     off_diagonal = mask & ~torch.eye(len(positives), dtype=torch.bool, device=positives.device)
-    o.stats.update(batch.users, positives, logits.diagonal().detach(), Negatives(positives, None, True),
-                   logits.detach(), off_diagonal)
+    o.stats.update(
+        batch.users,
+        positives,
+        logits.diagonal().detach(),
+        Negatives(positives, None, True),
+        logits.detach(),
+        off_diagonal,
+    )
     return losses.in_batch_softmax_loss(logits, log_q=log_q, label_smoothing=o.cfg.label_smoothing, mask=mask)
 
 

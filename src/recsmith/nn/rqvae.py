@@ -19,6 +19,7 @@ code distribution). Items whose ``L`` codes coincide are made unique by :func:`r
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -89,7 +90,7 @@ def _kmeans_pp(x: Tensor, k: int, generator: torch.Generator | None) -> Tensor:
 # ---------------------------------------------------------------------- the RQ-VAE
 def _mlp(sizes: list[int]) -> nn.Sequential:
     layers: list[nn.Module] = []
-    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+    for i, (a, b) in enumerate(itertools.pairwise(sizes)):
         layers.append(nn.Linear(a, b))
         if i < len(sizes) - 2:
             layers.append(nn.SiLU())
@@ -107,8 +108,9 @@ class RQVAE(nn.Module):
         beta: weight of the commitment term (the encoder's pull toward its codewords).
     """
 
-    def __init__(self, input_dim: int, hidden: list[int], latent_dim: int, levels: int, codes: int,
-                 beta: float = 0.25) -> None:
+    def __init__(
+        self, input_dim: int, hidden: list[int], latent_dim: int, levels: int, codes: int, beta: float = 0.25
+    ) -> None:
         super().__init__()
         self.encoder = _mlp([input_dim, *hidden, latent_dim])
         self.decoder = _mlp([latent_dim, *reversed(hidden), input_dim])
@@ -220,7 +222,7 @@ def train_rqvae(
     steps_per_epoch = -(-n // batch_size)
     last_reset_step = int(0.8 * epochs * steps_per_epoch)
     epoch_iter = range(1, epochs + 1)
-    for epoch in (track(epoch_iter, "RQ-VAE") if progress else epoch_iter):
+    for epoch in track(epoch_iter, "RQ-VAE") if progress else epoch_iter:
         order = torch.randperm(n, generator=generator)
         total = recon_total = 0.0
         resets = 0

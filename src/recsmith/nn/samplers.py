@@ -87,20 +87,22 @@ class NegativeSampler(ABC):
         self.lookup = lookup
 
     @abstractmethod
-    def sample(self, users: Tensor, positives: Tensor, n: int, *, shared: bool, generator: torch.Generator) -> Negatives:
+    def sample(
+        self, users: Tensor, positives: Tensor, n: int, *, shared: bool, generator: torch.Generator
+    ) -> Negatives:
         """``n`` negatives per row of ``users`` / ``positives`` (``(B,)`` each); ``shared`` is a preference."""
 
     def log_prob(self, items: Tensor) -> Tensor:
         """Log probability of drawing ``items`` (any shape) in one draw."""
         raise NotImplementedError(f"{type(self).__name__} has no closed-form sampling probability")
 
-    def maybe_refresh(self, step: int, scorer: Scorer) -> None:
+    def maybe_refresh(self, step: int, scorer: Scorer) -> None:  # noqa: B027 -- a no-op unless overridden
         """Called after every optimizer step (hard negatives re-score their pools here)."""
 
     def state_dict(self) -> dict[str, Any]:
         return {}
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
+    def load_state_dict(self, state: dict[str, Any]) -> None:  # noqa: B027 -- stateless by default
         pass
 
 
@@ -249,8 +251,15 @@ class NegativeStats:
         self._n = self._n_pos = 0
 
     @torch.no_grad()
-    def update(self, users: Tensor, positives: Tensor, pos_scores: Tensor, negs: Negatives,
-               neg_scores: Tensor, mask: Tensor | None) -> None:
+    def update(
+        self,
+        users: Tensor,
+        positives: Tensor,
+        pos_scores: Tensor,
+        negs: Negatives,
+        neg_scores: Tensor,
+        mask: Tensor | None,
+    ) -> None:
         r, c = min(self.max_rows, users.numel()), self.max_negatives
         users, positives = users[:r].cpu(), positives[:r].cpu()
         items = (negs.items[None, :c].expand(r, -1) if negs.shared else negs.items[:r, :c]).cpu()

@@ -55,8 +55,15 @@ class ItemTable(nn.Module):
     are ``values[offsets[i]:offsets[i + 1]]``, ids ``>= 1``), or None for ids only.
     """
 
-    def __init__(self, n_items: int, dim: int, *, attr_offsets: Tensor | None = None,
-                 attr_values: Tensor | None = None, n_attr_values: int = 0) -> None:
+    def __init__(
+        self,
+        n_items: int,
+        dim: int,
+        *,
+        attr_offsets: Tensor | None = None,
+        attr_values: Tensor | None = None,
+        n_attr_values: int = 0,
+    ) -> None:
         super().__init__()
         self.n_items = n_items
         self.ids = nn.Embedding(n_items + 2, dim)  # + padding + mask token
@@ -86,9 +93,22 @@ class SequentialNetwork(nn.Module):
     #: takes ``items = (positives, shared negatives)`` (see :mod:`recsmith.nn.objectives`)
     scores_positive_and_shared = True
 
-    def __init__(self, n_items: int, *, kind: str, dim: int, max_len: int, layers: int, heads: int,
-                 dropout: float, positions: str = "learned", time_gaps: bool = False,
-                 time_of_day: bool = False, item_table: ItemTable | None = None, ffn_mult: int = 1) -> None:
+    def __init__(
+        self,
+        n_items: int,
+        *,
+        kind: str,
+        dim: int,
+        max_len: int,
+        layers: int,
+        heads: int,
+        dropout: float,
+        positions: str = "learned",
+        time_gaps: bool = False,
+        time_of_day: bool = False,
+        item_table: ItemTable | None = None,
+        ffn_mult: int = 1,
+    ) -> None:
         super().__init__()
         self.n_items, self.kind, self.dim = n_items, kind, dim
         self.items = item_table or ItemTable(n_items, dim)
@@ -101,12 +121,12 @@ class SequentialNetwork(nn.Module):
                 nn.init.normal_(table.weight, std=0.02)
         self.input_drop = nn.Dropout(dropout)
         if kind == "gru":
-            self.encoder = nn.GRU(dim, dim, num_layers=layers, batch_first=True,
-                                  dropout=dropout if layers > 1 else 0.0)
+            self.encoder = nn.GRU(dim, dim, num_layers=layers, batch_first=True, dropout=dropout if layers > 1 else 0.0)
             self.norm = nn.LayerNorm(dim)
         else:
-            self.encoder = TransformerEncoder(dim, heads, layers, dropout, max_len=max_len, ffn_mult=ffn_mult,
-                                              rope=positions == "rope")
+            self.encoder = TransformerEncoder(
+                dim, heads, layers, dropout, max_len=max_len, ffn_mult=ffn_mult, rope=positions == "rope"
+            )
         self.register_buffer("all_items", torch.arange(n_items), persistent=False)
 
     def hidden(self, inputs: SeqInputs, table: Tensor) -> Tensor:

@@ -68,9 +68,9 @@ def relative_bucket(distance: Tensor, *, bidirectional: bool, buckets: int, max_
     else:
         n = n.clamp(min=0)  # causal: keys after the query never matter
     exact = buckets // 2
-    large = exact + (
-        torch.log(n.float().clamp(min=1) / exact) / math.log(max_distance / exact) * (buckets - exact)
-    ).long()
+    large = (
+        exact + (torch.log(n.float().clamp(min=1) / exact) / math.log(max_distance / exact) * (buckets - exact)).long()
+    )
     return out + torch.where(n < exact, n, large.clamp(max=buckets - 1))
 
 
@@ -84,8 +84,12 @@ class RelativeBias(nn.Module):
 
     def forward(self, length: int, device: torch.device) -> Tensor:
         pos = torch.arange(length, device=device)
-        bucket = relative_bucket(pos[None, :] - pos[:, None], bidirectional=self.bidirectional,
-                                 buckets=self.buckets, max_distance=self.max_distance)
+        bucket = relative_bucket(
+            pos[None, :] - pos[:, None],
+            bidirectional=self.bidirectional,
+            buckets=self.buckets,
+            max_distance=self.max_distance,
+        )
         return self.table(bucket).permute(2, 0, 1)[None]
 
 
@@ -152,8 +156,14 @@ class Block(nn.Module):
         x = x + self.drop(self.attn.packed_self(self.norm1(x), mask, bias))
         return x + self.drop(self.ff(self.norm3(x)))
 
-    def decode(self, x: Tensor, bias: Tensor, memory_kv: tuple[Tensor, Tensor], memory_bias: Tensor,
-               cache: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+    def decode(
+        self,
+        x: Tensor,
+        bias: Tensor,
+        memory_kv: tuple[Tensor, Tensor],
+        memory_bias: Tensor,
+        cache: tuple[Tensor, Tensor] | None = None,
+    ) -> tuple[Tensor, tuple[Tensor, Tensor]]:
         """Decoder block on ``x`` ``(N, T, d)``; with ``cache`` (the self-attention keys / values of
         the earlier positions) ``x`` holds only the new positions. Returns the output and the new cache."""
         h = self.norm1(x)
@@ -263,7 +273,9 @@ class TigerNetwork(nn.Module):
         x = self.embed(tokens) + self.level(levels)
         if bool(anonymous.any()):
             # an anonymous session (user -1) gets the average user token: "some user", not a real one's bucket
-            typical = self.embed.weight[N_SPECIAL : N_SPECIAL + self.user_buckets].mean(0) + self.level.weight[self.depth]
+            typical = (
+                self.embed.weight[N_SPECIAL : N_SPECIAL + self.user_buckets].mean(0) + self.level.weight[self.depth]
+            )
             x = x.index_put((rows[anonymous], (first - start)[anonymous]), typical)
         seq = x.shape[1]
         if self.position is not None:
@@ -288,8 +300,9 @@ class TigerNetwork(nn.Module):
         """Hidden states ``(N, t + 1, d)`` for decoder input ``[BOS, prefix]``; ``prefix`` ``(N, t)`` codes;
         ``N`` a multiple of the memory's rows (consecutive groups share one history)."""
         n, t = prefix.shape
-        tokens = torch.cat([torch.full((n, 1), BOS, device=prefix.device, dtype=torch.int64),
-                            prefix + self.level_offsets[:t]], dim=1)
+        tokens = torch.cat(
+            [torch.full((n, 1), BOS, device=prefix.device, dtype=torch.int64), prefix + self.level_offsets[:t]], dim=1
+        )
         x = self.drop(self.embed(tokens) + self.level.weight[: t + 1])
         causal = torch.full((t + 1, t + 1), _NEG, device=x.device).triu(1)[None, None]
         bias = causal if self.decoder_bias is None else causal + self.decoder_bias(t + 1, x.device)
@@ -306,8 +319,11 @@ class TigerNetwork(nn.Module):
         """``(N, D)`` log-probability of each token of ``ids`` ``(N, D)`` under teacher forcing."""
         hidden = self.decode(memory_kv, memory_bias, ids[:, :-1])
         return torch.stack(
-            [self.level_logits(hidden[:, t], t).log_softmax(-1).gather(1, ids[:, t : t + 1])[:, 0]
-             for t in range(self.depth)], dim=1,
+            [
+                self.level_logits(hidden[:, t], t).log_softmax(-1).gather(1, ids[:, t : t + 1])[:, 0]
+                for t in range(self.depth)
+            ],
+            dim=1,
         )
 
     # ------------------------------------------------------------------ the protocol

@@ -40,8 +40,9 @@ class RotaryEmbedding(nn.Module):
 class TransformerBlock(nn.Module):
     """``x + attn(LN(x))`` then ``x + FFN(LN(x))`` (pre-LN: stable without warm-up tricks)."""
 
-    def __init__(self, dim: int, heads: int, dropout: float, *, ffn_mult: int = 1,
-                 rope: RotaryEmbedding | None = None) -> None:
+    def __init__(
+        self, dim: int, heads: int, dropout: float, *, ffn_mult: int = 1, rope: RotaryEmbedding | None = None
+    ) -> None:
         super().__init__()
         if dim % heads:
             raise ValueError(f"dim ({dim}) must be divisible by heads ({heads})")
@@ -64,7 +65,11 @@ class TransformerBlock(nn.Module):
             q, k = self.rope(q), self.rope(k)
         mask = None if key_mask is None else key_mask[:, None, None, :]
         attn = F.scaled_dot_product_attention(
-            q, k, v, attn_mask=mask, is_causal=causal and mask is None,
+            q,
+            k,
+            v,
+            attn_mask=mask,
+            is_causal=causal and mask is None,
             dropout_p=self.dropout if self.training else 0.0,
         )
         x = x + self.drop(self.out(attn.transpose(1, 2).reshape(b, length, d)))
@@ -74,8 +79,9 @@ class TransformerBlock(nn.Module):
 class TransformerEncoder(nn.Module):
     """A stack of :class:`TransformerBlock` and a final LayerNorm."""
 
-    def __init__(self, dim: int, heads: int, layers: int, dropout: float, *, max_len: int,
-                 ffn_mult: int = 1, rope: bool = False) -> None:
+    def __init__(
+        self, dim: int, heads: int, layers: int, dropout: float, *, max_len: int, ffn_mult: int = 1, rope: bool = False
+    ) -> None:
         super().__init__()
         rotary = RotaryEmbedding(dim // heads, max_len) if rope else None
         self.blocks = nn.ModuleList(

@@ -37,7 +37,11 @@ def unique_ids(codes: np.ndarray) -> tuple[np.ndarray, dict[str, float]]:
     codes = np.asarray(codes, dtype=np.int64)
     n = len(codes)
     if n == 0:
-        return np.zeros((0, codes.shape[1] + 1), dtype=np.int64), {"collision_rate": 0.0, "max_group": 0, "unique_codes": 0}
+        return np.zeros((0, codes.shape[1] + 1), dtype=np.int64), {
+            "collision_rate": 0.0,
+            "max_group": 0,
+            "unique_codes": 0,
+        }
     _, group, sizes = np.unique(codes, axis=0, return_inverse=True, return_counts=True)
     group = group.ravel()
     order = np.lexsort((np.arange(n), group))  # by group, then item id
@@ -47,7 +51,7 @@ def unique_ids(codes: np.ndarray) -> tuple[np.ndarray, dict[str, float]]:
     stats = {
         "collision_rate": float((sizes[group] > 1).mean()),
         "max_group": int(sizes.max()),
-        "unique_codes": int(len(sizes)),
+        "unique_codes": len(sizes),
     }
     return np.concatenate([codes, rank[:, None]], axis=1), stats
 
@@ -111,7 +115,9 @@ class PrefixTrie:
         count = torch.where(live, offsets[safe + 1] - start, torch.zeros_like(start))
         rows = torch.repeat_interleave(torch.arange(n, device=nodes.device), count)
         # position of each child within its parent's run: global index minus the run's start
-        within = torch.arange(rows.numel(), device=nodes.device) - torch.repeat_interleave(count.cumsum(0) - count, count)
+        within = torch.arange(rows.numel(), device=nodes.device) - torch.repeat_interleave(
+            count.cumsum(0) - count, count
+        )
         index = start[rows] + within
         next_nodes = torch.full((n, vocab), -1, dtype=torch.int64, device=nodes.device)
         next_nodes[rows, tokens[index]] = children[index]

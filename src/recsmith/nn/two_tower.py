@@ -189,7 +189,7 @@ class TwoTowerNetwork(nn.Module):
         """``(B,)`` users and their ``(B, L)`` histories (-1 padded) -> ``(B, dim)``."""
         if not self.user_tower.history_len:
             return self.user_tower(users, None, None)
-        history = history[:, -self.user_tower.history_len:]
+        history = history[:, -self.user_tower.history_len :]
         mask = history != PAD
         unique, inverse = torch.unique(history.clamp(min=0).reshape(-1), return_inverse=True)
         content = self.item_tower.content(unique)[inverse].reshape(*history.shape, -1)  # (B, L, c)

@@ -18,14 +18,14 @@ import json
 import math
 import re
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from recsmith.reports import plots
 from recsmith.reports.analysis import ReportOptions, analyse_run, popularity_shares
 from recsmith.reports.render import Document, Heading, Image, Para, Table, to_html, to_markdown
 from recsmith.reports.run import RunData, load_run
-from recsmith.reports import plots
 from recsmith.utils.atomic import atomic_dir
 from recsmith.utils.logging import log
 
@@ -54,7 +54,7 @@ def write_report(
 def build_report(runs: Sequence[str | Path], options: ReportOptions) -> tuple[Document, dict[str, Any]]:
     """The document and the numbers behind it."""
     doc = Document("recsmith evaluation report")
-    created = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    created = datetime.now(UTC).isoformat(timespec="seconds")
     doc.add(
         Para(
             f"Generated {created} from {', '.join(f'`{r}`' for r in runs)}. Full-ranking metrics on each run's "
@@ -88,8 +88,11 @@ def _run_section(doc: Document, run: RunData, r: dict[str, Any], slug: str) -> N
             f"seen items {'filtered' if proto['filter_seen'] else 'kept'}; test-time models fitted on "
             f"{proto['train_interactions']:,} interactions. Categories for diversity and calibration: "
             + (f"`{proto['category_column']}` ({proto['n_categories']} values)." if proto["n_categories"] else "none.")
-            + (" (Evaluations re-computed from the saved models: this run predates stored evaluations.)"
-               if proto["recomputed"] else "")
+            + (
+                " (Evaluations re-computed from the saved models: this run predates stored evaluations.)"
+                if proto["recomputed"]
+                else ""
+            )
         )
     )
 
@@ -111,11 +114,13 @@ def _run_section(doc: Document, run: RunData, r: dict[str, Any], slug: str) -> N
 
     if baseline and len(models) > 1:
         doc.add(Heading(2, f"Paired comparison with `{baseline}`"))
-        doc.add(Para(
-            "Difference of means with its bootstrap interval; raw p-values of the paired t-test and the Wilcoxon "
-            "signed-rank test; effect sizes Cohen's d_z and rank-biserial r; the verdict uses Holm-adjusted p-values "
-            "of both tests."
-        ))
+        doc.add(
+            Para(
+                "Difference of means with its bootstrap interval; raw p-values of the paired t-test and the Wilcoxon "
+                "signed-rank test; effect sizes Cohen's d_z and rank-biserial r; the verdict uses Holm-adjusted p-values "
+                "of both tests."
+            )
+        )
         rows = []
         for m in order:
             if m == baseline:
@@ -125,29 +130,51 @@ def _run_section(doc: Document, run: RunData, r: dict[str, Any], slug: str) -> N
                 c = comps.get(metric)
                 if not c:
                     continue
-                rows.append([
-                    m, metric, f"{c['diff']:+.4f} {_interval(c['diff_ci'])}", _p(c["p_t"]), _p(c["p_wilcoxon"]),
-                    _num(c["cohens_d"], signed=True), _num(c["rank_biserial"], signed=True), c["verdict"],
-                ])
-        doc.add(Table(["model", "metric", "difference", "p (t-test)", "p (Wilcoxon)", "d_z", "r", "verdict"], rows,
-                      numeric_from=2))
+                rows.append(
+                    [
+                        m,
+                        metric,
+                        f"{c['diff']:+.4f} {_interval(c['diff_ci'])}",
+                        _p(c["p_t"]),
+                        _p(c["p_wilcoxon"]),
+                        _num(c["cohens_d"], signed=True),
+                        _num(c["rank_biserial"], signed=True),
+                        c["verdict"],
+                    ]
+                )
+        doc.add(
+            Table(
+                ["model", "metric", "difference", "p (t-test)", "p (Wilcoxon)", "d_z", "r", "verdict"],
+                rows,
+                numeric_from=2,
+            )
+        )
 
     # beyond accuracy: metrics as rows, models as columns
     doc.add(Heading(2, f"Beyond accuracy (top-{k}; coverage at every cutoff)"))
     names = [n for n in models[order[0]].get("beyond", {}) if n != "k"] if order else []
     rows = []
     for name in names:
-        rows.append([name, *[_with_ci(models[m]["beyond"].get(name), models[m].get("ci", {}).get("beyond", {}).get(name))
-                             for m in order]])
+        rows.append(
+            [
+                name,
+                *[
+                    _with_ci(models[m]["beyond"].get(name), models[m].get("ci", {}).get("beyond", {}).get(name))
+                    for m in order
+                ],
+            ]
+        )
     doc.add(Table(["metric", *order], rows))
-    doc.add(Para(
-        "coverage: share of the catalogue recommended to anyone; gini: inequality of item exposure (0 = even); "
-        "personalisation: 1 - mean cosine overlap of two users' lists; novelty: mean self-information (bits) of "
-        "recommended items; arp: their mean training popularity (users); long_tail_share: share outside the 20% most "
-        "popular items; ild: 1 - mean cosine similarity of item categories within a list; serendipity: relevant items "
-        "the popularity baseline would not have recommended, per slot; calibration: KL divergence (nats) of the "
-        "list's category mix from the user's history (0 = calibrated)."
-    ))
+    doc.add(
+        Para(
+            "coverage: share of the catalogue recommended to anyone; gini: inequality of item exposure (0 = even); "
+            "personalisation: 1 - mean cosine overlap of two users' lists; novelty: mean self-information (bits) of "
+            "recommended items; arp: their mean training popularity (users); long_tail_share: share outside the 20% most "
+            "popular items; ild: 1 - mean cosine similarity of item categories within a list; serendipity: relevant items "
+            "the popularity baseline would not have recommended, per slot; calibration: KL divergence (nats) of the "
+            "list's category mix from the user's history (0 = calibrated)."
+        )
+    )
 
     # slices
     slices = r["slices"]
@@ -157,49 +184,85 @@ def _run_section(doc: Document, run: RunData, r: dict[str, Any], slug: str) -> N
         rows = []
         for s in slices:
             n = max((e["n_users"] for e in s["models"].values()), default=0)
-            rows.append([s["name"], s["description"], f"{n:,}",
-                         *[_with_ci(s["models"][m]["metrics"].get(metric), s["models"][m].get("ci", {}).get(metric))
-                           for m in order]])
+            rows.append(
+                [
+                    s["name"],
+                    s["description"],
+                    f"{n:,}",
+                    *[
+                        _with_ci(s["models"][m]["metrics"].get(metric), s["models"][m].get("ci", {}).get(metric))
+                        for m in order
+                    ],
+                ]
+            )
         doc.add(Table(["slice", "members", "users", *order], rows, numeric_from=2))
 
     if "sampled" in r:
         s = r["sampled"]
         doc.add(Heading(2, f"Sampled negatives vs full ranking ({s['n_negatives']} negatives, K = {s['k']})"))
-        doc.add(Para(
-            "The same saved models, scored under the sampled protocol (the target ranked among "
-            f"{s['n_negatives']} random unseen items) next to the full ranking the rest of this report uses."
-        ))
+        doc.add(
+            Para(
+                "The same saved models, scored under the sampled protocol (the target ranked among "
+                f"{s['n_negatives']} random unseen items) next to the full ranking the rest of this report uses."
+            )
+        )
         cols = list(next(iter(s["models"].values()))) if s["models"] else []
         full_rank = {m: i + 1 for i, m in enumerate(sorted(s["models"], key=lambda m: -(s["models"][m][cols[2]] or 0)))}
         samp_rank = {m: i + 1 for i, m in enumerate(sorted(s["models"], key=lambda m: -s["models"][m][cols[3]]))}
-        rows = [[m, *[_num(v) for v in s["models"][m].values()], str(full_rank[m]), str(samp_rank[m])] for m in order
-                if m in s["models"]]
+        rows = [
+            [m, *[_num(v) for v in s["models"][m].values()], str(full_rank[m]), str(samp_rank[m])]
+            for m in order
+            if m in s["models"]
+        ]
         doc.add(Table(["model", *cols, "rank (full)", "rank (sampled)"], rows))
 
     # figures
     colours_order = order
     by_k = {m: r["by_k"][m] for m in colours_order}
     doc.add(Heading(2, "Figures"))
-    doc.add(Image(f"{slug}-metric-vs-k.png", plots.metric_vs_k(by_k, f"{run.name}: metric vs K"),
-                  "Accuracy at every cutoff K (full ranking, test users)."))
+    doc.add(
+        Image(
+            f"{slug}-metric-vs-k.png",
+            plots.metric_vs_k(by_k, f"{run.name}: metric vs K"),
+            "Accuracy at every cutoff K (full ranking, test users).",
+        )
+    )
     ranks, series = popularity_shares(run, k)
     ordered = {m: series[m] for m in colours_order} | {n: v for n, v in series.items() if n not in models}
-    doc.add(Image(f"{slug}-popularity.png",
-                  plots.popularity_cdf(ranks, ordered, colours_order, k, f"{run.name}: popularity of recommended vs interacted items"),
-                  "Cumulative share of recommendations (solid) and of test / training interactions (black) that go to "
-                  "the r most popular training items. Curves above the dashed test line over-recommend popular items."))
-    doc.add(Image(f"{slug}-coverage.png",
-                  plots.coverage_bars({m: models[m] for m in colours_order}, proto["ks"], f"{run.name}: coverage and exposure"),
-                  "Catalogue coverage at each cutoff, and the Gini index of item exposure in the top-K lists."))
+    doc.add(
+        Image(
+            f"{slug}-popularity.png",
+            plots.popularity_cdf(
+                ranks, ordered, colours_order, k, f"{run.name}: popularity of recommended vs interacted items"
+            ),
+            "Cumulative share of recommendations (solid) and of test / training interactions (black) that go to "
+            "the r most popular training items. Curves above the dashed test line over-recommend popular items.",
+        )
+    )
+    doc.add(
+        Image(
+            f"{slug}-coverage.png",
+            plots.coverage_bars(
+                {m: models[m] for m in colours_order}, proto["ks"], f"{run.name}: coverage and exposure"
+            ),
+            "Catalogue coverage at each cutoff, and the Gini index of item exposure in the top-K lists.",
+        )
+    )
     if slices:
-        doc.add(Image(f"{slug}-slices.png",
-                      plots.slice_bars(_ordered_slices(slices, colours_order), f"ndcg@{k}", f"{run.name}: ndcg@{k} by slice"),
-                      "Per-slice accuracy with bootstrap intervals; n = users in the slice."))
+        doc.add(
+            Image(
+                f"{slug}-slices.png",
+                plots.slice_bars(_ordered_slices(slices, colours_order), f"ndcg@{k}", f"{run.name}: ndcg@{k} by slice"),
+                "Per-slice accuracy with bootstrap intervals; n = users in the slice.",
+            )
+        )
     curves = plots.training_curves(run.curves, f"{run.name}: training curves")
     if curves is not None:
         doc.add(Image(f"{slug}-training.png", curves, "Training curves from the run's metrics.jsonl."))
     else:
-        doc.add(Para("Training curves: this run has no `metrics.jsonl` (none of its models was trained by the Trainer)."))
+        doc.add(
+            Para("Training curves: this run has no `metrics.jsonl` (none of its models was trained by the Trainer).")
+        )
 
 
 def _ordered_slices(slices: list[dict[str, Any]], order: list[str]) -> list[dict[str, Any]]:

@@ -45,8 +45,15 @@ def analyse_run(run: RunData, opts: ReportOptions) -> tuple[dict[str, Any], Eval
         log(f"{run.name}: baseline {baseline!r} was not run; no comparisons")
         baseline = None
     per_model = analyse(
-        run.evals, ctx, ks=ks, k=k, baseline=baseline, n_bootstrap=opts.bootstrap,
-        confidence=opts.confidence, alpha=opts.alpha, seed=opts.seed,
+        run.evals,
+        ctx,
+        ks=ks,
+        k=k,
+        baseline=baseline,
+        n_bootstrap=opts.bootstrap,
+        confidence=opts.confidence,
+        alpha=opts.alpha,
+        seed=opts.seed,
     )
     models = {}
     for name, ev in run.evals.items():
@@ -77,8 +84,14 @@ def analyse_run(run: RunData, opts: ReportOptions) -> tuple[dict[str, Any], Eval
         "baseline": baseline,
         "models": models,
         "slices": analyse_slices(
-            run.evals, ctx, ks=[k], cold_start_max=opts.cold_start_max, n_quantiles=opts.n_quantiles,
-            n_bootstrap=opts.bootstrap, confidence=opts.confidence, seed=opts.seed,
+            run.evals,
+            ctx,
+            ks=[k],
+            cold_start_max=opts.cold_start_max,
+            n_quantiles=opts.n_quantiles,
+            n_bootstrap=opts.bootstrap,
+            confidence=opts.confidence,
+            seed=opts.seed,
         ),
         "by_k": metrics_by_k(run),
         "curves": sorted(run.curves),

@@ -12,8 +12,18 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-_PALETTE = ["#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860", "#DA8BC3", "#8C8C8C",
-            "#CCB974", "#64B5CD"]
+_PALETTE = [
+    "#4C72B0",
+    "#DD8452",
+    "#55A868",
+    "#C44E52",
+    "#8172B3",
+    "#937860",
+    "#DA8BC3",
+    "#8C8C8C",
+    "#CCB974",
+    "#64B5CD",
+]
 
 
 def colours(models: Sequence[str]) -> dict[str, str]:
@@ -48,7 +58,9 @@ def metric_vs_k(by_k: dict[str, dict[str, list[float]]], title: str) -> bytes:
     return _png(fig)
 
 
-def popularity_cdf(ranks: np.ndarray, series: dict[str, np.ndarray], models: Sequence[str], k: int, title: str) -> bytes:
+def popularity_cdf(
+    ranks: np.ndarray, series: dict[str, np.ndarray], models: Sequence[str], k: int, title: str
+) -> bytes:
     """Cumulative share of recommended items (solid) and of interactions (dashed) among the r most
     popular training items: a curve far above the interactions' means popularity bias."""
     fig = Figure(figsize=(7.5, 4.2))
@@ -116,8 +128,16 @@ def slice_bars(slices: list[dict[str, Any]], metric: str, title: str) -> bytes:
             vals.append(v if v is not None else 0.0)
             lo.append(v - ci[0] if v is not None and ci[0] is not None else 0.0)
             hi.append(ci[1] - v if v is not None and ci[1] is not None else 0.0)
-        ax.bar(x + i * width - 0.4 + width / 2, vals, width, yerr=[lo, hi], capsize=2, label=m, color=col[m],
-               error_kw={"elinewidth": 0.8})
+        ax.bar(
+            x + i * width - 0.4 + width / 2,
+            vals,
+            width,
+            yerr=[lo, hi],
+            capsize=2,
+            label=m,
+            color=col[m],
+            error_kw={"elinewidth": 0.8},
+        )
     labels = [f"{s['name']}\n(n={max((e['n_users'] for e in s['models'].values()), default=0)})" for s in slices]
     ax.set_xticks(x, labels, fontsize=8)
     ax.set_ylabel(metric)

@@ -60,7 +60,9 @@ def load_run(path: str | Path) -> RunData:
     path = Path(path)
     board_file = path / "leaderboard.json"
     if not board_file.is_file():
-        raise RecsmithError(f"{path} is not a leaderboard run (no leaderboard.json); create one with `recsmith benchmark`")
+        raise RecsmithError(
+            f"{path} is not a leaderboard run (no leaderboard.json); create one with `recsmith benchmark`"
+        )
     board = json.loads(board_file.read_text())
     info = json.loads((path / "run.json").read_text()) if (path / "run.json").is_file() else {}
     cfg = load_config(path / "config.yaml") if (path / "config.yaml").is_file() else RunConfig()
@@ -77,8 +79,19 @@ def load_run(path: str | Path) -> RunData:
         )
     evals, train, test = _reevaluate(path, board, info, cfg)
     return RunData(
-        path, name, board, info, cfg, list(cfg.evaluation.ks), cfg.evaluation.filter_seen, evals, train, test,
-        items, curves, recomputed=True,
+        path,
+        name,
+        board,
+        info,
+        cfg,
+        list(cfg.evaluation.ks),
+        cfg.evaluation.filter_seen,
+        evals,
+        train,
+        test,
+        items,
+        curves,
+        recomputed=True,
     )
 
 
@@ -107,8 +120,13 @@ def _reevaluate(
             continue
         model = Recommender.load(model_dir)
         result = evaluate(
-            model, parts.test, ev.ks, filter_seen=ev.filter_seen, batch_size=ev.batch_size,
-            return_per_user=True, return_lists=True,
+            model,
+            parts.test,
+            ev.ks,
+            filter_seen=ev.filter_seen,
+            batch_size=ev.batch_size,
+            return_per_user=True,
+            return_lists=True,
         )
         evals[name] = ModelEval.from_result(result)
     return evals, parts.train_full(), parts.test

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -132,7 +132,7 @@ class AnnIndex:
             labels=np.arange(n) if labels is None else labels,
             search_params=dict(search_params or {}),
             external_ids=external_ids,
-            created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            created=datetime.now(UTC).isoformat(timespec="seconds"),
         )
 
     # ------------------------------------------------------------------ searching
@@ -167,7 +167,11 @@ class AnnIndex:
             raise RecsmithError(f"queries have dimension {q.shape[1]}, the index {self.dim}")
         if k < 1:
             raise RecsmithError(f"k must be at least 1, got {k}")
-        merged = self.search_params if not params else _check_params(self.index, self.factory, {**self.search_params, **params})
+        merged = (
+            self.search_params
+            if not params
+            else _check_params(self.index, self.factory, {**self.search_params, **params})
+        )
         keep: list[Any] = []  # FAISS holds raw pointers: the Python objects must outlive the search
         sel = self._selector(allowed, keep) if allowed is not None else None
         sp = _search_parameters(self.index, merged, sel, keep)
@@ -362,10 +366,7 @@ def _search_parameters(index: Any, params: dict[str, int], sel: Any, keep: list[
     kind = _kind(idx)
     if kind == "IVF":
         out = faiss.SearchParametersIVF()
-        if "nprobe" in params:
-            out.nprobe = params["nprobe"]
-        else:
-            out.nprobe = idx.nprobe
+        out.nprobe = params.get("nprobe", idx.nprobe)
     elif kind == "HNSW":
         out = faiss.SearchParametersHNSW()
         out.efSearch = params.get("efSearch", idx.hnsw.efSearch)

@@ -128,9 +128,14 @@ def export_onnx(module: Any, path: str | Path, n_items: int) -> Path:
         warnings.simplefilter("ignore", DeprecationWarning)
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
         torch.onnx.export(
-            module, (example,), str(path), input_names=["items"], output_names=["query"],
+            module,
+            (example,),
+            str(path),
+            input_names=["items"],
+            output_names=["query"],
             dynamic_axes={"items": {0: "batch", 1: "history"}, "query": {0: "batch"}},
-            opset_version=OPSET, dynamo=False,
+            opset_version=OPSET,
+            dynamo=False,
         )
     return path
 

@@ -36,8 +36,15 @@ from recsmith.serving.routes import feedback, items, model, ops, recommendations
 from recsmith.serving.service import Service
 from recsmith.serving.settings import ServeSettings
 
-_HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-               405: "method_not_allowed", 413: "payload_too_large", 415: "unsupported_media_type"}
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+}
 
 
 def create_app(settings: ServeSettings, *, service: Service | None = None) -> FastAPI:
@@ -74,7 +81,9 @@ def create_app_from_env() -> FastAPI:
     return create_app(ServeSettings())
 
 
-def _error(status: int, code: str, message: str, details: Any = None, headers: dict[str, str] | None = None) -> JSONResponse:
+def _error(
+    status: int, code: str, message: str, details: Any = None, headers: dict[str, str] | None = None
+) -> JSONResponse:
     body: dict[str, Any] = {"code": code, "message": message}
     if details is not None:
         body["details"] = jsonable_encoder(details)
@@ -88,9 +97,7 @@ def _add_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, err: RequestValidationError) -> JSONResponse:
-        details = [
-            {"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")} for e in err.errors()
-        ]
+        details = [{"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")} for e in err.errors()]
         first = details[0] if details else {"loc": [], "msg": "invalid"}
         where = ".".join(str(p) for p in first["loc"])
         return _error(422, "invalid_request", f"{where}: {first['msg']}", details)

@@ -29,7 +29,7 @@ import hashlib
 import json
 import shutil
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -151,7 +151,7 @@ def export_bundle(
     model = artifacts.load_model(model_name)
     board = _read_json(run / "leaderboard.json").get(model_name, {})
     run_info = _read_json(run / "run.json")
-    created = datetime.now(timezone.utc)
+    created = datetime.now(UTC)
     version = version or f"{model_name}-{created.strftime('%Y%m%dT%H%M%SZ')}"
     features = Path(features) if features else _default_features(run, run_info)
     texts = _text_source(text_columns, text_model, artifacts.items, len(artifacts.item_map))
@@ -236,10 +236,14 @@ def write_bundle(
         manifest = {
             "format_version": FORMAT_VERSION,
             "version": version,
-            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "created": datetime.now(UTC).isoformat(timespec="seconds"),
             "recsmith_version": __version__,
-            "model": {"name": model.name, "config": model.config.model_dump(mode="json"),
-                      "n_users": model.n_users, "n_items": model.n_items},
+            "model": {
+                "name": model.name,
+                "config": model.config.model_dump(mode="json"),
+                "n_users": model.n_users,
+                "n_items": model.n_items,
+            },
             "source": None,
             "metrics": metrics or {},
             "index": index_meta,
@@ -285,7 +289,11 @@ def _text_source(
 
 
 def _write_text(
-    tmp: Path, texts: list[str] | None, columns: list[str] | None, model: str | None, item_map: IdMap,
+    tmp: Path,
+    texts: list[str] | None,
+    columns: list[str] | None,
+    model: str | None,
+    item_map: IdMap,
     cache_dir: Path | None,
 ) -> dict[str, Any] | None:
     if texts is None:
@@ -294,8 +302,13 @@ def _write_text(
     from recsmith.serving.text_search import TEXT_DIR, write_text_index
 
     return write_text_index(
-        tmp / TEXT_DIR, texts, [str(x) for x in item_map.external_ids.to_list()], model=model or DEFAULT_TEXT_MODEL,
-        columns=columns or [], max_length=DEFAULT_MAX_LENGTH, cache_dir=cache_dir,
+        tmp / TEXT_DIR,
+        texts,
+        [str(x) for x in item_map.external_ids.to_list()],
+        model=model or DEFAULT_TEXT_MODEL,
+        columns=columns or [],
+        max_length=DEFAULT_MAX_LENGTH,
+        cache_dir=cache_dir,
     )
 
 

@@ -106,7 +106,7 @@ class RedisCache:
     def __init__(self, url: str, ttl: float, namespace: str, *, client: Any = None) -> None:
         import redis
 
-        self.ttl = max(1, int(round(ttl)))
+        self.ttl = max(1, round(ttl))
         self.namespace = namespace
         self.client = client or redis.Redis.from_url(url, socket_timeout=0.05, socket_connect_timeout=0.2)
         self._warned = False
@@ -117,7 +117,7 @@ class RedisCache:
     def get(self, user: str, key: str) -> dict[str, Any] | None:
         try:
             raw = self.client.hget(self._key(user), key)
-        except Exception as err:  # noqa: BLE001 -- a cache outage must not fail requests
+        except Exception as err:
             self._warn(err)
             return None
         return None if raw is None else json.loads(raw)
@@ -128,20 +128,20 @@ class RedisCache:
             pipe.hset(self._key(user), key, json.dumps(value))
             pipe.expire(self._key(user), self.ttl)
             pipe.execute()
-        except Exception as err:  # noqa: BLE001
+        except Exception as err:
             self._warn(err)
 
     def invalidate_user(self, user: str) -> None:
         try:
             self.client.delete(self._key(user))
-        except Exception as err:  # noqa: BLE001
+        except Exception as err:
             self._warn(err)
 
     def clear(self) -> None:
         try:
             for key in self.client.scan_iter(match=f"recsmith:{self.namespace}:rec:*", count=1000):
                 self.client.delete(key)
-        except Exception as err:  # noqa: BLE001
+        except Exception as err:
             self._warn(err)
 
     def _warn(self, err: Exception) -> None:

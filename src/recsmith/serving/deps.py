@@ -82,7 +82,9 @@ async def require_api_key(
     """Write and admin endpoints: the request must carry one of the configured API keys."""
     key = _presented_key(x_api_key, authorization)
     if key is None:
-        raise Unauthorized("this endpoint needs an API key: send it as X-API-Key", headers={"WWW-Authenticate": "ApiKey"})
+        raise Unauthorized(
+            "this endpoint needs an API key: send it as X-API-Key", headers={"WWW-Authenticate": "ApiKey"}
+        )
     if not _valid(key, settings):
         raise Forbidden("the API key is not valid")
     return key

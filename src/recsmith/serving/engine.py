@@ -131,7 +131,7 @@ class Engine:
         if item < 0:
             raise NotFound(f"unknown item id {item_id!r}", details={"item_id": item_id})
         try:
-            sims = np.array(self.model._item_similarity(np.array([item]))[0], dtype=np.float32)  # noqa: SLF001
+            sims = np.array(self.model._item_similarity(np.array([item]))[0], dtype=np.float32)
         except RecsmithError as err:
             raise NotImplementedByModel(str(err), details={"model": self.model.name}) from None
         sims[item] = -np.inf

@@ -18,6 +18,7 @@ With several workers each process has its own numbers (scrape each, or aggregate
 
 from __future__ import annotations
 
+import contextlib
 import time
 from typing import Any
 
@@ -46,10 +47,8 @@ class Metrics:
 
     def set_model(self, version: str, model: str, old_version: str | None, old_model: str | None) -> None:
         if old_version is not None and (old_version, old_model) != (version, model):
-            try:
+            with contextlib.suppress(KeyError):
                 self.model_info.remove(old_version, old_model)
-            except KeyError:
-                pass
         self.model_info.labels(version=version, model=model).set(1)
 
     def render(self) -> bytes:

@@ -89,7 +89,7 @@ class Scorer:
     def __init__(self, model: Recommender) -> None:
         self.model = model
         # the training history the model filters as seen (train + validation of the run)
-        self.seen: sp.csr_matrix = model._seen  # noqa: SLF001 -- the base class's training matrix
+        self.seen: sp.csr_matrix = model._seen
 
     def seen_items(self, user: int) -> np.ndarray:
         if user < 0:
@@ -101,7 +101,7 @@ class Scorer:
         """``(n_items,)`` float32 scores, or None when nothing personal is known (cold start)."""
         if user < 0:  # scores of these models do not depend on a history: popular items it is
             return None
-        return np.asarray(self.model._score(np.array([user]))[0], dtype=np.float32)  # noqa: SLF001
+        return np.asarray(self.model._score(np.array([user]))[0], dtype=np.float32)
 
     def query(self, user: int, added: np.ndarray) -> np.ndarray | None:
         """The user's vector for an ANN search (factor models), else None."""
@@ -115,11 +115,12 @@ class ItemItemScorer(Scorer):
         model = self.model
         n = model.n_items
         items = np.unique(added)
-        row = sp.csr_matrix((np.ones(items.size, dtype=np.float32), (np.zeros(items.size, dtype=np.int64), items)),
-                            shape=(1, n))
+        row = sp.csr_matrix(
+            (np.ones(items.size, dtype=np.float32), (np.zeros(items.size, dtype=np.int64), items)), shape=(1, n)
+        )
         if user >= 0:
-            row = row.maximum(model._user_rows(np.array([user])))  # noqa: SLF001
-        scores = row @ model._weights  # noqa: SLF001
+            row = row.maximum(model._user_rows(np.array([user])))
+        scores = row @ model._weights
         if sp.issparse(scores):
             scores = scores.toarray()
         return np.asarray(scores, dtype=np.float32).ravel()

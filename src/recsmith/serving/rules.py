@@ -57,14 +57,16 @@ class ItemRules:
 
     def _compile(self, filters: list[dict[str, Any]]) -> np.ndarray:
         if self.items is None:
-            raise InvalidRequest("this bundle has no item attributes, so filters cannot be applied",
-                                 details={"filters": filters})
+            raise InvalidRequest(
+                "this bundle has no item attributes, so filters cannot be applied", details={"filters": filters}
+            )
         exprs = [self._expr(f) for f in filters]
         try:
             passing = self.items.filter(pl.all_horizontal(exprs))[Columns.Item].to_numpy()
         except (pl.exceptions.PolarsError, TypeError, ValueError) as err:
-            raise InvalidRequest(f"filters do not fit the item attributes: {str(err).splitlines()[0]}",
-                                 details={"filters": filters}) from None
+            raise InvalidRequest(
+                f"filters do not fit the item attributes: {str(err).splitlines()[0]}", details={"filters": filters}
+            ) from None
         mask = np.zeros(self.n_items, dtype=bool)
         passing = passing[(passing >= 0) & (passing < self.n_items)]
         mask[passing] = True
@@ -90,8 +92,10 @@ class ItemRules:
             if op in ("in", "not_in"):
                 overlap = col.list.eval(pl.element().is_in(value)).list.any().fill_null(False)
                 return overlap if op == "in" else ~overlap & col.is_not_null()
-            raise InvalidRequest(f"filter {name!r}: op {op!r} does not apply to a list attribute",
-                                 details={"valid_ops": ["eq", "ne", "in", "not_in"]})
+            raise InvalidRequest(
+                f"filter {name!r}: op {op!r} does not apply to a list attribute",
+                details={"valid_ops": ["eq", "ne", "in", "not_in"]},
+            )
         exprs = {
             "eq": lambda: col == value,
             "ne": lambda: col != value,

@@ -37,7 +37,9 @@ class RulesRequest(_In):
     """Business rules applied to every list: attribute filters, an exclude list, an include-only set."""
 
     filters: list[FilterSpec] = Field(default_factory=list, max_length=32)
-    exclude: list[ExternalId] = Field(default_factory=list, max_length=HARD_MAX_IDS, description="never return these items")
+    exclude: list[ExternalId] = Field(
+        default_factory=list, max_length=HARD_MAX_IDS, description="never return these items"
+    )
     include: list[ExternalId] | None = Field(
         None, max_length=HARD_MAX_IDS, description="return only items from this candidate set"
     )

@@ -36,7 +36,9 @@ _POINTER_CHECK_S = 1.0
 
 
 class Service:
-    def __init__(self, settings: ServeSettings, *, engine: Engine | None = None, metrics: Metrics | None = None) -> None:
+    def __init__(
+        self, settings: ServeSettings, *, engine: Engine | None = None, metrics: Metrics | None = None
+    ) -> None:
         self.settings = settings
         self.metrics = metrics or Metrics()
         self.online = OnlineState()
@@ -66,7 +68,7 @@ class Service:
             try:
                 self._install(self._build_engine(path))
                 return
-            except Exception as err:  # noqa: BLE001 -- /ready reports it; the process stays up
+            except Exception as err:
                 self.load_error = f"{err.__class__.__name__}: {err}"
                 log(f"loading bundle {path} failed: {self.load_error}")
 
@@ -102,8 +104,12 @@ class Service:
         self.cache = cache
         self._engine = engine  # the switch: one reference assignment
         self.load_error = None
-        self.metrics.set_model(engine.version, engine.model.name, previous.version if previous else None,
-                               previous.model.name if previous else None)
+        self.metrics.set_model(
+            engine.version,
+            engine.model.name,
+            previous.version if previous else None,
+            previous.model.name if previous else None,
+        )
         # the bundle's id maps are a few hundred thousand long-lived Python objects: keep them out of
         # the cyclic garbage collector, whose full passes over them would add tens of ms to requests
         gc.collect()
@@ -128,8 +134,11 @@ class Service:
             self._install(engine)
             self._write_pointer(target, engine.version)
         self.metrics.reloads.labels(result="ok").inc()
-        return {"previous_version": previous, "version": engine.version,
-                "seconds": round(time.perf_counter() - start, 3)}
+        return {
+            "previous_version": previous,
+            "version": engine.version,
+            "seconds": round(time.perf_counter() - start, 3),
+        }
 
     def _pointer_file(self) -> Path:
         return self.settings.state_dir / ACTIVE_BUNDLE
@@ -184,7 +193,7 @@ class Service:
         try:
             self.reload(target)
             log(f"followed reload to {target}")
-        except Exception as err:  # noqa: BLE001
+        except Exception as err:
             log(f"following reload to {target} failed: {err}")
 
     # ------------------------------------------------------------------ feedback

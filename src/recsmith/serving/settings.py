@@ -60,9 +60,7 @@ class ServeSettings(BaseSettings):
     def _refuse_default_key(self) -> "ServeSettings":
         if not self.api_keys:
             raise ValueError("api_keys: at least one API key is needed (RECSMITH_API_KEYS)")
-        if self.environment != "development" and any(
-            k.get_secret_value() == DEFAULT_API_KEY for k in self.api_keys
-        ):
+        if self.environment != "development" and any(k.get_secret_value() == DEFAULT_API_KEY for k in self.api_keys):
             raise ValueError(
                 f"api_keys: the default key {DEFAULT_API_KEY!r} is not allowed in the "
                 f"{self.environment!r} environment; set RECSMITH_API_KEYS to a secret"

@@ -89,8 +89,13 @@ def write_text_index(
         raise ConfigError(f"no item has text in columns {columns}; choose others with --text-columns")
     rows = np.flatnonzero(valid)
     encoded = encode_texts(
-        [texts[i] for i in rows], model, cache=EmbeddingCache(cache_dir) if cache_dir is not None else None,
-        keys=[keys[i] for i in rows], max_length=max_length, normalize=True, progress=True,
+        [texts[i] for i in rows],
+        model,
+        cache=EmbeddingCache(cache_dir) if cache_dir is not None else None,
+        keys=[keys[i] for i in rows],
+        max_length=max_length,
+        normalize=True,
+        progress=True,
     )
     vectors = np.zeros((len(texts), encoded.shape[1]), dtype=np.float32)
     vectors[rows] = _unit(encoded)
@@ -240,7 +245,8 @@ def query_encoder(model: str, max_length: int) -> QueryEncoder:
 def _stamp(folder: Path) -> tuple:
     return tuple(
         (e.name, e.stat().st_size, e.stat().st_mtime_ns)
-        for e in sorted(os.scandir(folder), key=lambda e: e.name) if e.is_file()
+        for e in sorted(os.scandir(folder), key=lambda e: e.name)
+        if e.is_file()
     )
 
 

@@ -20,11 +20,9 @@ carry its own overrides under ``models.<name>.train`` (merged over this section,
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-
-from recsmith.utils.dicts import deep_merge as merge
 
 
 class _Section(BaseModel):
@@ -58,9 +56,7 @@ class OptimizerConfig(_Section):
     def _check(self) -> "OptimizerConfig":
         if self.nesterov and (self.name != "sgd" or self.momentum <= 0):
             raise ValueError("nesterov needs optimizer.name=sgd and optimizer.momentum > 0")
-        if self.name == "sparse_adam" and (
-            self.weight_decay > 0 or any(g.weight_decay for g in self.param_groups)
-        ):
+        if self.name == "sparse_adam" and (self.weight_decay > 0 or any(g.weight_decay for g in self.param_groups)):
             raise ValueError("sparse_adam has no weight decay; set optimizer.weight_decay=0 or use adam / adamw")
         return self
 
@@ -70,7 +66,10 @@ class SchedulerConfig(_Section):
 
     name: Literal["none", "onecycle", "cosine", "cosine_warm_restarts", "linear_warmup", "reduce_on_plateau"] = "none"
     warmup_fraction: float = Field(
-        0.0, ge=0, lt=1, description="cosine / linear_warmup / cosine_warm_restarts: share of all steps spent warming up"
+        0.0,
+        ge=0,
+        lt=1,
+        description="cosine / linear_warmup / cosine_warm_restarts: share of all steps spent warming up",
     )
     min_lr_ratio: float = Field(
         0.0, ge=0, le=1, description="cosine / linear_warmup / cosine_warm_restarts: final rate as a share of lr"
@@ -89,8 +88,11 @@ class LossConfig(_Section):
 
     name: Literal["softmax", "sampled_softmax", "bce", "gbce", "bpr", "infonce", "mse", "network_loss"] = "bpr"
     label_smoothing: float = Field(
-        0.0, ge=0, lt=1, description="softmax / sampled_softmax / infonce: share of the target spread over "
-        "all candidates; mse: targets shrunk toward the mean rating by this share"
+        0.0,
+        ge=0,
+        lt=1,
+        description="softmax / sampled_softmax / infonce: share of the target spread over "
+        "all candidates; mse: targets shrunk toward the mean rating by this share",
     )
     temperature: float = Field(1.0, gt=0, description="softmax / sampled_softmax / infonce: logits / temperature")
     logq_correction: bool = Field(

@@ -232,8 +232,9 @@ def run_lr_find(
     name, model_cls = torch_model(cfg, model_name)
     parts = split(dataset.interactions, cfg.split)
     model = model_cls(cfg.model_params(name))
-    result = find_lr(model, parts.train, resolved_train_config(cfg, model),
-                     start_lr=start_lr, end_lr=end_lr, num_steps=steps)
+    result = find_lr(
+        model, parts.train, resolved_train_config(cfg, model), start_lr=start_lr, end_lr=end_lr, num_steps=steps
+    )
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     result.plot(out / "lr_find.png")

@@ -51,8 +51,12 @@ def parameter_groups(network: nn.Module, cfg: OptimizerConfig) -> list[dict[str,
                 lr = spec.lr if spec is not None and spec.lr is not None else cfg.lr
                 wd = spec.weight_decay if spec is not None and spec.weight_decay is not None else cfg.weight_decay
                 label = spec.params if spec is not None else "default"
-                groups[key] = {"params": [], "lr": lr, "weight_decay": wd if decay else 0.0,
-                               "name": f"{label}{'' if decay else ' (no decay)'}"}
+                groups[key] = {
+                    "params": [],
+                    "lr": lr,
+                    "weight_decay": wd if decay else 0.0,
+                    "name": f"{label}{'' if decay else ' (no decay)'}",
+                }
             groups[key]["params"].append(param)
     for i, count in enumerate(matched):
         if count == 0:
@@ -202,15 +206,20 @@ def _per_step(factor: Callable[[SchedulerConfig, int, int], Callable[[int], floa
 
 
 def _warmup(c: SchedulerConfig, total: int) -> int:
-    return int(round(c.warmup_fraction * total))
+    return round(c.warmup_fraction * total)
 
 
 def _onecycle(opt: Optimizer, c: SchedulerConfig, total: int, per_epoch: int, mode: str) -> Schedule:
     # momentum cycling only where there is a momentum to cycle (it would switch it on for plain SGD)
     has_momentum = any("betas" in g or g.get("momentum", 0) > 0 for g in opt.param_groups)
     scheduler = OneCycleLR(
-        opt, max_lr=[g["lr"] for g in opt.param_groups], total_steps=total, pct_start=c.pct_start,
-        div_factor=c.div_factor, final_div_factor=c.final_div_factor, cycle_momentum=has_momentum,
+        opt,
+        max_lr=[g["lr"] for g in opt.param_groups],
+        total_steps=total,
+        pct_start=c.pct_start,
+        div_factor=c.div_factor,
+        final_div_factor=c.final_div_factor,
+        cycle_momentum=has_momentum,
     )
     return Schedule(scheduler, per_step=True)
 
@@ -222,13 +231,25 @@ def _plateau(opt: Optimizer, c: SchedulerConfig, total: int, per_epoch: int, mod
 
 SCHEDULES: dict[str, Callable[[Optimizer, SchedulerConfig, int, int, str], Schedule]] = {
     "none": _per_step(lambda c, total, per_epoch: _constant),
-    "cosine": _per_step(lambda c, total, per_epoch: partial(
-        warmup_cosine, total=total, warmup=_warmup(c, total), min_ratio=c.min_lr_ratio)),
-    "linear_warmup": _per_step(lambda c, total, per_epoch: partial(
-        warmup_linear, total=total, warmup=_warmup(c, total), min_ratio=c.min_lr_ratio)),
-    "cosine_warm_restarts": _per_step(lambda c, total, per_epoch: partial(
-        cosine_restarts, cycle=c.restart_epochs * per_epoch, mult=c.restart_mult,
-        warmup=_warmup(c, total), min_ratio=c.min_lr_ratio)),
+    "cosine": _per_step(
+        lambda c, total, per_epoch: partial(
+            warmup_cosine, total=total, warmup=_warmup(c, total), min_ratio=c.min_lr_ratio
+        )
+    ),
+    "linear_warmup": _per_step(
+        lambda c, total, per_epoch: partial(
+            warmup_linear, total=total, warmup=_warmup(c, total), min_ratio=c.min_lr_ratio
+        )
+    ),
+    "cosine_warm_restarts": _per_step(
+        lambda c, total, per_epoch: partial(
+            cosine_restarts,
+            cycle=c.restart_epochs * per_epoch,
+            mult=c.restart_mult,
+            warmup=_warmup(c, total),
+            min_ratio=c.min_lr_ratio,
+        )
+    ),
     "onecycle": _onecycle,
     "reduce_on_plateau": _plateau,
 }

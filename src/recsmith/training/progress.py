@@ -28,9 +28,14 @@ class EpochProgress:
     def __enter__(self) -> "EpochProgress":
         if self.enabled:
             self._bar = Progress(
-                TextColumn("[bold blue]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                TextColumn("loss {task.fields[loss]}"), TextColumn("{task.fields[speed]}"),
-                TimeElapsedColumn(), TimeRemainingColumn(), transient=True,
+                TextColumn("[bold blue]{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("loss {task.fields[loss]}"),
+                TextColumn("{task.fields[speed]}"),
+                TimeElapsedColumn(),
+                TimeRemainingColumn(),
+                transient=True,
             )
             self._bar.__enter__()
             self._task = self._bar.add_task(self._description, total=self._total, loss="-", speed="")
@@ -47,6 +52,8 @@ class EpochProgress:
             fields["loss"] = f"{loss:.4f}"
         self._bar.update(self._task, advance=batches, **fields)
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         if self._bar is not None:
             self._bar.__exit__(exc_type, exc, tb)

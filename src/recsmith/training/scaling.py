@@ -67,7 +67,7 @@ class PowerLaw:
 
     def loss(self, d: np.ndarray | float, n: np.ndarray | float) -> np.ndarray:
         d, n = np.asarray(d, dtype=float), np.asarray(n, dtype=float)
-        return self.E + self.A * d ** -self.alpha + self.B * n ** -self.beta
+        return self.E + self.A * d**-self.alpha + self.B * n**-self.beta
 
 
 def fit_power_law(d: np.ndarray, n: np.ndarray, loss: np.ndarray) -> PowerLaw:
@@ -76,18 +76,26 @@ def fit_power_law(d: np.ndarray, n: np.ndarray, loss: np.ndarray) -> PowerLaw:
 
     d, n, loss = (np.asarray(x, dtype=float) for x in (d, n, loss))
     if len(loss) < 5:
-        raise RecsmithError(f"a power law in (dim, data size) has 5 parameters: it needs at least 5 points, got {len(loss)}")
+        raise RecsmithError(
+            f"a power law in (dim, data size) has 5 parameters: it needs at least 5 points, got {len(loss)}"
+        )
+
     # A and B are fitted in log space, so that widths of 8 or 1024 and sizes of 1e3 or 1e8 all work
     def residuals(p: np.ndarray) -> np.ndarray:
         e, log_a, alpha, log_b, beta = p
-        return e + np.exp(log_a) * d ** -alpha + np.exp(log_b) * n ** -beta - loss
+        return e + np.exp(log_a) * d**-alpha + np.exp(log_b) * n**-beta - loss
 
     lower, upper = [0.0, -30.0, 1e-3, -30.0, 1e-3], [1.0, 30.0, 3.0, 30.0, 3.0]
     best = None
     for alpha in (0.2, 0.6, 1.2):
         for beta in (0.2, 0.6, 1.2):
-            start = [max(loss.min() * 0.9, 0.0), math.log(max(np.ptp(loss), 1e-6)) + alpha * math.log(d.min()),
-                     alpha, math.log(max(np.ptp(loss), 1e-6)) + beta * math.log(n.min()), beta]
+            start = [
+                max(loss.min() * 0.9, 0.0),
+                math.log(max(np.ptp(loss), 1e-6)) + alpha * math.log(d.min()),
+                alpha,
+                math.log(max(np.ptp(loss), 1e-6)) + beta * math.log(n.min()),
+                beta,
+            ]
             start = np.clip(start, lower, upper)
             fit = least_squares(residuals, start, bounds=(lower, upper))
             if best is None or fit.cost < best.cost:
@@ -107,7 +115,7 @@ def suggest_dim(law: PowerLaw, n_full: int, tolerance: float = 0.02) -> int | No
     None when the fit predicts no positive metric, or a width beyond :data:`MAX_DIM` (a tiny
     ``alpha``: the width barely matters over the measured range, so the law cannot say where it stops).
     """
-    attainable = 1.0 - law.E - law.B * n_full ** -law.beta  # the metric as d -> infinity
+    attainable = 1.0 - law.E - law.B * n_full**-law.beta  # the metric as d -> infinity
     if attainable <= 0 or law.A <= 0:
         return None
     log_d = (math.log(law.A) - math.log(tolerance * attainable)) / law.alpha
@@ -132,8 +140,10 @@ class ScalingReport:
         fractions = sorted({p.fraction for p in self.points})
         dims = sorted({p.dim for p in self.points})
         value = {(p.dim, p.fraction): p.value for p in self.points}
-        lines = [f"| dim | " + " | ".join(f"{f:g} of train" for f in fractions) + " |",
-                 "|---:|" + "---:|" * len(fractions)]
+        lines = [
+            "| dim | " + " | ".join(f"{f:g} of train" for f in fractions) + " |",
+            "|---:|" + "---:|" * len(fractions),
+        ]
         for d in dims:
             cells = [f"{value[(d, f)]:.4f}" if (d, f) in value else "-" for f in fractions]
             lines.append(f"| {d} | " + " | ".join(cells) + " |")
@@ -141,11 +151,15 @@ class ScalingReport:
 
     def suggestion_text(self) -> str:
         law = self.law
-        text = (f"fit: 1 - {self.monitor} = {law.E:.4f} + {law.A:.4g} d^-{law.alpha:.3f} + "
-                f"{law.B:.4g} n^-{law.beta:.3f} (rmse {law.rmse:.4f})\n")
+        text = (
+            f"fit: 1 - {self.monitor} = {law.E:.4f} + {law.A:.4g} d^-{law.alpha:.3f} + "
+            f"{law.B:.4g} n^-{law.beta:.3f} (rmse {law.rmse:.4f})\n"
+        )
         if self.dim is None:
-            return text + ("no dim suggested: over the measured widths the fit finds the width barely matters, "
-                           "or predicts no useful metric at the full data size; measure a wider range of dims")
+            return text + (
+                "no dim suggested: over the measured widths the fit finds the width barely matters, "
+                "or predicts no useful metric at the full data size; measure a wider range of dims"
+            )
         return text + (
             f"suggested dim for the full data ({self.n_full} interactions): {self.dim} "
             f"(within {self.tolerance:.0%} of an unlimited width; predicted {self.monitor} "
@@ -172,8 +186,12 @@ class ScalingReport:
             pts = [p for p in self.points if p.fraction == fraction]
             n = pts[0].n_train
             line = left.plot(grid_d, 1 - self.law.loss(grid_d, n), linewidth=1)[0]
-            left.scatter([p.dim for p in pts], [p.value for p in pts], color=line.get_color(),
-                         label=f"{fraction:g} of train (n={n})")
+            left.scatter(
+                [p.dim for p in pts],
+                [p.value for p in pts],
+                color=line.get_color(),
+                label=f"{fraction:g} of train (n={n})",
+            )
         if self.dim is not None:
             left.axvline(self.dim, color="tab:red", linestyle="--", label=f"suggested dim {self.dim}")
         left.set(xscale="log", xlabel="embedding dim", ylabel=f"validation {self.monitor}", title="metric vs width")
@@ -184,8 +202,9 @@ class ScalingReport:
             pts = [p for p in self.points if p.dim == d]
             line = right.plot(grid_n, 1 - self.law.loss(d, grid_n), linewidth=1)[0]
             right.scatter([p.n_train for p in pts], [p.value for p in pts], color=line.get_color(), label=f"dim {d:g}")
-        right.set(xscale="log", xlabel="training interactions", ylabel=f"validation {self.monitor}",
-                  title="metric vs data")
+        right.set(
+            xscale="log", xlabel="training interactions", ylabel=f"validation {self.monitor}", title="metric vs data"
+        )
         right.legend(fontsize=8)
         fig.tight_layout()
         save_figure(fig, path)
@@ -194,7 +213,7 @@ class ScalingReport:
 def subsample(train: Interactions, fraction: float, seed: int) -> Interactions:
     """A random ``fraction`` of the rows, nested across fractions for one seed, dataset order kept."""
     n = len(train)
-    keep = np.sort(np.random.default_rng(seed).permutation(n)[: max(1, int(round(fraction * n)))])
+    keep = np.sort(np.random.default_rng(seed).permutation(n)[: max(1, round(fraction * n))])
     return Interactions(train.frame[keep], train.n_users, train.n_items)
 
 
@@ -251,9 +270,20 @@ def run_scaling(
             start = time.perf_counter()
             result = Trainer(train_cfg).fit(model, train, parts.valid, exclude=parts.train.binary)
             value = result.best_value if result.best_value is not None else result.best.get(result.monitor, math.nan)
-            points.append(ScalingPoint(dim, fraction, len(train), float(value), result.best_epoch,
-                                       result.epochs_run, time.perf_counter() - start))
-            log(f"scaling: dim {dim}, {fraction:g} of train ({len(train)}): {train_cfg.early_stopping.monitor} {value:.4f}")
+            points.append(
+                ScalingPoint(
+                    dim,
+                    fraction,
+                    len(train),
+                    float(value),
+                    result.best_epoch,
+                    result.epochs_run,
+                    time.perf_counter() - start,
+                )
+            )
+            log(
+                f"scaling: dim {dim}, {fraction:g} of train ({len(train)}): {train_cfg.early_stopping.monitor} {value:.4f}"
+            )
 
     monitor = train_cfg.early_stopping.monitor
     sign = 1.0 if train_cfg.early_stopping.mode == "max" else -1.0

@@ -76,7 +76,9 @@ class Tracker:
             from mlflow.entities import Metric
 
             now = int(time.time() * 1000)
-            numeric = {k: float(v) for k, v in metrics.items() if isinstance(v, int | float) and k not in ("epoch", "step")}
+            numeric = {
+                k: float(v) for k, v in metrics.items() if isinstance(v, int | float) and k not in ("epoch", "step")
+            }
             self._client.log_batch(
                 self._run_id, metrics=[Metric(mlflow_name(k), v, now, step) for k, v in numeric.items()]
             )
@@ -91,10 +93,14 @@ class Tracker:
             from mlflow.entities import Metric
 
             now = int(time.time() * 1000)
-            self._client.log_batch(self._run_id, metrics=[
-                Metric(mlflow_name(f"{prefix}{k}"), float(v), now, 0)
-                for k, v in metrics.items() if isinstance(v, int | float)
-            ])
+            self._client.log_batch(
+                self._run_id,
+                metrics=[
+                    Metric(mlflow_name(f"{prefix}{k}"), float(v), now, 0)
+                    for k, v in metrics.items()
+                    if isinstance(v, int | float)
+                ],
+            )
 
     def log_artifact(self, path: str | Path) -> None:
         if self._client is not None and Path(path).exists():
@@ -113,8 +119,11 @@ class Tracker:
             path.unlink(missing_ok=True)
             return
         # a run killed after logging an epoch but before its checkpoint replays that epoch
-        kept = [line for line in path.read_text().splitlines()
-                if line.strip() and json.loads(line).get("epoch", resume_epoch + 1) <= resume_epoch]
+        kept = [
+            line
+            for line in path.read_text().splitlines()
+            if line.strip() and json.loads(line).get("epoch", resume_epoch + 1) <= resume_epoch
+        ]
         atomic_write_text(path, "".join(f"{line}\n" for line in kept))
 
     def _start_mlflow(self, params: dict[str, Any], *, resume: bool) -> None:

@@ -192,10 +192,13 @@ class Trainer:
             run.network.load_state_dict(loop.best_weights)
         model.history = loop.history
         self.result = TrainResult(
-            history=loop.history, epochs_run=loop.epoch,
+            history=loop.history,
+            epochs_run=loop.epoch,
             best_epoch=run.stopper.best_epoch if run.stopper else None,
             best_value=run.stopper.best if run.stopper else None,
-            monitor=run.monitor, stopped_early=loop.stopped, seconds=time.perf_counter() - started,
+            monitor=run.monitor,
+            stopped_early=loop.stopped,
+            seconds=time.perf_counter() - started,
         )
         self.tracker.finish()
         return self.result
@@ -258,26 +261,39 @@ class Trainer:
         seed = cfg.seed if cfg.seed is not None else 0
         network, examples, objective, optimizer = setup(model, train, cfg, device, seed)
         n_examples = len(next(iter(examples.values())))
-        steps_per_epoch = _ceil_div(_ceil_div(_ceil_div(n_examples, self.dist.world_size), cfg.batch_size),
-                                    cfg.accumulation_steps)
+        steps_per_epoch = _ceil_div(
+            _ceil_div(_ceil_div(n_examples, self.dist.world_size), cfg.batch_size), cfg.accumulation_steps
+        )
         schedule = build_schedule(
-            optimizer, cfg.scheduler, total_steps=cfg.epochs * steps_per_epoch, steps_per_epoch=steps_per_epoch,
+            optimizer,
+            cfg.scheduler,
+            total_steps=cfg.epochs * steps_per_epoch,
+            steps_per_epoch=steps_per_epoch,
             mode=cfg.early_stopping.mode if validating else "min",
         )
         forward = self.dist.wrap(network, device)  # DDP syncs gradients through forward / backward
         if cfg.compile:
             forward = torch.compile(forward, backend=cfg.compile_backend)
         return _Run(
-            model=model, network=network, forward=forward, device=device, seed=seed, examples=examples,
-            n_examples=n_examples, objective=objective, optimizer=optimizer, schedule=schedule,
+            model=model,
+            network=network,
+            forward=forward,
+            device=device,
+            seed=seed,
+            examples=examples,
+            n_examples=n_examples,
+            objective=objective,
+            optimizer=optimizer,
+            schedule=schedule,
             scaler=torch.amp.GradScaler(device.type, enabled=cfg.amp == "fp16"),
             autocast=autocast_context(device, cfg.amp),
             stopper=EarlyStopping(cfg.early_stopping) if validating and cfg.early_stopping.enabled else None,
             monitor=f"valid/{cfg.early_stopping.monitor}" if validating else None,
         )
 
-    def _optimizer_step(self, network: torch.nn.Module, optimizer: torch.optim.Optimizer,
-                        scaler: torch.amp.GradScaler) -> None:
+    def _optimizer_step(
+        self, network: torch.nn.Module, optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler
+    ) -> None:
         if self.config.grad_clip is not None:
             scaler.unscale_(optimizer)  # clip the true gradients, not the fp16-scaled ones
             clip_grad_norm(network.parameters(), self.config.grad_clip)
@@ -291,8 +307,9 @@ class Trainer:
         if self.dist.is_main:
             v = self.config.validation
             ks = sorted(set(v.ks) | {self.config.early_stopping.k})
-            result = evaluate(model, valid, ks, filter_seen=v.filter_seen, exclude=self.valid_exclude,
-                              batch_size=v.batch_size)
+            result = evaluate(
+                model, valid, ks, filter_seen=v.filter_seen, exclude=self.valid_exclude, batch_size=v.batch_size
+            )
             metrics = {f"valid/{k}": float(x) for k, x in result.items() if k != "n_users"}
         return self.dist.broadcast(metrics)
 
@@ -300,20 +317,23 @@ class Trainer:
     def _save_last(self, run: "_Run", loop: _LoopState) -> None:
         if self.dist.is_main and self.checkpoint_dir is not None:
             sampler = run.objective.sampler
-            checkpoint.save({
-                "epoch": loop.epoch,
-                "step": loop.step,
-                "stopped": loop.stopped,
-                "history": loop.history,
-                "model": run.network.state_dict(),
-                "optimizer": run.optimizer.state_dict(),
-                "schedule": run.schedule.state_dict(),
-                "scaler": run.scaler.state_dict(),
-                "sampler": sampler.state_dict() if sampler is not None else {},
-                "early_stopping": run.stopper.state_dict() if run.stopper is not None else None,
-                "rng": checkpoint.rng_state(),
-                "config": self.config.model_dump(mode="json"),
-            }, self.checkpoint_dir / checkpoint.LAST)
+            checkpoint.save(
+                {
+                    "epoch": loop.epoch,
+                    "step": loop.step,
+                    "stopped": loop.stopped,
+                    "history": loop.history,
+                    "model": run.network.state_dict(),
+                    "optimizer": run.optimizer.state_dict(),
+                    "schedule": run.schedule.state_dict(),
+                    "scaler": run.scaler.state_dict(),
+                    "sampler": sampler.state_dict() if sampler is not None else {},
+                    "early_stopping": run.stopper.state_dict() if run.stopper is not None else None,
+                    "rng": checkpoint.rng_state(),
+                    "config": self.config.model_dump(mode="json"),
+                },
+                self.checkpoint_dir / checkpoint.LAST,
+            )
             checkpoint.remove_stale_best(self.checkpoint_dir, run.stopper.best_epoch if run.stopper else None)
         self.dist.barrier()  # nobody runs ahead of a checkpoint that is being written
 
@@ -440,8 +460,9 @@ def _check_monitor(cfg: TrainConfig) -> None:
 def _check_same_config(saved: dict[str, Any], current: TrainConfig) -> None:
     now = flatten(current.model_dump(mode="json"))
     then = flatten(saved)
-    changed = sorted(k for k in set(now) | set(then)
-                     if now.get(k) != then.get(k) and not k.startswith(_RESUMABLE_CHANGES))
+    changed = sorted(
+        k for k in set(now) | set(then) if now.get(k) != then.get(k) and not k.startswith(_RESUMABLE_CHANGES)
+    )
     if changed:
         detail = ", ".join(f"train.{k} ({then.get(k)!r} -> {now.get(k)!r})" for k in changed)
         raise ConfigError(f"--resume needs the train config of the interrupted run; changed: {detail}")

@@ -79,15 +79,19 @@ def run_dir(tmp_path_factory) -> Path:
         for i in rng.choice(N_ITEMS // 2, size=5, replace=False):
             users.append(u)
             items.append(int(i) * 2 + group)  # group 0: even items, group 1: odd items
-    frame = pl.DataFrame({"user": users, "item": items, "timestamp": np.arange(len(users)), "weight": np.ones(len(users))})
+    frame = pl.DataFrame(
+        {"user": users, "item": items, "timestamp": np.arange(len(users)), "weight": np.ones(len(users))}
+    )
     (root / "data" / "img").mkdir(parents=True)
     for i in range(N_ITEMS):
         Image.new("RGB", (4, 4), COLOURS[i % 2]).save(root / "data" / "img" / f"{i}.png")
-    item_table = pl.DataFrame({
-        "item": np.arange(N_ITEMS, dtype=np.int32),
-        "name": [f"{WORDS[i % 2]} model{i}" for i in range(N_ITEMS)],
-        "image": [f"img/{i}.png" if i != 3 else "img/missing.png" for i in range(N_ITEMS)],
-    })
+    item_table = pl.DataFrame(
+        {
+            "item": np.arange(N_ITEMS, dtype=np.int32),
+            "name": [f"{WORDS[i % 2]} model{i}" for i in range(N_ITEMS)],
+            "image": [f"img/{i}.png" if i != 3 else "img/missing.png" for i in range(N_ITEMS)],
+        }
+    )
     dataset = Dataset(
         Interactions(frame, N_USERS, N_ITEMS),
         IdMap([f"u{u}" for u in range(N_USERS)], kind="user"),
@@ -99,8 +103,13 @@ def run_dir(tmp_path_factory) -> Path:
     for i in range(N_ITEMS):  # relative image paths resolve against the prepared dataset
         (data / "img").mkdir(exist_ok=True)
         Image.new("RGB", (4, 4), COLOURS[i % 2]).save(data / "img" / f"{i}.png")
-    cfg = validate_config({"split": {"method": "loo", "cold_items": 0.25}, "evaluation": {"bootstrap": 0, "ks": [5], "select_metric": "ndcg@5"},
-                           "models": {"popular": {}, "itemknn": {"k": 5}, "tfidf": {"k": 5}}})
+    cfg = validate_config(
+        {
+            "split": {"method": "loo", "cold_items": 0.25},
+            "evaluation": {"bootstrap": 0, "ks": [5], "select_metric": "ndcg@5"},
+            "models": {"popular": {}, "itemknn": {"k": 5}, "tfidf": {"k": 5}},
+        }
+    )
     run_benchmark(Dataset.load(data), cfg, ["popular", "itemknn", "tfidf"], root / "run", dataset_path=data)
     return root / "run"
 

@@ -12,8 +12,9 @@ from recsmith.data.interactions import Interactions
 
 
 def _interactions(users, items, ts, n_users=4, n_items=10) -> Interactions:
-    return Interactions(pl.DataFrame({"user": users, "item": items, "timestamp": ts,
-                                      "weight": np.ones(len(users))}), n_users, n_items)
+    return Interactions(
+        pl.DataFrame({"user": users, "item": items, "timestamp": ts, "weight": np.ones(len(users))}), n_users, n_items
+    )
 
 
 def test_sequences_follow_time_and_keep_row_order_on_ties():
@@ -37,8 +38,9 @@ def test_left_padded_windows(hist):
 
 
 def test_right_padded_windows(hist):
-    np.testing.assert_array_equal(hist.last([0, 1, 2], 3, pad=-1, right_pad=True),
-                                  [[1, 2, -1], [4, 5, 6], [-1, -1, -1]])
+    np.testing.assert_array_equal(
+        hist.last([0, 1, 2], 3, pad=-1, right_pad=True), [[1, 2, -1], [4, 5, 6], [-1, -1, -1]]
+    )
     np.testing.assert_array_equal(hist.last([1], 6, pad=9, right_pad=True, shift=2), [[3, 4, 9, 9, 9, 9]])
     np.testing.assert_array_equal(hist.last_timestamps([1], 2, right_pad=True), [[2, 3]])
 
@@ -48,8 +50,15 @@ def test_torch_and_numpy_agree(hist):
     for right in (False, True):
         for shift in (0, 1):
             a = window_gather(hist.offsets, hist.items, rows, 4, pad=-1, shift=shift, right_pad=right)
-            b = window_gather(torch.from_numpy(hist.offsets), torch.from_numpy(hist.items), torch.from_numpy(rows),
-                              4, pad=-1, shift=shift, right_pad=right)
+            b = window_gather(
+                torch.from_numpy(hist.offsets),
+                torch.from_numpy(hist.items),
+                torch.from_numpy(rows),
+                4,
+                pad=-1,
+                shift=shift,
+                right_pad=right,
+            )
             np.testing.assert_array_equal(a, b.numpy())
 
 

@@ -46,11 +46,18 @@ def run(tmp_path: Path, body: bytes, policy: str = "error") -> tuple[pl.DataFram
         (b"2018-09-20,c3,0108775015,0.1,one", "sales_channel_id", "expected an integer, got 'one'", "fast"),
         (b"2018-09-20,c3,0108775015,0.1", "sales_channel_id", "empty sales_channel_id", "fast"),  # truncated
         (b"2018-09-20,c\xff3,0108775015,0.1,1", "customer_id", "not valid utf-8", "fast"),
-        (b"2018-09-20,c3,0108775015,0.1,1,7", "sales_channel_id", "expected 5 fields separated by ',', found 6", "exact"),
+        (
+            b"2018-09-20,c3,0108775015,0.1,1,7",
+            "sales_channel_id",
+            "expected 5 fields separated by ',', found 6",
+            "exact",
+        ),
         (b'2018-09-20,"c,3",0108775015,0.1,1', "sales_channel_id", "found 6", "exact"),
     ],
 )
-def test_bad_row_is_an_error_or_skipped_and_counted(tmp_path: Path, row: bytes, column: str, reason: str, scan: str) -> None:
+def test_bad_row_is_an_error_or_skipped_and_counted(
+    tmp_path: Path, row: bytes, column: str, reason: str, scan: str
+) -> None:
     body = (HEADER + GOOD).encode() + row + b"\n" + TAIL.encode()
     with pytest.raises(DataError) as err:
         run(tmp_path, body)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import filecmp
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -42,7 +43,11 @@ def test_blocks_are_deterministic_and_the_file_is_ordered_like_kaggle(tmp_path: 
     assert tx.height == SIZES["n_transactions"] and tx.columns == list(TRANSACTION_COLUMNS)
     assert tx["t_dat"].is_sorted()
     # within a day, by customer id; a customer's rows stay together
-    per_day = tx.with_row_index().group_by("t_dat", "customer_id").agg(pl.col("index").max() - pl.col("index").min() + 1, pl.len())
+    per_day = (
+        tx.with_row_index()
+        .group_by("t_dat", "customer_id")
+        .agg(pl.col("index").max() - pl.col("index").min() + 1, pl.len())
+    )
     assert (per_day["index"] == per_day["len"]).all()
     assert tx["customer_id"].n_unique() == SIZES["n_customers"]
     articles = pl.read_csv(tmp_path / "a" / "articles.csv", schema_overrides={"article_id": pl.Utf8})
@@ -58,7 +63,7 @@ def test_customer_blocks_cover_everyone_once() -> None:
     counts = np.random.default_rng(0).integers(1, 50, 1000)
     blocks = customer_blocks(counts, 2000)
     assert blocks[0][0] == 0 and blocks[-1][1] == 1000
-    assert all(a[1] == b[0] for a, b in zip(blocks, blocks[1:]))
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(blocks))
     assert max(counts[a:b].sum() for a, b in blocks) < 2000 + 50
 
 

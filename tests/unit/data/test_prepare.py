@@ -20,8 +20,12 @@ def raw(rows, items=None, explicit=False):
 
 
 ROWS = [  # user, item, ts, weight
-    ("u1", "a", 10, 5), ("u1", "b", 11, 3), ("u1", "a", 12, 4),
-    ("u2", "b", 5, 1), ("u2", "c", 6, 5), ("u3", "a", 1, 2),
+    ("u1", "a", 10, 5),
+    ("u1", "b", 11, 3),
+    ("u1", "a", 12, 4),
+    ("u2", "b", 5, 1),
+    ("u2", "c", 6, 5),
+    ("u3", "a", 1, 2),
 ]
 
 
@@ -73,8 +77,15 @@ def test_rating_threshold_makes_implicit():
 def test_k_core_is_iterative():
     # item z has 2 users; u3 only interacts with z and y. With min 2/2, dropping y (1 user) drops u3
     # below 2, which drops z below 2 in the next round.
-    rows = [("u1", "x", 1, 1), ("u1", "w", 2, 1), ("u2", "x", 1, 1), ("u2", "w", 2, 1),
-            ("u3", "z", 1, 1), ("u3", "y", 2, 1), ("u1", "z", 3, 1)]
+    rows = [
+        ("u1", "x", 1, 1),
+        ("u1", "w", 2, 1),
+        ("u2", "x", 1, 1),
+        ("u2", "w", 2, 1),
+        ("u3", "z", 1, 1),
+        ("u3", "y", 2, 1),
+        ("u1", "z", 3, 1),
+    ]
     frame = raw(rows).interactions
     out, rounds = k_core(frame, 2, 2)
     assert sorted(set(out["item_id"].to_list())) == ["w", "x"]

@@ -108,7 +108,11 @@ def test_parquet_types(tmp_path: Path) -> None:
         }
     ).write_parquet(f)
     raw = get_source("generic")(f, user_col="u", item_col="i", timestamp_col="t", rating_col="r")
-    assert raw.interactions.rows() == [("1", "10", 1577836800, 1.0), ("2", "11", 1577923230, 2.0), ("3", "12", 1578009600, 5.0)]
+    assert raw.interactions.rows() == [
+        ("1", "10", 1577836800, 1.0),
+        ("2", "11", 1577923230, 2.0),
+        ("3", "12", 1578009600, 5.0),
+    ]
     assert raw.source["name"] == "parquet"
 
 

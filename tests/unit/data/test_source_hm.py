@@ -27,7 +27,7 @@ def competition_layout(root: Path) -> Path:
     )
     write(
         root / "articles.csv",
-        f"{ARTICLE_HEADER}\n0108775015,108775,Strap top,253,Vest top,Black,\"Jersey top, narrow straps.\"\n"
+        f'{ARTICLE_HEADER}\n0108775015,108775,Strap top,253,Vest top,Black,"Jersey top, narrow straps."\n'
         "0663713001,663713,Atlanta Push Body Harlow,283,Underwear body,Black,\n",
     )
     write(
@@ -47,7 +47,7 @@ def sample_layout(root: Path) -> Path:
     )
     write(
         root / "articles.csv",
-        f",{ARTICLE_HEADER}\n0,108775015,108775,Strap top,253,Vest top,Black,\"Jersey top, narrow straps.\"\n"
+        f',{ARTICLE_HEADER}\n0,108775015,108775,Strap top,253,Vest top,Black,"Jersey top, narrow straps."\n'
         "5,663713001,663713,Atlanta Push Body Harlow,283,Underwear body,Black,\n",
     )
     write(
@@ -71,7 +71,13 @@ def test_hm_tables(tmp_path: Path, layout) -> None:
     items = raw.items
     assert items is not None
     assert items.columns == [
-        "item_id", "name", "product_code", "product_type_no", "product_type_name", "colour_group_name", "detail_desc"
+        "item_id",
+        "name",
+        "product_code",
+        "product_type_no",
+        "product_type_name",
+        "colour_group_name",
+        "detail_desc",
     ]
     assert items["item_id"].to_list() == ["0108775015", "0663713001"]
     assert items["name"].to_list() == ["Strap top", "Atlanta Push Body Harlow"]
@@ -79,7 +85,15 @@ def test_hm_tables(tmp_path: Path, layout) -> None:
     assert items["detail_desc"].to_list() == ["Jersey top, narrow straps.", None]
     users = raw.users
     assert users is not None
-    assert users.columns == ["user_id", "FN", "Active", "club_member_status", "fashion_news_frequency", "age", "postal_code"]
+    assert users.columns == [
+        "user_id",
+        "FN",
+        "Active",
+        "club_member_status",
+        "fashion_news_frequency",
+        "age",
+        "postal_code",
+    ]
     assert users.rows() == [
         ("c1", 1.0, 1.0, "ACTIVE", "Regularly", 49.0, "p1"),
         ("c2", None, None, "PRE-CREATE", "NONE", None, "p2"),

@@ -214,7 +214,11 @@ def ml1m(tmp_path: Path) -> Path:
 
 def test_ml1m_tables(ml1m: Path) -> None:
     raw = get_source("movielens-1m")(ml1m)
-    assert raw.interactions.rows() == [("1", "1193", 978300760, 5.0), ("1", "661", 978302109, 3.0), ("2", "1193", 978298413, 4.0)]
+    assert raw.interactions.rows() == [
+        ("1", "1193", 978300760, 5.0),
+        ("1", "661", 978302109, 3.0),
+        ("2", "1193", 978298413, 4.0),
+    ]
     assert raw.explicit
     assert raw.items is not None
     genres = ["Animation", "Children's", "Musical"]
@@ -250,7 +254,7 @@ def mlcsv(tmp_path: Path) -> Path:
     )
     write(
         tmp_path / "movies.csv",
-        'movieId,title,genres\n2,Jumanji (1995),Adventure|Children|Fantasy\n'
+        "movieId,title,genres\n2,Jumanji (1995),Adventure|Children|Fantasy\n"
         '29,"City of Lost Children, The (Cité des enfants perdus, La) (1995)",Adventure|Drama\n'
         '11,"The ""Quoted"" Movie (2001)",(no genres listed)\n',
     )
@@ -259,7 +263,11 @@ def mlcsv(tmp_path: Path) -> Path:
 
 def test_mlcsv_tables(mlcsv: Path) -> None:
     raw = get_source("movielens")(mlcsv)
-    assert raw.interactions.rows() == [("1", "2", 1112486027, 3.5), ("1", "29", 1112484676, 4.0), ("7", "2", 1094785740, 0.5)]
+    assert raw.interactions.rows() == [
+        ("1", "2", 1112486027, 3.5),
+        ("1", "29", 1112484676, 4.0),
+        ("7", "2", 1094785740, 0.5),
+    ]
     assert raw.explicit
     assert raw.items is not None
     assert raw.items["name"].to_list() == [

@@ -54,7 +54,11 @@ def test_sequences_items_from_side_files(tmp_path: Path) -> None:
     assert items["attributes"].to_list() == [["Makeup", "Crabtree & Evelyn"], ["Makeup", "COKA"], [], ["9"]]
     # name: the rarer attributes first ("Makeup" is on two items), then the ASIN
     assert items["name"].to_list() == ["Crabtree & Evelyn / Makeup (B001)", "COKA / Makeup (B002)", "B003", "9 (B004)"]
-    assert {Path(x["path"]).name for x in raw.source["files"]} == {"Toy.txt", "Toy_item2attributes.json", "datamaps.json"}
+    assert {Path(x["path"]).name for x in raw.source["files"]} == {
+        "Toy.txt",
+        "Toy_item2attributes.json",
+        "datamaps.json",
+    }
 
 
 def test_sequences_inverted_maps(tmp_path: Path) -> None:

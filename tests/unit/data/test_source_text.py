@@ -56,7 +56,12 @@ def test_fast_and_exact_paths_agree(tmp_path: Path, blank: bool) -> None:
     frame = rows.finish({})
     us = range(200)
     expected = pl.DataFrame(
-        {"u": [str(u) for u in us], "i": [str(u % 7) for u in us], "r": [u % 5 + 0.5 for u in us], "t": [1000 + u for u in us]}
+        {
+            "u": [str(u) for u in us],
+            "i": [str(u % 7) for u in us],
+            "r": [u % 5 + 0.5 for u in us],
+            "t": [1000 + u for u in us],
+        }
     )
     assert_frame_equal(frame, expected)
 

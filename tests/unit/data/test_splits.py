@@ -99,7 +99,10 @@ def test_temporal_keeps_cold_users_when_asked(data):
 
 def test_temporal_needs_time():
     with pytest.raises(ConfigError, match="test_time"):
-        split(Interactions(pl.DataFrame({U: [0], I: [0], T: [0], Columns.Weight: [1.0]}), 1, 1), SplitConfig(method="temporal"))
+        split(
+            Interactions(pl.DataFrame({U: [0], I: [0], T: [0], Columns.Weight: [1.0]}), 1, 1),
+            SplitConfig(method="temporal"),
+        )
 
 
 def test_random_is_seeded_and_disjoint(data):

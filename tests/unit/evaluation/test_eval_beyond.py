@@ -82,7 +82,11 @@ def test_per_user_popularity_metrics_against_loops(seed):
     pop = rng.integers(0, 30, n_items)
     n_train_users = 50
     head = set(np.lexsort((np.arange(n_items), -pop))[: math.ceil(0.2 * n_items)].tolist())
-    nov, arp, tail = bm.novelty(lists, pop, n_train_users), bm.average_popularity(lists, pop), bm.long_tail_share(lists, pop)
+    nov, arp, tail = (
+        bm.novelty(lists, pop, n_train_users),
+        bm.average_popularity(lists, pop),
+        bm.long_tail_share(lists, pop),
+    )
     for u, row in enumerate(lists):
         items = distinct(row)
         if not items:

@@ -16,7 +16,16 @@ from recsmith.evaluation.metrics import ALL_METRIC_NAMES, hit_matrix, per_user_m
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "evaluation.md"
 A, B, C, D, E, F, G, H = range(8)
-GENRES = [["drama"], ["comedy"], ["drama"], ["comedy"], ["comedy"], ["comedy", "drama"], ["horror"], ["drama", "horror"]]
+GENRES = [
+    ["drama"],
+    ["comedy"],
+    ["drama"],
+    ["comedy"],
+    ["comedy"],
+    ["comedy", "drama"],
+    ["horror"],
+    ["drama", "horror"],
+]
 
 
 def interactions(pairs) -> Interactions:

@@ -16,8 +16,8 @@ import polars as pl
 import pytest
 
 from recsmith.data.interactions import Interactions
-from recsmith.evaluation import evaluate
 from recsmith.evaluation import beyond as bm
+from recsmith.evaluation import evaluate
 from recsmith.evaluation.metrics import hit_matrix, per_user_metrics
 from recsmith.models.base import ModelConfig, Recommender
 

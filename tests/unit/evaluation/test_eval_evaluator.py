@@ -42,9 +42,7 @@ class FixedScores(Recommender):
 def make(pairs: list[tuple[int, int]], n_users: int, n_items: int) -> Interactions:
     users, items = zip(*pairs) if pairs else ((), ())
     n = len(pairs)
-    frame = pl.DataFrame(
-        {"user": list(users), "item": list(items), "timestamp": [0] * n, "weight": [1.0] * n}
-    )
+    frame = pl.DataFrame({"user": list(users), "item": list(items), "timestamp": [0] * n, "weight": [1.0] * n})
     return Interactions(frame, n_users, n_items)
 
 

@@ -104,7 +104,7 @@ def test_random_files_against_loop_reference(tmp_path, seed):
     users = [f"{u:05d}" for u in range(60)]
     truth = {u: {f"{i:03d}" for i in rng.choice(40, rng.integers(1, 6))} for u in users if rng.random() < 0.8}
     rows = []
-    for u in users + ["99999"]:
+    for u in [*users, "99999"]:
         if rng.random() < 0.2:
             continue  # a user without predictions
         n = int(rng.integers(1, 15))

@@ -42,7 +42,7 @@ def split():
 
 
 def test_cold_start_and_counts(split):
-    train, test = split
+    train, _test = split
     assert training_counts(train).tolist() == [1, 2, 3, 4, 5, 6, 7, 8]
     sl = cold_start_users(train, np.arange(8), max_interactions=3)
     assert sl.users.tolist() == [0, 1, 2] and sl.kind == "users"
@@ -85,8 +85,9 @@ def test_analyse_slices_keeps_empty_slices(split):
     train, test = split
     model = create_model("popular").fit(train)
     res = evaluate(model, test, [2], return_per_user=True, return_lists=True)
-    out = analyse_slices({"popular": ModelEval.from_result(res)}, EvalContext(train, test), ks=[2], cold_start_max=0,
-                         n_bootstrap=50)
+    out = analyse_slices(
+        {"popular": ModelEval.from_result(res)}, EvalContext(train, test), ks=[2], cold_start_max=0, n_bootstrap=50
+    )
     names = [s["name"] for s in out]
     assert names == ["cold-start users", "activity Q1", "activity Q2", "activity Q3", "activity Q4", "new items"]
     assert out[0]["models"]["popular"]["n_users"] == 0

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 from scipy import stats as sps
@@ -128,8 +127,7 @@ def test_compare_to_baseline_aligns_users_and_adjusts():
     good = base + 0.1 + rng.normal(0, 0.05, 500)
     noise = base + rng.normal(0, 0.05, 500)
     users = np.arange(500)
-    per_user = {"base": {"m": base}, "good": {"m": good}, "noise": {"m": noise},
-                "subset": {"m": good[::2]}}
+    per_user = {"base": {"m": base}, "good": {"m": good}, "noise": {"m": noise}, "subset": {"m": good[::2]}}
     who = {"base": users, "good": users, "noise": users, "subset": users[::2]}
     out = compare_to_baseline(per_user, who, "base", ["m"], n_resamples=100)
     assert set(out) == {"good", "noise", "subset"}

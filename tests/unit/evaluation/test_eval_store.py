@@ -15,14 +15,20 @@ from recsmith.evaluation.store import has_evaluations, load_evaluation, load_man
 
 def part(pairs, n_users=5, n_items=7) -> Interactions:
     u, i = zip(*pairs)
-    return Interactions(pl.DataFrame({"user": u, "item": i, "timestamp": list(range(len(u))), "weight": [1.0] * len(u)}),
-                        n_users, n_items)
+    return Interactions(
+        pl.DataFrame({"user": u, "item": i, "timestamp": list(range(len(u))), "weight": [1.0] * len(u)}),
+        n_users,
+        n_items,
+    )
 
 
 def test_round_trip(tmp_path):
     parts = Split(train=part([(0, 1), (1, 2), (2, 3)]), valid=part([(0, 4)]), test=part([(0, 5), (2, 6)]))
-    ev = ModelEval(np.array([0, 2]), np.array([[5, 1, -1], [6, 0, 3]]),
-                   {"ndcg@3": np.array([1.0, 0.5]), "hit@3": np.array([1.0, 1.0])})
+    ev = ModelEval(
+        np.array([0, 2]),
+        np.array([[5, 1, -1], [6, 0, 3]]),
+        {"ndcg@3": np.array([1.0, 0.5]), "hit@3": np.array([1.0, 1.0])},
+    )
     assert not has_evaluations(tmp_path)
     with pytest.raises(RecsmithError, match="no eval"):
         load_manifest(tmp_path)

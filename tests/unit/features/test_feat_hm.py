@@ -166,7 +166,9 @@ def test_unsupported_preparation_options(tmp_path: Path, raw: Path) -> None:
 
 def test_benchmark_runs_on_the_prepared_data_with_its_protocol(prepared: Path, tmp_path: Path) -> None:
     protocol = json.loads((prepared / "manifest.json").read_text())["protocol"]
-    sets = [f"{section}.{k}={json.dumps(v)}" for section in ("split", "evaluation") for k, v in protocol[section].items()]
+    sets = [
+        f"{section}.{k}={json.dumps(v)}" for section in ("split", "evaluation") for k, v in protocol[section].items()
+    ]
     args = ["benchmark", "--data", str(prepared), "--models", "popular", "--out", str(tmp_path / "run")]
     assert main([*args, *(x for s in sets for x in ("--set", s))]) == 0
     board = json.loads((tmp_path / "run" / "leaderboard.json").read_text())

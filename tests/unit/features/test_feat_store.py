@@ -33,8 +33,12 @@ def store_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     ]  # fmt: skip
     interactions = pl.DataFrame(rows, schema=["user_id", "item_id", "timestamp", "weight"], orient="row")
     items = pl.DataFrame(
-        {"item_id": ["a", "b", "c"], "name": ["Strap top", "Jeans", "Neon cap"], "colour": ["Black", "Blue", "Neon"],
-         "tags": ["basic|cotton", "denim", "neon|summer"]}  # fmt: skip
+        {
+            "item_id": ["a", "b", "c"],
+            "name": ["Strap top", "Jeans", "Neon cap"],
+            "colour": ["Black", "Blue", "Neon"],
+            "tags": ["basic|cotton", "denim", "neon|summer"],
+        }
     )
     users = pl.DataFrame({"user_id": ["u1", "u2", "u3"], "age": [20.0, 40.0, 90.0]})
     raw = RawData(interactions, items=items, users=users, source={"name": "test"})
@@ -117,7 +121,7 @@ def test_sequences_are_csr_over_the_sorted_interactions(store_dir: Path) -> None
     assert seq.offsets.tolist() == [0, *np.cumsum(frame.group_by("user").len().sort("user")["len"]).tolist()]
     assert seq.items.tolist() == frame["item"].to_list()
     assert seq.timestamps.tolist() == frame["timestamp"].to_list()
-    items, ts = seq.user(0)
+    _items, ts = seq.user(0)
     assert list(ts) == sorted(ts)
     for path in (store_dir / "features" / "sequences").glob("*.npy"):
         np.load(path, mmap_mode="r", allow_pickle=False)

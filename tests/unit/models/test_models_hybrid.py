@@ -28,8 +28,12 @@ class TestHybrid(RecommenderContract):
 
 
 class TestHybridEaseRank(TestHybrid):
-    params = {"collaborative": "ease", "collaborative_params": {"l2": 10.0}, "normalise": "rank",
-              "full_weight_after": 20}
+    params = {
+        "collaborative": "ease",
+        "collaborative_params": {"l2": 10.0},
+        "normalise": "rank",
+        "full_weight_after": 20,
+    }
 
 
 def _with_empty_user() -> Interactions:
@@ -48,8 +52,13 @@ def _parts(params: dict, train: Interactions):
 @pytest.mark.parametrize("normalise", ["zscore", "rank"])
 def test_weight_rule_reproduces_each_part_exactly(normalise: str) -> None:
     train = _with_empty_user()
-    params = {"collaborative": "ease", "collaborative_params": {"l2": 10.0}, "full_weight_after": 9,
-              "item_full_weight_after": 18, "normalise": normalise}
+    params = {
+        "collaborative": "ease",
+        "collaborative_params": {"l2": 10.0},
+        "full_weight_after": 9,
+        "item_full_weight_after": 18,
+        "normalise": normalise,
+    }
     hybrid, content, collab = _parts(params, train)
     heavy = np.arange(40)  # 9 items each = full_weight_after: purely collaborative
     for filter_seen in (True, False):
@@ -63,12 +72,18 @@ def test_weight_rule_reproduces_each_part_exactly(normalise: str) -> None:
 
 def test_blend_in_between_is_the_documented_formula() -> None:
     train = checkerboard().train
-    params = {"collaborative": "ease", "collaborative_params": {"l2": 10.0}, "full_weight_after": 12,
-              "item_full_weight_after": 0}
+    params = {
+        "collaborative": "ease",
+        "collaborative_params": {"l2": 10.0},
+        "full_weight_after": 12,
+        "item_full_weight_after": 0,
+    }
     hybrid, content, collab = _parts(params, train)
     users = np.arange(6)
     w = 9 / 12
-    expected = w * normalise_rows(collab._score(users), "zscore") + (1 - w) * normalise_rows(content._score(users), "zscore")
+    expected = w * normalise_rows(collab._score(users), "zscore") + (1 - w) * normalise_rows(
+        content._score(users), "zscore"
+    )
     np.testing.assert_allclose(hybrid._score(users), expected, rtol=1e-6, atol=1e-6)
     z = normalise_rows(collab._score(users), "zscore")
     np.testing.assert_allclose(z.mean(axis=1), 0, atol=1e-5)
@@ -83,7 +98,9 @@ def test_new_item_is_scored_by_content_even_for_heavy_users() -> None:
     hybrid, content, collab = _parts(params, train)
     group0 = np.arange(0, board.train.n_users, 2)
     assert np.all(hybrid.item_weights()[cold] == 0)
-    np.testing.assert_array_equal(hybrid._score(group0)[:, cold], normalise_rows(content._score(group0), "zscore")[:, cold])
+    np.testing.assert_array_equal(
+        hybrid._score(group0)[:, cold], normalise_rows(content._score(group0), "zscore")[:, cold]
+    )
     items, _ = hybrid.recommend(group0, k=2)
     assert np.all((items == cold).any(axis=1)), "the new item reaches its group's top 2 through its text"
     assert np.all(collab._score(group0)[:, cold] == 0), "the collaborative part knows nothing of it"

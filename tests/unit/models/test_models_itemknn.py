@@ -8,8 +8,7 @@ import pytest
 import scipy.sparse as sp
 
 from recsmith.data.interactions import Interactions
-from recsmith.models import create_model
-from recsmith.models import itemknn
+from recsmith.models import create_model, itemknn
 from recsmith.models.itemknn import top_k_cosine
 
 # users x items      i0 i1 i2

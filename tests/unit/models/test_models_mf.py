@@ -5,8 +5,14 @@ from __future__ import annotations
 from model_contract import RecommenderContract
 
 # tiny and fast: the checkerboard has 40 users x 20 items (a few ms per epoch)
-_TRAIN = {"epochs": 40, "batch_size": 64, "optimizer": {"lr": 0.05}, "sampler": {"n_negatives": 4},
-          "tracking": {"mlflow": False}, "threads": 1}
+_TRAIN = {
+    "epochs": 40,
+    "batch_size": 64,
+    "optimizer": {"lr": 0.05},
+    "sampler": {"n_negatives": 4},
+    "tracking": {"mlflow": False},
+    "threads": 1,
+}
 
 
 class TestMF(RecommenderContract):

@@ -65,7 +65,7 @@ def test_ranking_changes_with_half_life() -> None:
 def test_users_measure_counts_each_pair_once_at_its_latest_time() -> None:
     rows = [(0, 0, 0, 1.0), (0, 0, 2 * DAY, 1.0), (1, 1, 2 * DAY, 1.0)]
     model = create_model("popular", {"half_life_days": 1.0}).fit(_interactions(rows))
-    items, scores = model.recommend([9], k=2)
+    _items, scores = model.recommend([9], k=2)
     np.testing.assert_allclose(scores[0], [1.0, 1.0])  # user 0's repeat is fresh, counted once
 
 

@@ -16,8 +16,14 @@ from recsmith.nn.objectives import Objective
 from recsmith.training.config import LossConfig, SamplerConfig
 from recsmith.training.trainer import Trainer
 
-_TRAIN = {"epochs": 60, "batch_size": 16, "optimizer": {"lr": 0.01}, "tracking": {"mlflow": False},
-          "checkpoint": {"enabled": False}, "threads": 1}
+_TRAIN = {
+    "epochs": 60,
+    "batch_size": 16,
+    "optimizer": {"lr": 0.01},
+    "tracking": {"mlflow": False},
+    "checkpoint": {"enabled": False},
+    "threads": 1,
+}
 _NET = {"dim": 16, "max_len": 12, "dropout": 0.0}
 
 
@@ -49,8 +55,12 @@ class TestSASRec(_Sequential):
 
 class TestSASRecSampledRope(_Sequential):
     name = "sasrec"
-    params = {**_NET, "positions": "rope", "heads": 2,
-              "train": {**_TRAIN, "loss": {"name": "sampled_softmax"}, "sampler": {"n_negatives": 8}}}
+    params = {
+        **_NET,
+        "positions": "rope",
+        "heads": 2,
+        "train": {**_TRAIN, "loss": {"name": "sampled_softmax"}, "sampler": {"n_negatives": 8}},
+    }
 
 
 class TestBERT4Rec(_Sequential):
@@ -84,12 +94,17 @@ def _chain(n_users: int = 30, n_items: int = 12, length: int = 8, seed: int = 0)
 def test_learns_the_next_item_and_serves_anonymous_sessions(name):
     data = _chain()
     extra = {"last_item_prob": 0.5} if name == "bert4rec" else {}
-    model = create_model(name, {**_NET, "max_len": 6, "layers": 1, **extra, "train": {**_TRAIN, "epochs": 80}}).fit(data)
+    model = create_model(name, {**_NET, "max_len": 6, "layers": 1, **extra, "train": {**_TRAIN, "epochs": 80}}).fit(
+        data
+    )
     if name == "bert4rec":
         # masked-item training on 30 short histories fits the windows it saw (the last max_len items
         # of each user) but needs far more data to generalise the cycle to unseen starting points
-        fitted = [model.recommend_sessions([model.histories.of(u)[-6:-1]], k=1, filter_seen=False)[0][0, 0]
-                  == model.histories.of(u)[-1] for u in range(data.n_users)]
+        fitted = [
+            model.recommend_sessions([model.histories.of(u)[-6:-1]], k=1, filter_seen=False)[0][0, 0]
+            == model.histories.of(u)[-1]
+            for u in range(data.n_users)
+        ]
         assert np.mean(fitted) >= 0.8
     else:
         # a session the model never saw, any starting point: the next item of the cycle comes first
@@ -141,8 +156,9 @@ def test_batches_are_trimmed_to_the_longest_history_and_bucketed():
     assert short.inputs.tokens.shape == (3, 2)  # longest history 3 -> 2 input positions, not 500
     long = model.make_batch({"user": torch.tensor([2])})
     assert long.inputs.tokens.shape == (1, 399) and int(long.inputs.select.sum()) == 399
-    order = model.batch_order(torch.randperm(6, generator=torch.Generator().manual_seed(0)), 2,
-                              torch.Generator().manual_seed(1))
+    order = model.batch_order(
+        torch.randperm(6, generator=torch.Generator().manual_seed(0)), 2, torch.Generator().manual_seed(1)
+    )
     assert sorted(order.tolist()) == list(range(6))
     pairs = order.view(3, 2).tolist()  # sorted within the bucket: the two shortest share a batch
     assert sorted([0, 4]) in [sorted(p) for p in pairs]
@@ -186,11 +202,22 @@ def test_sampled_softmax_pair_path_equals_the_generic_path():
 
 def test_item_features_and_time_features(tmp_path):
     data = _chain()
-    side = SideData(items=pl.DataFrame({"item": np.arange(12, dtype=np.int32),
-                                        "category": [f"c{i % 3}" for i in range(12)],
-                                        "tags": [["a", "b"] if i % 2 else [] for i in range(12)]}))
-    params = {**_NET, "item_features": ["category", "tags"], "time_gaps": True, "time_of_day": True,
-              "train": {**_TRAIN, "epochs": 5}}
+    side = SideData(
+        items=pl.DataFrame(
+            {
+                "item": np.arange(12, dtype=np.int32),
+                "category": [f"c{i % 3}" for i in range(12)],
+                "tags": [["a", "b"] if i % 2 else [] for i in range(12)],
+            }
+        )
+    )
+    params = {
+        **_NET,
+        "item_features": ["category", "tags"],
+        "time_gaps": True,
+        "time_of_day": True,
+        "train": {**_TRAIN, "epochs": 5},
+    }
     model = create_model("sasrec", params).with_side_data(side).fit(data)
     assert model.network.items.attrs is not None
     assert model.network.items.attrs.num_embeddings == 3 + 2 + 1  # c0..c2, a, b, and the unused 0
@@ -213,10 +240,12 @@ def test_users_without_two_items_are_not_examples():
 
 def test_early_stopping_restores_the_best_epoch():
     data = _chain(length=9)
-    train = Interactions(data.frame.filter(pl.col("timestamp") < pl.col("timestamp").max().over("user")),
-                         data.n_users, data.n_items)
-    valid = Interactions(data.frame.filter(pl.col("timestamp") == pl.col("timestamp").max().over("user")),
-                         data.n_users, data.n_items)
+    train = Interactions(
+        data.frame.filter(pl.col("timestamp") < pl.col("timestamp").max().over("user")), data.n_users, data.n_items
+    )
+    valid = Interactions(
+        data.frame.filter(pl.col("timestamp") == pl.col("timestamp").max().over("user")), data.n_users, data.n_items
+    )
     model = create_model("sasrec", {**_NET, "train": {**_TRAIN, "epochs": 30, "early_stopping": {"patience": 3}}})
     result = Trainer(model.train_config()).fit(model, train, valid)
     assert result.best_epoch is not None and result.best_value > 0.5

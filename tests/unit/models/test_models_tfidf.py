@@ -18,9 +18,7 @@ _GROUP_WORDS = ("denim jeans trousers", "silk scarf necklace")
 
 def group_side_data(n_items: int = N_ITEMS, empty: tuple[int, ...] = ()) -> SideData:
     """Item names sharing their group's words plus one word of their own (``empty``: no text)."""
-    names = [
-        None if i in empty else f"{_GROUP_WORDS[(i // GROUP_ITEMS) % 2]} style{i:02d}" for i in range(n_items)
-    ]
+    names = [None if i in empty else f"{_GROUP_WORDS[(i // GROUP_ITEMS) % 2]} style{i:02d}" for i in range(n_items)]
     attrs = [[f"tag{i % 3}", "shop"] for i in range(n_items)]
     items = pl.DataFrame({"item": np.arange(n_items, dtype=np.int32), "name": names, "attributes": attrs})
     return SideData(items=items, item_ids=np.array([f"sku{i}" for i in range(n_items)]))
@@ -51,7 +49,7 @@ def test_cold_item_gets_content_scores() -> None:
     train = Interactions(frame, board.train.n_users, board.train.n_items)
     model = _fit({}, train, group_side_data())
     group0 = np.arange(0, board.train.n_users, 2)
-    items, scores = model.recommend(group0, k=2)
+    items, _scores = model.recommend(group0, k=2)
     assert np.all((items == cold).any(axis=1)), "the cold item must be in every group-0 user's top 2"
     full = model._score(group0)
     assert np.all(full[:, cold] > 0)
@@ -72,8 +70,7 @@ def test_similar_items_follow_text_and_empty_text_has_no_neighbours() -> None:
 
 def test_recency_weights_recent_items_more() -> None:
     """Two histories with the same items in opposite order: the most recent item's group wins."""
-    frame = pl.DataFrame({"user": [0, 0, 1, 1], "item": [0, 10, 10, 0], "timestamp": [1, 2, 1, 2],
-                          "weight": [1.0] * 4})
+    frame = pl.DataFrame({"user": [0, 0, 1, 1], "item": [0, 10, 10, 0], "timestamp": [1, 2, 1, 2], "weight": [1.0] * 4})
     train = Interactions(frame, 2, N_ITEMS)
     plain = _fit({}, train, group_side_data())
     recent = _fit({"recency_half_life": 1.0}, train, group_side_data())

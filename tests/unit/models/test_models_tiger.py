@@ -18,9 +18,23 @@ from recsmith.models import Recommender, create_model
 _TRAIN = {"epochs": 10, "batch_size": 32, "optimizer": {"lr": 0.01}, "tracking": {"mlflow": False}, "threads": 1}
 # tiny: 2 levels of 4 codes, one encoder and one decoder block of width 32, a beam covering all items
 _PARAMS = {
-    "embedding_column": "vector", "rq_levels": 2, "rq_codes": 4, "rq_hidden": [16], "rq_latent_dim": 4,
-    "rq_epochs": 100, "rq_batch_size": 20, "rq_lr": 0.01, "dim": 32, "heads": 2, "ff_dim": 64,
-    "encoder_layers": 1, "decoder_layers": 1, "dropout": 0.0, "user_buckets": 8, "beam": N_ITEMS, "train": _TRAIN,
+    "embedding_column": "vector",
+    "rq_levels": 2,
+    "rq_codes": 4,
+    "rq_hidden": [16],
+    "rq_latent_dim": 4,
+    "rq_epochs": 100,
+    "rq_batch_size": 20,
+    "rq_lr": 0.01,
+    "dim": 32,
+    "heads": 2,
+    "ff_dim": 64,
+    "encoder_layers": 1,
+    "decoder_layers": 1,
+    "dropout": 0.0,
+    "user_buckets": 8,
+    "beam": N_ITEMS,
+    "train": _TRAIN,
 }
 
 
@@ -98,7 +112,7 @@ def test_cold_item_is_reachable_from_content() -> None:
     train = Interactions(frame, data.train.n_users, data.train.n_items)
     model = create_model("tiger", _PARAMS).with_side_data(content()).fit(train)
     group1 = np.arange(1, data.train.n_users, 2)
-    items, scores = model.recommend(group1, k=N_ITEMS, filter_seen=False)
+    items, _scores = model.recommend(group1, k=N_ITEMS, filter_seen=False)
     assert np.isin(N_ITEMS - 1, items)
     rank = np.array([list(row).index(N_ITEMS - 1) for row in items])
     assert np.median(rank) < GROUP_ITEMS  # ranked among its group, above the other group's items
@@ -118,8 +132,9 @@ def test_errors_say_what_to_do() -> None:
     with pytest.raises(ConfigError, match="with_side_data"):
         create_model("tiger", _PARAMS).fit(data.train)
     with pytest.raises(ConfigError, match="network_loss"):
-        create_model("tiger", {**_PARAMS, "train": {**_TRAIN, "loss": {"name": "bpr"}}}).with_side_data(
-            content()).fit(data.train)
+        create_model("tiger", {**_PARAMS, "train": {**_TRAIN, "loss": {"name": "bpr"}}}).with_side_data(content()).fit(
+            data.train
+        )
     with pytest.raises(ConfigError, match="must divide"):
         create_model("tiger", {**_PARAMS, "dim": 30, "heads": 4})
     with pytest.raises(Exception, match="20 items"):
@@ -150,7 +165,7 @@ def test_cold_share_adds_unseen_items_under_generated_prefixes(tmp_path) -> None
     users = np.arange(data.train.n_users)
     items, scores = model.recommend(users, k=5, filter_seen=False)
     prefix = [tuple(row) for row in model.ids[:, :-1]]
-    for row, score in zip(items, scores):
+    for row, _score in zip(items, scores):
         generated = [i for i in row if i >= 0 and i != N_ITEMS - 1]
         assert len(generated) == 4  # the beam's items are all still there
         if any(prefix[i] == prefix[N_ITEMS - 1] for i in generated):
@@ -170,7 +185,7 @@ def test_sessions_score_like_users_and_anonymous_sessions_work(tmp_path) -> None
     histories = [model.histories.of(int(u)) for u in users]
     np.testing.assert_allclose(model.session_scores(histories, users=users), model._score(users), atol=1e-5)
     group1 = [list(range(GROUP_ITEMS + 1, GROUP_ITEMS + 5))]  # anonymous: the average user token
-    items, scores = model.recommend_sessions(group1, k=3)
+    items, _scores = model.recommend_sessions(group1, k=3)
     assert np.all(items[0] >= GROUP_ITEMS) and not set(items[0]) & set(group1[0])  # its group, unseen
     loaded = Recommender.load(model.save(tmp_path / "m"))
     np.testing.assert_array_equal(loaded.recommend_sessions(group1, k=3)[0], items)

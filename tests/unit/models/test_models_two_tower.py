@@ -23,10 +23,20 @@ _TRAIN = {"epochs": 30, "batch_size": 64, "optimizer": {"lr": 0.05}, "tracking":
 _SMALL = {"dim": 16, "embedding_dim": 8, "hidden": [32], "history_mode": "others"}
 
 _TOPICS = (
-    ["space battle with laser ships", "galaxy war of the robots", "alien invasion in outer space",
-     "rocket pilots fight in orbit", "starship captain in a galactic war"],
-    ["cooking pasta in an italian kitchen", "baking bread and cakes at home", "a chef cooks french soup",
-     "recipes for healthy salads", "grilling vegetables for dinner"],
+    [
+        "space battle with laser ships",
+        "galaxy war of the robots",
+        "alien invasion in outer space",
+        "rocket pilots fight in orbit",
+        "starship captain in a galactic war",
+    ],
+    [
+        "cooking pasta in an italian kitchen",
+        "baking bread and cakes at home",
+        "a chef cooks french soup",
+        "recipes for healthy salads",
+        "grilling vegetables for dinner",
+    ],
 )
 
 
@@ -35,11 +45,13 @@ def topic_side_data(n_items: int = N_ITEMS, extra_names: tuple[str, ...] = ()) -
     category, and a user segment column."""
     names = [f"{_TOPICS[(i // GROUP_ITEMS) % 2][i % 5]} part {i}" for i in range(n_items - len(extra_names))]
     names += list(extra_names)
-    items = pl.DataFrame({
-        "item": np.arange(n_items, dtype=np.int32),
-        "name": names,
-        "category": [[f"c{i % 3}", "all"] for i in range(n_items)],
-    })
+    items = pl.DataFrame(
+        {
+            "item": np.arange(n_items, dtype=np.int32),
+            "name": names,
+            "category": [[f"c{i % 3}", "all"] for i in range(n_items)],
+        }
+    )
     users = pl.DataFrame({"user": np.arange(N_USERS, dtype=np.int32), "segment": [f"s{u % 4}" for u in range(N_USERS)]})
     return SideData(items=items, users=users, item_ids=np.array([f"sku{i}" for i in range(n_items)]))
 
@@ -51,8 +63,14 @@ class TestTwoTower(RecommenderContract):
 
 class TestTwoTowerContent(RecommenderContract):
     name = "two_tower"
-    params = {**_SMALL, "item_columns": ["category"], "user_columns": ["segment"], "text_columns": ["name"],
-              "history_pooling": "attention", "train": _TRAIN}
+    params = {
+        **_SMALL,
+        "item_columns": ["category"],
+        "user_columns": ["segment"],
+        "text_columns": ["name"],
+        "history_pooling": "attention",
+        "train": _TRAIN,
+    }
 
     @classmethod
     def side_data(cls) -> SideData:
@@ -103,8 +121,9 @@ def test_frozen_text_is_never_trained_and_unfrozen_encoder_is() -> None:
     assert not any("text_encoder" in n for n, p in frozen.network.named_parameters())
     np.testing.assert_array_equal(frozen.network.item_tower.text.numpy(), text_before)
 
-    tuned = create_model("two_tower", {**_SMALL, "text_columns": ["name"], "text_freeze": False, "text_lr": 1e-4,
-                                       "train": one_step}).with_side_data(side)
+    tuned = create_model(
+        "two_tower", {**_SMALL, "text_columns": ["name"], "text_freeze": False, "text_lr": 1e-4, "train": one_step}
+    ).with_side_data(side)
     groups = tuned.train_config().optimizer.param_groups
     assert [(g.params, g.lr) for g in groups] == [("item_tower.text_encoder.*", 1e-4)]
     pretrained = {k: v.clone() for k, v in TextEncoder(tuned.config.text_model, freeze=False).state_dict().items()}
@@ -144,8 +163,12 @@ def test_example_histories_past_and_others() -> None:
 
 
 def test_trains_with_hard_negatives_and_sampled_softmax() -> None:
-    train = {**_TRAIN, "epochs": 2, "loss": {"name": "sampled_softmax", "logq_correction": False},
-             "sampler": {"name": "hard", "n_negatives": 8, "hard_pool": 5, "refresh_every": 2}}
+    train = {
+        **_TRAIN,
+        "epochs": 2,
+        "loss": {"name": "sampled_softmax", "logq_correction": False},
+        "sampler": {"name": "hard", "n_negatives": 8, "hard_pool": 5, "refresh_every": 2},
+    }
     model = create_model("two_tower", {**_SMALL, "train": train}).fit(checkerboard().train)
     assert len(model.history) == 2 and np.isfinite(model.history[-1]["loss"])
     assert "sampler/neg_score" in model.history[-1]
@@ -169,8 +192,9 @@ def test_errors_say_what_is_missing() -> None:
     with pytest.raises(ConfigError, match="with_side_data"):
         create_model("two_tower", {"text_columns": ["name"], "train": _TRAIN}).fit(train)
     with pytest.raises(ConfigError, match="'colour' is not in the item table"):
-        create_model("two_tower", {"item_columns": ["colour"], "train": _TRAIN}).with_side_data(
-            topic_side_data()).fit(train)
+        create_model("two_tower", {"item_columns": ["colour"], "train": _TRAIN}).with_side_data(topic_side_data()).fit(
+            train
+        )
     with pytest.raises(ConfigError, match="item tower has no input"):
         create_model("two_tower", {"item_id": False, "train": _TRAIN}).fit(train)
     with pytest.raises(ConfigError, match="user tower has no input"):
@@ -186,8 +210,14 @@ def test_past_histories_learn_what_comes_next() -> None:
     n_users, n_items, span = 40, 20, 6
     start = np.arange(n_users) % n_items
     items = (start[:, None] + np.arange(span)[None, :]) % n_items
-    frame = pl.DataFrame({"user": np.repeat(np.arange(n_users), span), "item": items.ravel(),
-                          "timestamp": np.tile(np.arange(span), n_users), "weight": np.ones(n_users * span)})
+    frame = pl.DataFrame(
+        {
+            "user": np.repeat(np.arange(n_users), span),
+            "item": items.ravel(),
+            "timestamp": np.tile(np.arange(span), n_users),
+            "weight": np.ones(n_users * span),
+        }
+    )
     train = Interactions(frame, n_users, n_items)
     rows = np.arange(n_users)
     ahead = {}

@@ -36,8 +36,8 @@ def test_kjt_for_rows_slices_each_key_in_order_with_empty_rows() -> None:
     kjt = kjt_for_rows({"genres": (go, gv), "brand": (bo, bv)}, torch.tensor([3, 1, 0, 3, 2]))
     assert kjt.keys() == ["genres", "brand"]
     # genres of rows 3, 1, 0, 3, 2, then brand of the same rows
-    assert kjt.lengths().tolist() == [3, 0, 2, 3, 1] + [1, 1, 1, 1, 0]
-    assert kjt.values().tolist() == [4, 4, 1, 3, 1, 4, 4, 1, 2] + [6, 5, 7, 6]
+    assert kjt.lengths().tolist() == [3, 0, 2, 3, 1, 1, 1, 1, 1, 0]
+    assert kjt.values().tolist() == [4, 4, 1, 3, 1, 4, 4, 1, 2, 6, 5, 7, 6]
     assert kjt.offsets().tolist() == [0, 3, 3, 5, 8, 9, 10, 11, 12, 13, 13]
     assert kjt.values().dtype == torch.int64
     per_key = kjt.to_dict()

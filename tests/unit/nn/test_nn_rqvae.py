@@ -10,7 +10,6 @@ import torch
 from recsmith.nn.rqvae import RQVAE, code_statistics, kmeans, rq_kmeans, train_rqvae
 from recsmith.nn.trie import unique_ids
 
-
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
@@ -48,8 +47,18 @@ def test_kmeans_with_fewer_distinct_points_than_clusters() -> None:
 
 def test_rqvae_reduces_reconstruction_and_uses_its_codebooks() -> None:
     x, labels = clustered()
-    settings = dict(levels=2, codes=16, latent_dim=8, hidden=[64], beta=0.25, batch_size=256, lr=3e-3,
-                    reset_every=20, seed=0, progress=False)
+    settings = {
+        "levels": 2,
+        "codes": 16,
+        "latent_dim": 8,
+        "hidden": [64],
+        "beta": 0.25,
+        "batch_size": 256,
+        "lr": 3e-3,
+        "reset_every": 20,
+        "seed": 0,
+        "progress": False,
+    }
     short, _ = train_rqvae(x, epochs=1, **settings)
     trained, model = train_rqvae(x, epochs=120, **settings)
     assert trained.history[-1]["reconstruction"] < 0.5 * trained.history[0]["reconstruction"]

@@ -116,8 +116,9 @@ def test_positive_lookup_and_negative_statistics():
 def test_every_objective_gives_a_finite_loss_and_gradients(loss, sampler):
     net = MatrixFactorization(3, 6, 4)
     objective = Objective(LossConfig(name=loss), SamplerConfig(name=sampler, n_negatives=3), SEEN, target_mean=3.0)
-    batch = Batch(inputs=users(0, 1, 2), users=users(0, 1, 2), positives=users(1, 2, 3),
-                  targets=torch.tensor([4.0, 2.0, 5.0]))
+    batch = Batch(
+        inputs=users(0, 1, 2), users=users(0, 1, 2), positives=users(1, 2, 3), targets=torch.tensor([4.0, 2.0, 5.0])
+    )
     value = objective(net, batch, gen())
     assert value.ndim == 0 and torch.isfinite(value)
     value.backward()

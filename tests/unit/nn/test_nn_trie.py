@@ -31,12 +31,14 @@ def random_ids(seed: int) -> tuple[np.ndarray, list[int]]:
 
 def table_log_probs(vocab_sizes: list[int], seed: int, batch: int, beam: int):
     """Deterministic random next-token log-probabilities: a function of (row, prefix, level) only."""
+
     def log_probs(prefix: torch.Tensor, t: int, parent: torch.Tensor | None = None) -> torch.Tensor:
         row = torch.arange(prefix.shape[0]) // beam
-        key = row * 1_000_003 + (prefix * torch.tensor([7919 ** i for i in range(t)])).sum(1) + seed * 31
+        key = row * 1_000_003 + (prefix * torch.tensor([7919**i for i in range(t)])).sum(1) + seed * 31
         g = [torch.Generator().manual_seed(int(k) * 10 + t) for k in key]
         logits = torch.stack([torch.randn(vocab_sizes[t], generator=gi) * 2 for gi in g])
         return logits.log_softmax(-1)
+
     return log_probs
 
 
@@ -60,7 +62,7 @@ def test_trie_step_matches_brute_force(seed: int) -> None:
         if t:
             _, node_of = np.unique(ids[:, :t], axis=0, return_inverse=True)
             nodes = [int(node_of.ravel()[np.flatnonzero((ids[:, :t] == p).all(1))[0]]) for p in prefixes]
-        allowed, nxt = trie.step(t, torch.tensor(nodes + [-1]))
+        allowed, nxt = trie.step(t, torch.tensor([*nodes, -1]))
         for row, prefix in enumerate(prefixes if t else [np.zeros(0, dtype=np.int64)]):
             expected = np.zeros(vocab[t], dtype=bool)
             expected[ids[(ids[:, :t] == prefix).all(1), t]] = True
@@ -86,7 +88,7 @@ def test_beam_search_emits_only_valid_distinct_items(seed: int) -> None:
         assert len(found) == min(beam, len(ids))  # only a catalogue smaller than the beam leaves gaps
         assert len(set(found)) == len(found)  # distinct items
         assert np.all(np.diff(scores[row].numpy()[: len(found)]) <= 0)  # best first
-        assert np.all(np.isneginf(scores[row].numpy()[len(found):]))
+        assert np.all(np.isneginf(scores[row].numpy()[len(found) :]))
         for item, score in zip(found[:3], scores[row].numpy()):
             assert score == pytest.approx(path_score(log_probs, ids[item], row, beam), abs=1e-5)
 
@@ -107,14 +109,21 @@ def test_beam_covering_the_catalogue_is_exact(seed: int) -> None:
 def catalogues(draw) -> tuple[np.ndarray, list[int]]:
     """Unique ids from drawn codes: 1-3 levels of 2-5 codes, 1-40 items, collisions welcome."""
     levels, codes = draw(st.integers(1, 3)), draw(st.integers(2, 5))
-    rows = draw(st.lists(st.lists(st.integers(0, codes - 1), min_size=levels, max_size=levels), min_size=1, max_size=40))
+    rows = draw(
+        st.lists(st.lists(st.integers(0, codes - 1), min_size=levels, max_size=levels), min_size=1, max_size=40)
+    )
     ids, stats = unique_ids(np.array(rows))
     return ids, [codes] * levels + [stats["max_group"]]
 
 
 @settings(max_examples=60, deadline=None)
-@given(catalogue=catalogues(), seed=st.integers(0, 10_000), batch=st.integers(1, 3), beam=st.integers(1, 50),
-       invalid_boost=st.sampled_from([0.0, 50.0]))
+@given(
+    catalogue=catalogues(),
+    seed=st.integers(0, 10_000),
+    batch=st.integers(1, 3),
+    beam=st.integers(1, 50),
+    invalid_boost=st.sampled_from([0.0, 50.0]),
+)
 def test_property_beam_search_never_emits_an_invalid_or_duplicate_id(catalogue, seed, batch, beam, invalid_boost):
     ids, vocab = catalogue
     trie = PrefixTrie(ids, vocab)
@@ -133,7 +142,7 @@ def test_property_beam_search_never_emits_an_invalid_or_duplicate_id(catalogue, 
         found = items[row][items[row] >= 0].numpy()
         assert len(found) == min(beam, len(ids)) and len(set(found)) == len(found)
         assert all(0 <= item < len(ids) and tuple(ids[item]) in catalogue_ids for item in found)
-        assert torch.isfinite(scores[row, : len(found)]).all() and torch.isneginf(scores[row, len(found):]).all()
+        assert torch.isfinite(scores[row, : len(found)]).all() and torch.isneginf(scores[row, len(found) :]).all()
         for item, score in zip(found[:2], scores[row].numpy()):  # the score is that id's own path
             assert score == pytest.approx(path_score(log_probs, ids[item], row, beam), abs=1e-4)
 
@@ -148,8 +157,20 @@ def test_trie_rejects_bad_ids() -> None:
 def network(positions: str = "relative", beam: int = 7) -> TigerNetwork:
     ids, vocab = random_ids(3)
     torch.manual_seed(0)
-    return TigerNetwork(ids, vocab, user_buckets=5, max_items=4, dim=16, heads=2, encoder_layers=1,
-                        decoder_layers=1, ff_dim=32, dropout=0.0, positions=positions, beam=beam).eval()
+    return TigerNetwork(
+        ids,
+        vocab,
+        user_buckets=5,
+        max_items=4,
+        dim=16,
+        heads=2,
+        encoder_layers=1,
+        decoder_layers=1,
+        ff_dim=32,
+        dropout=0.0,
+        positions=positions,
+        beam=beam,
+    ).eval()
 
 
 @pytest.mark.parametrize("positions", ["relative", "learned"])
@@ -188,9 +209,21 @@ def cold_network(cold: list[bool], cold_per_user: int) -> TigerNetwork:
     # prefixes (the first code): items 0-2 share prefix 0, items 3-4 prefix 1, item 5 prefix 2
     ids = np.array([[0, 0], [0, 1], [0, 2], [1, 0], [1, 1], [2, 0]])
     torch.manual_seed(0)
-    return TigerNetwork(ids, [3, 3], user_buckets=2, max_items=2, dim=16, heads=2, encoder_layers=1,
-                        decoder_layers=1, ff_dim=32, dropout=0.0, beam=2, cold=np.array(cold),
-                        cold_per_user=cold_per_user).eval()
+    return TigerNetwork(
+        ids,
+        [3, 3],
+        user_buckets=2,
+        max_items=2,
+        dim=16,
+        heads=2,
+        encoder_layers=1,
+        decoder_layers=1,
+        ff_dim=32,
+        dropout=0.0,
+        beam=2,
+        cold=np.array(cold),
+        cold_per_user=cold_per_user,
+    ).eval()
 
 
 def test_cold_items_inherit_the_score_of_a_generated_prefix() -> None:

@@ -28,7 +28,9 @@ def model(request):
     n_users, n_items = 50, 80
     users = np.repeat(np.arange(n_users), 10)
     items = (users % 2) * 40 + rng.integers(0, 40, users.size)
-    frame = pl.DataFrame({"user": users, "item": items, "timestamp": np.arange(users.size), "weight": np.ones(users.size)})
+    frame = pl.DataFrame(
+        {"user": users, "item": items, "timestamp": np.arange(users.size), "weight": np.ones(users.size)}
+    )
     inter = Interactions(frame.unique(["user", "item"], maintain_order=True), n_users, n_items)
     return create_model(request.param, {"factors": 8, "iterations": 5}).fit(inter)
 

@@ -110,7 +110,7 @@ def test_fewer_than_k_are_padded(data):
     index = AnnIndex.build(x[:4], factory="Flat", metric="l2")
     labels, scores = index.search(q[:2], 6)
     assert (labels[:, 4:] == -1).all() and np.isneginf(scores[:, 4:]).all()
-    top, s = exact_search(x[:4], q[:2], 6, metric="l2")
+    top, _s = exact_search(x[:4], q[:2], 6, metric="l2")
     assert (top[:, 4:] == -1).all()
 
 

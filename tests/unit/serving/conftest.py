@@ -34,7 +34,9 @@ def tiny_world(seed: int = 0) -> tuple[Interactions, IdMap, IdMap, pl.DataFrame]
         for i in np.concatenate([liked, noise]):
             users.append(u)
             items.append(int(i))
-    frame = pl.DataFrame({"user": users, "item": items, "timestamp": np.arange(len(users)), "weight": np.ones(len(users))})
+    frame = pl.DataFrame(
+        {"user": users, "item": items, "timestamp": np.arange(len(users)), "weight": np.ones(len(users))}
+    )
     frame = frame.unique(subset=["user", "item"], keep="first", maintain_order=True)
     inter = Interactions(frame, N_USERS, N_ITEMS)
     user_map = IdMap([f"u{i}" for i in range(N_USERS)], kind="user")
@@ -51,12 +53,22 @@ def tiny_world(seed: int = 0) -> tuple[Interactions, IdMap, IdMap, pl.DataFrame]
     return inter, user_map, item_map, attrs
 
 
-def make_bundle(path: Path, name: str, *, version: str | None = None, index: str | None = "auto",
-                params: dict | None = None) -> Path:
+def make_bundle(
+    path: Path, name: str, *, version: str | None = None, index: str | None = "auto", params: dict | None = None
+) -> Path:
     inter, user_map, item_map, attrs = tiny_world()
     model = create_model(name, MODELS[name]).fit(inter)
-    return write_bundle(path, model, user_map, item_map, items=attrs, version=version or f"{name}-v1",
-                        index_factory=index, search_params=params, metrics={"test": {"ndcg@10": 0.5}})
+    return write_bundle(
+        path,
+        model,
+        user_map,
+        item_map,
+        items=attrs,
+        version=version or f"{name}-v1",
+        index_factory=index,
+        search_params=params,
+        metrics={"test": {"ndcg@10": 0.5}},
+    )
 
 
 @pytest.fixture(scope="session")
@@ -84,8 +96,14 @@ def make_client(tmp_path):
     clients = []
 
     def make(bundle: Path, **overrides):
-        values = {"bundle": bundle, "state_dir": tmp_path / "state", "api_keys": [API_KEY],
-                  "environment": "test", "rate_limit_per_s": 0, **overrides}
+        values = {
+            "bundle": bundle,
+            "state_dir": tmp_path / "state",
+            "api_keys": [API_KEY],
+            "environment": "test",
+            "rate_limit_per_s": 0,
+            **overrides,
+        }
         client = TestClient(create_app(ServeSettings(**values)))
         client.__enter__()
         clients.append(client)

@@ -28,8 +28,18 @@ def test_health_ready_openapi(bundles, make_client):
     ready = c.get("/ready")
     assert ready.status_code == 200 and ready.json()["model_version"] == "itemknn-v1"
     paths = c.get("/openapi.json").json()["paths"]
-    for p in ("/v1/users/{user_id}/recommendations", "/v1/recommendations", "/v1/items/{item_id}/similar",
-              "/v1/search", "/v1/feedback", "/v1/model", "/v1/admin/reload", "/health", "/ready", "/metrics"):
+    for p in (
+        "/v1/users/{user_id}/recommendations",
+        "/v1/recommendations",
+        "/v1/items/{item_id}/similar",
+        "/v1/search",
+        "/v1/feedback",
+        "/v1/model",
+        "/v1/admin/reload",
+        "/health",
+        "/ready",
+        "/metrics",
+    ):
         assert p in paths, p
 
 
@@ -141,16 +151,20 @@ def test_filters_exclude_include_keep_k(bundles, make_client, name):
     items = [it["item_id"] for it in c.post("/v1/recommendations", json=body).json()["results"][0]["items"]]
     assert sorted(items) == sorted(i for i in include if _passes(i))
     # the same rules through GET query parameters
-    r = c.get("/v1/users/u2/recommendations", params={"k": 8, "filters": json.dumps(FILTERS), "exclude": ["i11"],
-                                                       "exclude_seen": "false"})
+    r = c.get(
+        "/v1/users/u2/recommendations",
+        params={"k": 8, "filters": json.dumps(FILTERS), "exclude": ["i11"], "exclude_seen": "false"},
+    )
     items = _items(r)
     assert len(items) == 8 and all(_passes(i) for i in items) and "i11" not in items
 
 
 def test_rules_on_cold_start_and_list_attribute(bundles, make_client):
     c = make_client(bundles["als"])
-    r = c.get("/v1/users/nobody/recommendations",
-              params={"k": 20, "filters": json.dumps([{"field": "tags", "op": "eq", "value": "sale"}])})
+    r = c.get(
+        "/v1/users/nobody/recommendations",
+        params={"k": 20, "filters": json.dumps([{"field": "tags", "op": "eq", "value": "sale"}])},
+    )
     items = _items(r)
     assert len(items) == 12 and all(int(i[1:]) % 5 == 0 for i in items)  # 12 items carry the "sale" tag
 
@@ -160,8 +174,9 @@ def test_filtered_ann_search_falls_back_to_exact(bundles, make_client):
     c = make_client(bundles["als_hnsw"], exact_below=0)
     b = Bundle.load(bundles["als_hnsw"])
     flt = [{"field": "price", "op": "lt", "value": 9}]  # i0..i3
-    items = _items(c.get("/v1/users/u30/recommendations", params={"k": 10, "filters": json.dumps(flt),
-                                                                  "exclude_seen": "false"}))
+    items = _items(
+        c.get("/v1/users/u30/recommendations", params={"k": 10, "filters": json.dumps(flt), "exclude_seen": "false"})
+    )
     scores = b.model.item_factors[:4] @ b.model.user_factors[30]
     assert items == [f"i{j}" for j in np.argsort(-scores, kind="stable")]
 
@@ -202,18 +217,30 @@ def test_search_needs_text_encoder(bundles, make_client):
         ("get", "/v1/users/u1/recommendations", {"params": {"k": "ten"}}, "k"),
         ("get", "/v1/users/" + "x" * 300 + "/recommendations", {}, "user_id"),
         ("get", "/v1/users/u1/recommendations", {"params": {"filters": "not json"}}, "filters must be"),
-        ("get", "/v1/users/u1/recommendations",
-         {"params": {"filters": json.dumps([{"field": "colour", "op": "eq", "value": 1}])}}, "unknown filter field"),
-        ("get", "/v1/users/u1/recommendations",
-         {"params": {"filters": json.dumps([{"field": "price", "op": "between", "value": 3}])}}, "list"),
+        (
+            "get",
+            "/v1/users/u1/recommendations",
+            {"params": {"filters": json.dumps([{"field": "colour", "op": "eq", "value": 1}])}},
+            "unknown filter field",
+        ),
+        (
+            "get",
+            "/v1/users/u1/recommendations",
+            {"params": {"filters": json.dumps([{"field": "price", "op": "between", "value": 3}])}},
+            "list",
+        ),
         ("get", "/v1/users/u1/recommendations", {"params": {"exclude": [f"i{j}" for j in range(60)]}}, "at most 50"),
         ("post", "/v1/recommendations", {"json": {"k": 5}}, "exactly one"),
         ("post", "/v1/recommendations", {"json": {"user_ids": ["u1"], "session_items": ["i1"]}}, "exactly one"),
         ("post", "/v1/recommendations", {"json": {"user_ids": []}}, "user_ids"),
         ("post", "/v1/recommendations", {"json": {"user_ids": [f"u{j}" for j in range(11)]}}, "at most 10"),
         ("post", "/v1/recommendations", {"json": {"user_ids": ["u1"], "surprise": 1}}, "surprise"),
-        ("post", "/v1/recommendations", {"content": b"{not json", "headers": {"content-type": "application/json"}},
-         "JSON"),
+        (
+            "post",
+            "/v1/recommendations",
+            {"content": b"{not json", "headers": {"content-type": "application/json"}},
+            "JSON",
+        ),
     ],
 )
 def test_validation_errors_are_json_422(bundles, make_client, method, url, kwargs, fragment):
@@ -251,7 +278,9 @@ def test_write_and_admin_endpoints_need_the_api_key(bundles, make_client, auth):
     r = c.post("/v1/feedback", json=event, headers={"X-API-Key": "wrong-key-000"})
     assert r.status_code == 403 and r.json()["error"]["code"] == "forbidden"
     assert c.post("/v1/feedback", json=event, headers=auth).status_code == 201
-    assert c.post("/v1/feedback", json=event, headers={"Authorization": f"Bearer {auth['X-API-Key']}"}).status_code == 201
+    assert (
+        c.post("/v1/feedback", json=event, headers={"Authorization": f"Bearer {auth['X-API-Key']}"}).status_code == 201
+    )
     assert c.post("/v1/admin/reload", json={}).status_code == 401
     assert c.post("/v1/admin/reload", json={}, headers={"X-API-Key": "wrong-key-000"}).status_code == 403
     # reads need no key
@@ -290,8 +319,9 @@ def test_feedback_changes_the_next_answer(bundles, make_client, auth, name):
 def test_feedback_turns_an_unknown_user_into_a_session(bundles, make_client, auth):
     c = make_client(bundles["itemknn"])
     assert c.get("/v1/users/newbie/recommendations").json()["strategy"] == "popular"
-    events = [{"user_id": "newbie", "item_id": f"i{j}", "type": "view", "timestamp": 1_700_000_000 + j}
-              for j in range(30, 36)]
+    events = [
+        {"user_id": "newbie", "item_id": f"i{j}", "type": "view", "timestamp": 1_700_000_000 + j} for j in range(30, 36)
+    ]
     assert c.post("/v1/feedback", json={"events": events}, headers=auth).status_code == 201
     body = c.get("/v1/users/newbie/recommendations", params={"k": 5}).json()
     assert body["strategy"] == "session" and body["cold_start"] is True

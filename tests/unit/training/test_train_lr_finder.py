@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
@@ -39,7 +40,7 @@ def test_suggestion_lies_in_the_known_good_range_and_divergence_stops_the_ramp()
     assert 1e-2 <= result.suggestion <= 1.0
     assert len(result.lrs) == len(result.losses) == len(result.smoothed)
     ramp = result.lrs
-    ratios = [b / a for a, b in zip(ramp, ramp[1:])]
+    ratios = [b / a for a, b in itertools.pairwise(ramp)]
     assert max(ratios) == pytest.approx(min(ratios))  # exponential
 
 

@@ -33,8 +33,9 @@ def fit(parts, **train):
 
 @pytest.mark.parametrize("name", sorted(OPTIMIZERS))
 def test_every_optimizer_trains_mf(parts, name):
-    model, result = fit(parts, epochs=4, optimizer={"name": name, **OPTIMIZERS[name]},
-                        early_stopping={"enabled": False})
+    model, result = fit(
+        parts, epochs=4, optimizer={"name": name, **OPTIMIZERS[name]}, early_stopping={"enabled": False}
+    )
     losses = [h["loss"] for h in result.history]
     assert all(math.isfinite(x) for x in losses)
     assert losses[-1] < losses[0], f"{name}: loss did not decrease: {losses}"
@@ -148,8 +149,13 @@ def test_clip_grad_norm_matches_torch_and_handles_sparse_gradients():
 
 
 def test_grad_clip_bounds_each_update(parts):
-    model = create_model("mf", {"dim": 8, "train": train_params(
-        epochs=1, batch_size=10_000, optimizer={"name": "sgd", "lr": 1.0}, grad_clip=1e-3)})
+    model = create_model(
+        "mf",
+        {
+            "dim": 8,
+            "train": train_params(epochs=1, batch_size=10_000, optimizer={"name": "sgd", "lr": 1.0}, grad_clip=1e-3),
+        },
+    )
     start = None
 
     class Capture(Trainer):

@@ -81,11 +81,14 @@ def kill_after(epoch: int):
 
 
 RESUME_CASES = {
-    "adam+cosine+bpr+accumulation": dict(
-        scheduler={"name": "cosine", "warmup_fraction": 0.1}, accumulation_steps=2),
-    "sgd+onecycle+hard-negatives+bf16": dict(
-        optimizer={"name": "sgd", "lr": 5.0, "momentum": 0.9}, scheduler={"name": "onecycle"}, amp="bf16",
-        loss={"name": "bce"}, sampler={"name": "hard", "n_negatives": 4, "refresh_every": 7, "hard_pool": 10}),
+    "adam+cosine+bpr+accumulation": {"scheduler": {"name": "cosine", "warmup_fraction": 0.1}, "accumulation_steps": 2},
+    "sgd+onecycle+hard-negatives+bf16": {
+        "optimizer": {"name": "sgd", "lr": 5.0, "momentum": 0.9},
+        "scheduler": {"name": "onecycle"},
+        "amp": "bf16",
+        "loss": {"name": "bce"},
+        "sampler": {"name": "hard", "n_negatives": 4, "refresh_every": 7, "hard_pool": 10},
+    },
 }
 
 
@@ -109,8 +112,9 @@ def test_resumed_run_ends_like_the_uninterrupted_one(parts, tmp_path, monkeypatc
     expected = [json.loads(line) for line in (tmp_path / "straight" / "metrics.jsonl").read_text().splitlines()]
     logged = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     drop = ("seconds", "examples_per_second")
-    assert [{k: v for k, v in h.items() if k not in drop} for h in logged] == \
-           [{k: v for k, v in h.items() if k not in drop} for h in expected]
+    assert [{k: v for k, v in h.items() if k not in drop} for h in logged] == [
+        {k: v for k, v in h.items() if k not in drop} for h in expected
+    ]
     assert result.epochs_run == 5
     test_a = evaluate(straight, parts.test, [10, 20])
     test_b = evaluate(resumed, parts.test, [10, 20])
@@ -152,8 +156,11 @@ def test_bf16_autocast_on_cpu(parts):
 
     def build_with_hook(**kw):  # records the autocast state of every training forward pass
         net = build(**kw)
-        net.register_forward_pre_hook(lambda m, i: seen.append(
-            (torch.is_autocast_enabled("cpu"), torch.get_autocast_dtype("cpu"))) if m.training else None)
+        net.register_forward_pre_hook(
+            lambda m, i: (
+                seen.append((torch.is_autocast_enabled("cpu"), torch.get_autocast_dtype("cpu"))) if m.training else None
+            )
+        )
         return net
 
     model.build_network = build_with_hook
@@ -184,8 +191,12 @@ def test_fp16_grad_scaler_on_cuda(parts):
 
 def test_gradient_accumulation_equals_the_big_batch(parts):
     # softmax has no sampler: the only difference is how the 2 x 64 examples are summed
-    common = dict(epochs=2, loss={"name": "softmax"}, optimizer={"name": "sgd", "lr": 1.0},
-                  early_stopping={"enabled": False})
+    common = {
+        "epochs": 2,
+        "loss": {"name": "softmax"},
+        "optimizer": {"name": "sgd", "lr": 1.0},
+        "early_stopping": {"enabled": False},
+    }
     n = len(parts.train) // 128 * 128  # whole big batches: no partial accumulation group
     from recsmith.data.interactions import Interactions
 
@@ -226,8 +237,14 @@ def test_metrics_jsonl_and_mlflow_file_store(parts, tmp_path):
     lines = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert [h["epoch"] for h in lines] == [1, 2]
     for h in lines:
-        assert {"loss", "lr", "valid/ndcg@10", "examples_per_second", "sampler/neg_popularity",
-                "sampler/accidental_positive_rate"} <= set(h)
+        assert {
+            "loss",
+            "lr",
+            "valid/ndcg@10",
+            "examples_per_second",
+            "sampler/neg_popularity",
+            "sampler/accidental_positive_rate",
+        } <= set(h)
     from mlflow.tracking import MlflowClient
 
     run_id = json.loads((tmp_path / "tracking.json").read_text())["mlflow_run_id"]

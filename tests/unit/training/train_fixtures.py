@@ -25,8 +25,14 @@ def planted(n_users: int = N_USERS, n_items: int = N_ITEMS, per_user: int = PER_
         chosen += list(rng.choice(others, per_user - n_own, replace=False))
         users += [u] * per_user
         items += list(rng.permutation(chosen))  # time order: the held-out last items are typical ones
-    frame = pl.DataFrame({"user": users, "item": items, "timestamp": np.arange(len(users)),
-                          "weight": rng.integers(1, 6, len(users)).astype(float)})
+    frame = pl.DataFrame(
+        {
+            "user": users,
+            "item": items,
+            "timestamp": np.arange(len(users)),
+            "weight": rng.integers(1, 6, len(users)).astype(float),
+        }
+    )
     return Interactions(frame, n_users, n_items)
 
 
@@ -36,6 +42,12 @@ def loo(interactions: Interactions) -> Split:
 
 def train_params(**overrides) -> dict:
     """A fast train section: few epochs, no MLflow, one thread (the test machine is shared)."""
-    base = {"epochs": 3, "batch_size": 128, "optimizer": {"lr": 0.02}, "sampler": {"n_negatives": 4},
-            "tracking": {"mlflow": False}, "threads": 1}
+    base = {
+        "epochs": 3,
+        "batch_size": 128,
+        "optimizer": {"lr": 0.02},
+        "sampler": {"n_negatives": 4},
+        "tracking": {"mlflow": False},
+        "threads": 1,
+    }
     return {**base, **overrides}

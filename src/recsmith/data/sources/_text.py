@@ -125,8 +125,13 @@ def read_lines(path: Path, encoding: str = "utf-8") -> pl.DataFrame:
     if codec == "utf-8":
         try:  # fast path: Polars' multi-threaded reader, one string per line (blank lines are null)
             lines = pl.read_csv(
-                path, separator="\x1f", quote_char=None, has_header=False, infer_schema=False,
-                new_columns=[TEXT], raise_if_empty=False,
+                path,
+                separator="\x1f",
+                quote_char=None,
+                has_header=False,
+                infer_schema=False,
+                new_columns=[TEXT],
+                raise_if_empty=False,
             )
             return lines.select(
                 pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias(LINE),
@@ -321,7 +326,13 @@ def read_tokens(path: Path, *, policy: BadRowPolicy, columns: list[str], encodin
 
 
 def _fast_read(
-    path: Path, n_lines: int, *, sep: str, names: list[str] | None, encoding: str, quoted: bool,
+    path: Path,
+    n_lines: int,
+    *,
+    sep: str,
+    names: list[str] | None,
+    encoding: str,
+    quoted: bool,
     types: Mapping[str, pl.DataType],
 ) -> pl.DataFrame | None:
     """Polars' CSV reader, for a clean UTF-8 file only; None sends the file down the exact path.
@@ -336,8 +347,14 @@ def _fast_read(
         return None
     try:
         frame = pl.read_csv(
-            path, separator=sep, has_header=names is None, new_columns=names, infer_schema=False,
-            schema_overrides=dict(types), quote_char=None, raise_if_empty=False,
+            path,
+            separator=sep,
+            has_header=names is None,
+            new_columns=names,
+            infer_schema=False,
+            schema_overrides=dict(types),
+            quote_char=None,
+            raise_if_empty=False,
         )
     except pl.exceptions.PolarsError:
         return None
@@ -414,7 +431,9 @@ class Rows:
             if c not in self.header:
                 raise DataError(
                     f"missing column {c!r}; the header has {self.header}",
-                    path=str(self.path), line=1, column=c,
+                    path=str(self.path),
+                    line=1,
+                    column=c,
                 )
 
     def strip(self, *columns: str) -> None:

@@ -111,7 +111,7 @@ def _rows(kind: str, path: Path, policy: BadRowPolicy, opts: dict[str, Any], num
     if kind == "parquet" or path.suffix.lower() in _PARQUET_EXT:
         try:
             frame = pl.read_parquet(path)
-        except Exception as e:  # noqa: BLE001  (Polars raises several types for a broken file)
+        except Exception as e:
             raise DataError(f"not a readable Parquet file ({e})", path=str(path)) from None
         rows = Rows(path, frame.with_row_index(LINE, offset=1).with_columns(pl.col(LINE).cast(pl.Int64)), policy)
         rows.header = frame.columns

@@ -170,10 +170,9 @@ def normalize_customers(users: pl.DataFrame) -> pl.DataFrame:
     - ``club_member_status``: empty -> null (``ACTIVE``, ``PRE-CREATE``, ``LEFT CLUB`` kept);
     - ``age``: empty -> null (left to the numeric encoders' missing-value rule).
     """
-    exprs = []
-    for flag in ("FN", "Active"):
-        if flag in users.columns:
-            exprs.append((pl.col(flag).fill_null(0) > 0).cast(pl.Int8).alias(flag))
+    exprs = [
+        (pl.col(flag).fill_null(0) > 0).cast(pl.Int8).alias(flag) for flag in ("FN", "Active") if flag in users.columns
+    ]
     if "fashion_news_frequency" in users.columns:
         news = pl.col("fashion_news_frequency").str.strip_chars()
         none = news.is_null() | (news == "") | (news.str.to_uppercase() == "NONE")
@@ -202,7 +201,7 @@ def scan_transactions(path: Path, policy: BadRowPolicy, article_ids: pl.DataFram
     rows.require("customer_id")
     rows.flag(pl.col("customer_id").str.contains('"', literal=True), "customer_id",
               lambda v: f"quoted fields are not supported when streaming, got {v!r}")  # fmt: skip
-    rows.strip("article_id")
+    rows.strip("article_id")  # noqa: B005 -- our row checker's strip(column), not str.strip
     valid = pl.col("article_id").str.contains(_ARTICLE_ID)
     rows.flag(~valid, "article_id", lambda v: f"expected an article id of at most 10 digits, got {v!r}")
     rows.update(pl.col("article_id").cast(pl.Int64, strict=False).alias("article_number"))

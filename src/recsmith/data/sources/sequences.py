@@ -144,7 +144,8 @@ def _sidecar_items(file: Path, seen: pl.Series, files: list[Path]) -> pl.DataFra
     numeric_first = (pl.col(Columns.ItemId).cast(pl.Int64, strict=False), Columns.ItemId)
     items = pl.DataFrame({Columns.ItemId: ids}).sort(*numeric_first, nulls_last=True)
     asin = pl.DataFrame(
-        {Columns.ItemId: list(id2item), "asin": list(id2item.values())}, schema={Columns.ItemId: pl.Utf8, "asin": pl.Utf8}
+        {Columns.ItemId: list(id2item), "asin": list(id2item.values())},
+        schema={Columns.ItemId: pl.Utf8, "asin": pl.Utf8},
     )
 
     # the label: the rarest attributes first (ties by name)

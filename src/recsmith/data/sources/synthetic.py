@@ -93,8 +93,7 @@ def read_synthetic(
     unknown = sorted(set(generator_options) - allowed)
     if unknown:
         raise SyntheticParamError(
-            f"synthetic data: unknown option(s) {', '.join(unknown)}; known: "
-            f"{', '.join(sorted(DEFAULTS))}"
+            f"synthetic data: unknown option(s) {', '.join(unknown)}; known: {', '.join(sorted(DEFAULTS))}"
         )
     data = generate_hm(
         n_customers=n_customers,

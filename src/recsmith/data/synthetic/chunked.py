@@ -19,6 +19,7 @@ deterministic for a seed and the sizes; with a single block it is byte-identical
 
 from __future__ import annotations
 
+import itertools
 import math
 import shutil
 from pathlib import Path
@@ -86,7 +87,7 @@ def customer_blocks(counts: np.ndarray, block_transactions: int) -> list[tuple[i
     n_blocks = max(1, math.ceil(int(cum[-1]) / block_transactions))
     cuts = np.searchsorted(cum, np.arange(1, n_blocks) * block_transactions, side="left") + 1
     bounds = np.unique(np.concatenate([[0], cuts, [counts.size]]))
-    return [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+    return [(int(a), int(b)) for a, b in itertools.pairwise(bounds) if b > a]
 
 
 def _draw_parts(pop: Any, parts: Path, block_transactions: int) -> None:

@@ -23,8 +23,13 @@ def post_feedback(body: FeedbackRequest, service: ServiceDep, settings: Settings
     check_ids("events", body.events, settings.max_events)
     now = int(time.time())
     events = [
-        Event(user_id=e.user_id, item_id=e.item_id, type=e.type,
-              timestamp=e.timestamp if e.timestamp is not None else now, value=e.value)
+        Event(
+            user_id=e.user_id,
+            item_id=e.item_id,
+            type=e.type,
+            timestamp=e.timestamp if e.timestamp is not None else now,
+            value=e.value,
+        )
         for e in body.events
     ]
     ids = service.submit_feedback(events)

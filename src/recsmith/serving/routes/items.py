@@ -28,5 +28,7 @@ def similar_items(
     check_k(k, settings)
     check_ids("exclude", exclude, settings.max_ids)
     check_ids("include", include, settings.max_ids)
-    rules = RuleSpec(tuple(parse_filters(filters)), tuple(exclude or ()), tuple(include) if include is not None else None)
+    rules = RuleSpec(
+        tuple(parse_filters(filters)), tuple(exclude or ()), tuple(include) if include is not None else None
+    )
     return engine.similar(item_id, k, rules=rules)

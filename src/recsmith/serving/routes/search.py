@@ -34,6 +34,8 @@ def search(body: SearchRequest, engine: EngineDep, settings: SettingsDep) -> dic
     check_k(body.k, settings)
     rules = rules_from(body, settings)
     if not body.query.strip():
-        raise InvalidRequest("query: the text query is empty (only white space); send words, e.g. \"blue jeans\"",
-                             details={"query": body.query})
+        raise InvalidRequest(
+            'query: the text query is empty (only white space); send words, e.g. "blue jeans"',
+            details={"query": body.query},
+        )
     return engine.search(body.query, body.k, rules=rules)
