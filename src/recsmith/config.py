@@ -12,6 +12,7 @@ Example::
 from __future__ import annotations
 
 import itertools
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -22,7 +23,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from recsmith.errors import ConfigError
 from recsmith.evaluation.metrics import METRIC_NAMES
 from recsmith.features.config import FeatureConfig
-from recsmith.training.config import TrainConfig
+from recsmith.training.config import TRAIN_KEY, TrainConfig, check_train_overrides, split_train_overrides
+from recsmith.utils.validation import describe_errors
 
 
 class Section(BaseModel):
@@ -216,42 +218,48 @@ def split_alias(name: str, params: dict[str, Any]) -> tuple[str, dict[str, Any]]
     return (str(alias) if alias else name), {k: v for k, v in params.items() if k != ALIAS_KEY}
 
 
+@dataclass(frozen=True)
+class ModelEntry:
+    """One ``models`` entry of a run, taken apart: ``models.<name>: {model: <registered>, train: {...},
+    <hyperparameters>}`` (the alias and the ``train`` overrides are optional)."""
+
+    name: str  # the entry's name on the leaderboard
+    model: str  # the registered model
+    params: dict[str, Any]  # the model's hyperparameters (its Config)
+    train: dict[str, Any]  # overrides of the run's train section (torch models only)
+
+
+def model_entry(name: str, params: dict[str, Any]) -> ModelEntry:
+    """``params`` of leaderboard entry ``name`` (from ``models``, or one ``tune`` combination)."""
+    registered, rest = split_alias(name, params)
+    hyper, train = split_train_overrides(rest)
+    return ModelEntry(name, registered, hyper, train)
+
+
 def _validate_models(cfg: RunConfig, source: str) -> None:
     from recsmith.models.registry import get_model_class
+    from recsmith.models.torch_base import TorchRecommender
 
     for name, params in {**cfg.models, **{n: {} for n in cfg.tune}}.items():
         model_cls = get_model_class(split_alias(name, cfg.model_params(name))[0])
+        prefix = ["tune" if name in cfg.tune else "models", name]
         for combo in cfg.model_grid(name) if name in cfg.tune else [params]:
             try:
-                model_cls.Config(**split_alias(name, combo)[1])
+                entry = model_entry(name, combo)
+                model_cls.Config(**entry.params)
             except ValidationError as err:
-                prefix = ["tune" if name in cfg.tune else "models", name]
                 raise ConfigError(f"{source}:\n" + describe_errors(err, model_cls.Config, prefix)) from None
-
-
-def describe_errors(err: ValidationError, root: type[BaseModel], prefix: list[str] | None = None) -> str:
-    """One line per problem: the dotted key, what is wrong, and the valid keys for unknown ones."""
-    lines = []
-    for e in err.errors():
-        loc = [str(p) for p in e["loc"]]
-        key = ".".join([*(prefix or []), *loc])
-        if e["type"] == "extra_forbidden":
-            valid = _fields_at(root, loc[:-1])
-            hint = f"; valid keys: {', '.join(valid)}" if valid else ""
-            lines.append(f"unknown key {key!r}{hint}")
-        else:
-            lines.append(f"{key}: {e['msg']} (got {e.get('input')!r})")
-    return "\n".join(lines)
-
-
-def _fields_at(root: type[BaseModel], loc: list[str]) -> list[str]:
-    model: Any = root
-    for part in loc:
-        field = getattr(model, "model_fields", {}).get(part)
-        if field is None:
-            return []
-        model = field.annotation
-    return sorted(getattr(model, "model_fields", {}))
+            except ConfigError as err:
+                raise ConfigError(f"{source}:\n{'.'.join(prefix)}.{err}") from None
+            if entry.train and not issubclass(model_cls, TorchRecommender):
+                raise ConfigError(
+                    f"{source}:\n{'.'.join(prefix)}.{TRAIN_KEY}: {entry.model!r} is not trained by the Trainer; "
+                    "only torch models take train overrides"
+                )
+            try:
+                check_train_overrides(entry.train, prefix)
+            except ConfigError as err:
+                raise ConfigError(f"{source}:\n{err}") from None
 
 
 def _deep_copy(d: Any) -> Any:

@@ -7,6 +7,8 @@ pydantic ``Config``, and implements a few private hooks. Everything users call l
 public (do not override)      what the base class does
 ============================  ==================================================================
 ``fit(interactions)``          checks input, remembers seen items and item popularity, calls ``_fit``
+``fitting(interactions)``      that bookkeeping as a context, for training loops outside the model
+                               (the Trainer fits torch models inside it)
 ``recommend(users, k, ...)``   scores users in batches, removes seen / excluded items, takes top-k
 ``recommend_cold(k)``          the cold-start answer for an unknown user: most popular items
 ``similar_items(items, k)``    nearest items by the model's item-item similarity
@@ -36,6 +38,7 @@ from __future__ import annotations
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
@@ -47,6 +50,7 @@ from recsmith.data.interactions import Interactions
 from recsmith.data.side import SideData
 from recsmith.errors import ConfigError, NotFittedError, RecsmithError
 from recsmith.utils.atomic import atomic_dir
+from recsmith.utils.validation import describe_errors
 
 FORMAT_VERSION = 1
 
@@ -55,18 +59,6 @@ class ModelConfig(BaseModel):
     """Base of every model's hyperparameter config: unknown keys are errors."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-def format_validation_error(err: ValidationError, prefix: str, fields: list[str]) -> str:
-    """Turn a pydantic error into one line per problem, naming the dotted key and valid keys."""
-    lines = []
-    for e in err.errors():
-        key = ".".join([prefix, *map(str, e["loc"])]) if prefix else ".".join(map(str, e["loc"]))
-        if e["type"] == "extra_forbidden":
-            lines.append(f"unknown key {key!r}; valid keys: {', '.join(sorted(fields))}")
-        else:
-            lines.append(f"{key}: {e['msg']} (got {e.get('input')!r})")
-    return "\n".join(lines)
 
 
 class Recommender(ABC):
@@ -93,8 +85,7 @@ class Recommender(ABC):
                 validated = self.Config(**merged)
             except ValidationError as err:
                 raise ConfigError(
-                    f"invalid config for model {self.name!r}:\n"
-                    + format_validation_error(err, self.name, list(self.Config.model_fields))
+                    f"invalid config for model {self.name!r}:\n" + describe_errors(err, self.Config, [self.name])
                 ) from None
         self.config = validated
         self.n_users = 0
@@ -114,17 +105,27 @@ class Recommender(ABC):
     # ------------------------------------------------------------------ fitting
     def fit(self, interactions: Interactions) -> Self:
         """Learn from ``interactions``; returns ``self``."""
+        with self.fitting(interactions):
+            self._fit(interactions)
+        return self
+
+    @contextmanager
+    def fitting(self, interactions: Interactions) -> Iterator[Self]:
+        """The bookkeeping around every fit, also for a training loop outside the model (the Trainer).
+
+        Checks the input and records the sizes, the seen items and the item popularity before the
+        body runs; if the body raises, the model is left unfitted (a failed fit must not look fitted).
+        """
         if len(interactions) == 0:
             raise RecsmithError(f"cannot fit {self.name!r} on an empty interactions table")
         self.n_users, self.n_items = interactions.n_users, interactions.n_items
         self._seen = interactions.binary
         self._popularity = np.asarray(self._seen.sum(axis=0)).ravel().astype(np.float32)
         try:
-            self._fit(interactions)
+            yield self
         except BaseException:
-            self._seen = self._popularity = None  # a failed fit must not look fitted
+            self._seen = self._popularity = None
             raise
-        return self
 
     @property
     def is_fitted(self) -> bool:
@@ -247,7 +248,7 @@ class Recommender(ABC):
         if cls is not Recommender and meta.get("model") != cls.name:
             raise RecsmithError(f"{path} holds a {meta.get('model')!r} model, not {cls.name!r}")
         model_cls = get_model_class(meta["model"]) if cls is Recommender else cls
-        model = model_cls(meta["config"])
+        model = model_cls(model_cls.saved_config(meta["config"]))
         with np.load(path / "state.npz", allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
         model.n_users, model.n_items = int(meta["n_users"]), int(meta["n_items"])
@@ -255,6 +256,11 @@ class Recommender(ABC):
         model._popularity = arrays["popularity"]
         model._load_state({k[len("model.") :]: v for k, v in arrays.items() if k.startswith("model.")})
         return model
+
+    @classmethod
+    def saved_config(cls, config: dict[str, Any]) -> dict[str, Any]:
+        """The config of a saved model as this version reads it (older saves may carry moved keys)."""
+        return config
 
     def __repr__(self) -> str:
         params = ", ".join(f"{k}={v!r}" for k, v in self.config.model_dump().items())

@@ -23,7 +23,8 @@ _BUILTIN_MODULES = (
     "recsmith.models.bert4rec",
     "recsmith.models.gru4rec",
     "recsmith.models.tfidf",
-    "recsmith.models.hybrid",
+    # composite models sit above the training layer (their torch parts train under the Trainer)
+    "recsmith.composite.hybrid",
 )
 
 T = TypeVar("T", bound=type)

@@ -111,12 +111,11 @@ class SequentialRecommender(SessionRecommender, TorchRecommender):
         )
 
     # ------------------------------------------------------------------ training data
-    def _fit(self, interactions: Interactions) -> None:
+    def prepare_fit(self, interactions: Interactions) -> None:
         # the network's item table needs the attribute ids: derive them before the Trainer builds it
         self._set_histories(Histories.from_interactions(interactions))
         if self.config.item_features:
             self._attrs = item_attribute_ids(self.side, self.config.item_features, self.n_items, self.name)
-        super()._fit(interactions)
 
     def training_examples(self, interactions: Interactions) -> dict[str, np.ndarray]:
         """One example per user with at least two items: the batch is cut from the histories later."""

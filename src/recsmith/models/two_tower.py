@@ -42,7 +42,6 @@ if TYPE_CHECKING:
 
     from recsmith.nn.embeddings import JaggedFeature
     from recsmith.nn.objectives import Batch
-    from recsmith.training.config import TrainConfig
 
 #: the parameters of a fine-tuned text encoder (their own learning rate, ``text_lr``)
 TEXT_ENCODER_PARAMS = "item_tower.text_encoder.*"
@@ -97,30 +96,22 @@ class TwoTower(TorchRecommender):
         # while fitting: the training sequences that make_batch cuts the examples' histories from
         self._sequence: dict[str, torch.Tensor] = {}
 
-    # ------------------------------------------------------------------ configuration
-    def train_config(self, base: "TrainConfig | None" = None) -> "TrainConfig":
-        """The Trainer's options, plus a parameter group for a fine-tuned encoder (``text_lr``)."""
-        from recsmith.training.config import ParamGroupConfig
-
-        cfg = super().train_config(base)
+    # ------------------------------------------------------------------ training hooks
+    def training_defaults(self) -> dict[str, Any]:
+        """:attr:`default_train`, plus a parameter group for a fine-tuned encoder (``text_lr``); a run
+        that sets ``optimizer.param_groups`` itself replaces the list."""
         c = self.config
         if not c.text_columns or c.text_freeze:
-            return cfg
-        groups = cfg.optimizer.param_groups
-        if any(g.params == TEXT_ENCODER_PARAMS for g in groups):
-            return cfg  # the run set it explicitly
-        group = ParamGroupConfig(params=TEXT_ENCODER_PARAMS, lr=c.text_lr)
-        optimizer = cfg.optimizer.model_copy(update={"param_groups": [group, *groups]})
-        return cfg.model_copy(update={"optimizer": optimizer})
+            return self.default_train
+        group = {"params": TEXT_ENCODER_PARAMS, "lr": c.text_lr}
+        return {**self.default_train, "optimizer": {**self.default_train.get("optimizer", {}), "param_groups": [group]}}
 
-    # ------------------------------------------------------------------ fitting
-    def _fit(self, interactions: Interactions) -> None:
+    def prepare_fit(self, interactions: Interactions) -> None:
         self._derive_side_features()
         self._prepare_histories(interactions)
-        try:
-            super()._fit(interactions)
-        finally:
-            self._sequence = {}
+
+    def end_fit(self) -> None:
+        self._sequence = {}
 
     def _derive_side_features(self) -> None:
         """Vocabulary ids of the configured columns and the item text vectors, from ``self.side``."""

@@ -143,8 +143,8 @@ def export_bundle(
             under ``RUN/cache``); None: no text search.
         text_model: text encoder name or path (default all-MiniLM-L6-v2); stored, not copied.
     """
-    from recsmith.experiments.recommend import load_run
-    from recsmith.experiments.search import CACHE_DIR  # the run's embedding cache, shared with `recommend --query`
+    from recsmith.pipelines.recommend import load_run
+    from recsmith.pipelines.search import CACHE_DIR  # the run's embedding cache, shared with `recommend --query`
 
     run = Path(run)
     artifacts = load_run(run)

@@ -24,8 +24,8 @@ from recsmith.data.dataset import Dataset
 from recsmith.data.idmap import IdMap
 from recsmith.data.interactions import Interactions
 from recsmith.errors import ConfigError, UnknownIdError
-from recsmith.experiments import search
-from recsmith.experiments.benchmark import run_benchmark
+from recsmith.pipelines import search
+from recsmith.pipelines.benchmark import run_benchmark
 
 N_USERS, N_ITEMS = 30, 12
 WORDS = ("blue denim jeans", "red silk scarf")

@@ -27,6 +27,8 @@ from recsmith.data.interactions import Interactions
 from recsmith.data.side import SideData
 from recsmith.errors import ConfigError, NotFittedError, RecsmithError
 from recsmith.models import Recommender, create_model
+from recsmith.training import fit_model
+from recsmith.training.config import split_train_overrides
 
 N_USERS, N_ITEMS, GROUP_ITEMS = 40, 20, 10
 
@@ -85,6 +87,8 @@ class RecommenderContract:
     """Checks of the public model contract; set ``name`` / ``params`` (and the flags) per model."""
 
     name: ClassVar[str]
+    #: the model's parameters as a run config's ``models.<name>`` entry holds them: a torch model's
+    #: ``train`` overrides (of its training defaults) among them
     params: ClassVar[dict[str, Any]] = {}
     #: False for models without personalisation (popular, random): they get their own ranking tests
     ranks_held_out_first: ClassVar[bool] = True
@@ -96,7 +100,13 @@ class RecommenderContract:
         return None
 
     def make(self, **overrides: Any) -> Recommender:
-        return create_model(self.name, {**self.params, **overrides}).with_side_data(self.side_data())
+        hyper = split_train_overrides({**self.params, **overrides})[0]
+        return create_model(self.name, hyper).with_side_data(self.side_data())
+
+    @classmethod
+    def fit(cls, model: Recommender, data: Interactions) -> Recommender:
+        """Fit as any caller does: torch models through the Trainer, with the ``train`` overrides."""
+        return fit_model(model, data, train_config=split_train_overrides(cls.params)[1] or None)
 
     @pytest.fixture(scope="class")
     @classmethod
@@ -106,7 +116,8 @@ class RecommenderContract:
     @pytest.fixture(scope="class")
     @classmethod
     def model(cls, data: Checkerboard) -> Recommender:
-        return create_model(cls.name, cls.params).with_side_data(cls.side_data()).fit(data.train)
+        hyper = split_train_overrides(cls.params)[0]
+        return cls.fit(create_model(cls.name, hyper).with_side_data(cls.side_data()), data.train)
 
     # ------------------------------------------------------------------ ranking
     def test_held_out_item_ranks_first(self, model: Recommender, data: Checkerboard) -> None:
@@ -190,7 +201,7 @@ class RecommenderContract:
 
     # ------------------------------------------------------------------ determinism
     def test_same_seed_same_output(self, model: Recommender, data: Checkerboard) -> None:
-        again = self.make().fit(data.train)
+        again = self.fit(self.make(), data.train)
         users = np.arange(data.train.n_users)
         assert_same_ranking(model.recommend(users, k=5), again.recommend(users, k=5))
 

@@ -12,6 +12,9 @@ from recsmith.errors import ConfigError, RecsmithError
 from recsmith.models.base import ModelConfig, Recommender
 from recsmith.models.content import normalise_rows
 from recsmith.models.registry import create_model, get_model_class, register
+from recsmith.models.torch_base import TorchRecommender
+from recsmith.training.config import check_train_overrides, split_train_overrides
+from recsmith.training.fit import fit_model
 
 
 @register("hybrid")
@@ -79,7 +82,11 @@ class Hybrid(Recommender):
             name = info.data.get(info.field_name.removesuffix("_params"))
             if name is not None:  # None: the model name itself was invalid, already reported
                 try:
-                    create_model(name, params)
+                    hyper, train = split_train_overrides(params)
+                    if train and not issubclass(get_model_class(name), TorchRecommender):
+                        raise ConfigError(f"{name!r} is not trained by the Trainer: it takes no train overrides")
+                    create_model(name, hyper)
+                    check_train_overrides(train, [info.field_name])
                 except ConfigError as err:
                     raise ValueError(str(err).replace("\n", "; ")) from None
             return params
@@ -91,12 +98,16 @@ class Hybrid(Recommender):
 
     def _make_parts(self) -> tuple[Recommender, Recommender]:
         cfg = self.config
-        return create_model(cfg.content, cfg.content_params), create_model(cfg.collaborative, cfg.collaborative_params)
+        return (
+            create_model(cfg.content, split_train_overrides(cfg.content_params)[0]),
+            create_model(cfg.collaborative, split_train_overrides(cfg.collaborative_params)[0]),
+        )
 
     def _fit(self, interactions: Interactions) -> None:
+        cfg = self.config
         content, collaborative = self._make_parts()
-        self.content = content.with_side_data(self.side).fit(interactions)
-        self.collaborative = collaborative.with_side_data(self.side).fit(interactions)
+        self.content = _fit_part(content.with_side_data(self.side), interactions, cfg.content_params)
+        self.collaborative = _fit_part(collaborative.with_side_data(self.side), interactions, cfg.collaborative_params)
 
     # ------------------------------------------------------------------ weights
     def user_weights(self, users: np.ndarray) -> np.ndarray:
@@ -148,6 +159,12 @@ class Hybrid(Recommender):
             part._seen, part._popularity = self._seen, self._popularity
             part._load_state({k[len(prefix) + 1 :]: v for k, v in state.items() if k.startswith(prefix + ".")})
         self.content, self.collaborative = parts
+
+
+def _fit_part(part: Recommender, interactions: Interactions, params: dict[str, Any]) -> Recommender:
+    """A part fitted on the hybrid's interactions: a torch part through the Trainer, with the
+    ``train`` overrides among its parameters over its own training defaults."""
+    return fit_model(part, interactions, train_config=split_train_overrides(params)[1] or None)
 
 
 def _similarity(first: Recommender, second: Recommender, items: np.ndarray) -> np.ndarray:

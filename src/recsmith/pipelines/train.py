@@ -27,38 +27,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-from recsmith.config import RunConfig, dump_config, split_alias
+from recsmith.config import RunConfig, dump_config
 from recsmith.data.dataset import Dataset
 from recsmith.data.side import SideData
 from recsmith.data.splits import Split, split
-from recsmith.errors import ConfigError, RecsmithError
+from recsmith.errors import RecsmithError
 from recsmith.evaluation import evaluate
-from recsmith.models.registry import get_model_class
-from recsmith.models.torch_base import TorchRecommender
-from recsmith.training.config import TrainConfig
+from recsmith.models.base import Recommender
+from recsmith.pipelines.builder import build_model, torch_entry
 from recsmith.utils.atomic import atomic_write_text
 from recsmith.utils.logging import log
-
-
-def torch_model(cfg: RunConfig, name: str | None) -> tuple[str, type[TorchRecommender]]:
-    """The torch model to train: ``name``, or the only model listed in the config."""
-    if name is None:
-        if len(cfg.models) != 1:
-            listed = ", ".join(cfg.models) or "none"
-            raise ConfigError(f"pass --model NAME: the config lists {len(cfg.models)} models ({listed}), not one")
-        name = next(iter(cfg.models))
-    model_cls = get_model_class(split_alias(name, cfg.model_params(name))[0])
-    if not issubclass(model_cls, TorchRecommender):
-        raise ConfigError(f"model {name!r} is not a torch model; train it with `recsmith benchmark --models {name}`")
-    return name, model_cls
-
-
-def resolved_train_config(cfg: RunConfig, model: TorchRecommender) -> TrainConfig:
-    """The run's ``train`` section with the model's overrides; the run seed when it sets none."""
-    train_cfg = model.train_config(cfg.train)
-    if train_cfg.seed is None:
-        train_cfg = train_cfg.model_copy(update={"seed": cfg.seed})
-    return train_cfg
 
 
 def run_training(
@@ -75,7 +53,7 @@ def run_training(
     from recsmith.training import distributed
     from recsmith.training.trainer import Trainer
 
-    name, model_cls = torch_model(cfg, model_name)
+    name = torch_entry(cfg, model_name)
     out = Path(out)
     main = distributed.is_main_process()
     if main:
@@ -85,8 +63,8 @@ def run_training(
     if main:
         log(f"split {cfg.split.method}: {parts.summary()}")
     side = SideData.from_dataset(dataset, dataset_path if dataset_path and Path(dataset_path).is_dir() else None)
-    model = model_cls(split_alias(name, cfg.model_params(name))[1]).with_side_data(side)
-    train_cfg = resolved_train_config(cfg, model)
+    built = build_model(cfg, name, side=side)
+    model, train_cfg = built.model, built.train_config
     data_info = {"name": dataset.manifest.get("name"), "path": str(dataset_path) if dataset_path else None}
     trainer = Trainer(
         train_cfg, out, resume=resume, params={"data": data_info, "split": cfg.split.model_dump(mode="json")}
@@ -134,7 +112,7 @@ def _prepare_run_dir(out: Path, *, resume: bool, overwrite: bool) -> None:
     out.mkdir(parents=True, exist_ok=True)
 
 
-def _test_metrics(model: TorchRecommender, parts: Split, cfg: RunConfig) -> dict[str, float]:
+def _test_metrics(model: Recommender, parts: Split, cfg: RunConfig) -> dict[str, float]:
     ev = cfg.evaluation
     exclude = parts.valid.binary if ev.filter_seen and parts.valid is not None else None
     metrics = evaluate(

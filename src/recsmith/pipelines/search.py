@@ -26,7 +26,7 @@ from recsmith.errors import ConfigError, RecsmithError
 from recsmith.models.base import top_k
 
 if TYPE_CHECKING:
-    from recsmith.experiments.recommend import RunArtifacts
+    from recsmith.pipelines.recommend import RunArtifacts
 
 #: embedding caches of a run live here (``EmbeddingCache`` layout)
 CACHE_DIR = "cache"
