@@ -19,7 +19,7 @@ Layout, inside a prepared dataset (``DIR/features``)::
 Every ``.npy`` opens with ``np.load(path, mmap_mode="r")``; nothing is pickled.
 
 :class:`FeatureWriter` fits and writes (used by :func:`build_feature_store` for a prepared dataset
-in memory, and by the out-of-core H&M preparation, :mod:`recsmith.features.hm`, batch by batch);
+in memory, and by the out-of-core H&M preparation, :mod:`recsmith.pipelines.prepare_hm`, batch by batch);
 :class:`FeatureStore` reads a written store and encodes new rows with the fitted encoders
 (serving).
 """

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from recsmith.errors import ConfigError
+from recsmith.nn.config import LossConfig, SamplerConfig
 from recsmith.utils.dicts import deep_merge
 from recsmith.utils.validation import describe_errors
 
@@ -89,36 +90,6 @@ class SchedulerConfig(_Section):
     restart_mult: int = Field(1, ge=1, description="cosine_warm_restarts: each cycle is this many times longer")
     plateau_factor: float = Field(0.5, gt=0, lt=1, description="reduce_on_plateau: multiply the rate by this")
     plateau_patience: int = Field(1, ge=0, description="reduce_on_plateau: epochs without improvement first")
-
-
-class LossConfig(_Section):
-    """The objective. Losses and samplers live apart from models (see :mod:`recsmith.nn.objectives`)."""
-
-    name: Literal["softmax", "sampled_softmax", "bce", "gbce", "bpr", "infonce", "mse", "network_loss"] = "bpr"
-    label_smoothing: float = Field(
-        0.0,
-        ge=0,
-        lt=1,
-        description="softmax / sampled_softmax / infonce: share of the target spread over "
-        "all candidates; mse: targets shrunk toward the mean rating by this share",
-    )
-    temperature: float = Field(1.0, gt=0, description="softmax / sampled_softmax / infonce: logits / temperature")
-    logq_correction: bool = Field(
-        True, description="sampled_softmax / infonce: subtract log(sampling probability) from each logit"
-    )
-    gbce_t: float = Field(0.75, ge=0, le=1, description="gbce: calibration t (0 = BCE, 1 = fully calibrated)")
-
-
-class SamplerConfig(_Section):
-    """Negative items for the sampled losses (bce, gbce, bpr, sampled_softmax)."""
-
-    name: Literal["uniform", "popularity", "in_batch", "hard"] = "uniform"
-    n_negatives: int = Field(1, ge=1, description="negatives per example (shared by the batch for sampled_softmax)")
-    exponent: float = Field(0.75, ge=0, description="popularity: P(item) ~ count ** exponent")
-    hard_ratio: float = Field(0.5, ge=0, le=1, description="hard: share of negatives mined, the rest random")
-    hard_pool: int = Field(50, ge=1, description="hard: highest-scored non-positives kept per user")
-    refresh_every: int = Field(100, ge=1, description="hard: optimizer steps between re-scoring the pools")
-    hard_base: Literal["uniform", "popularity"] = Field("uniform", description="hard: sampler of the random part")
 
 
 class EarlyStoppingConfig(_Section):

@@ -13,8 +13,8 @@ from recsmith.data.interactions import Interactions
 from recsmith.data.side import SideData
 from recsmith.errors import RecsmithError
 from recsmith.models import Recommender, create_model
+from recsmith.nn.config import LossConfig, SamplerConfig
 from recsmith.nn.objectives import Objective
-from recsmith.training.config import LossConfig, SamplerConfig
 from recsmith.training.trainer import Trainer
 
 _TRAIN = {
