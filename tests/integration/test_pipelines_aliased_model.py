@@ -59,7 +59,7 @@ def setup(tmp_path_factory):
 @pytest.mark.slow
 def test_builder_resolves_the_alias_its_side_data_and_its_overrides(setup):
     cfg, dataset = setup
-    from recsmith.pipelines.lr_find import side_data
+    from recsmith.pipelines.builder import side_data
 
     built = build_model(cfg, "two_tower_text", side=side_data(dataset, None))
     assert built.model.name == "two_tower" and built.model.config.text_columns == ["attributes"]

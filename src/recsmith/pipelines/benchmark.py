@@ -21,34 +21,22 @@ Once every model is scored, the test lists get beyond-accuracy metrics, every me
 confidence interval, and every model a paired comparison with ``evaluation.baseline`` (see
 :mod:`recsmith.evaluation.analysis` and docs/evaluation.md).
 
-The run directory (written atomically)::
+The run directory is written atomically, in the layout of :mod:`recsmith.pipelines.rundir`; its
+``leaderboard.json`` holds per model::
 
-    RUN/
-      leaderboard.json   {"<model>": {"valid": {...}, "test": {...}, "fit_seconds": ..., "params": {...},
-                                       "tuning": [...], "eval_seconds": ...,
-                                       "beyond": {...}, "ci": {...}, "vs_baseline": {...}}}
-      leaderboard.md     the same as Markdown tables, with the protocol
-      run.json           dataset, split sizes, config, versions, timings
-      config.yaml        the resolved run config
-      dataset/           id maps and item table (so `recsmith recommend --run` is self-contained)
-      models/<name>/     each test-time model, saved without pickle (+ metrics.jsonl, the
-                         per-epoch training log, for models trained by the Trainer)
-      eval/, split/      per-user test metrics and top-K lists of every model, and the split
-                         (see :mod:`recsmith.evaluation.store`): what `recsmith report` reads
+    {"valid": {...}, "test": {...}, "fit_seconds": ..., "params": {...}, "tuning": [...],
+     "eval_seconds": ..., "total_seconds": ..., "beyond": {...}, "ci": {...}, "vs_baseline": {...}}
 """
 
 from __future__ import annotations
 
 import json
-import platform
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from recsmith import __version__
-from recsmith.config import RunConfig, dump_config
+from recsmith.config import RunConfig
 from recsmith.data.dataset import Dataset
 from recsmith.data.interactions import Interactions
 from recsmith.data.side import SideData
@@ -58,7 +46,8 @@ from recsmith.evaluation.analysis import EvalContext, ModelEval, analyse, cold_i
 from recsmith.evaluation.store import save_evaluations
 from recsmith.models.base import Recommender
 from recsmith.models.registry import get_model_class
-from recsmith.pipelines.builder import build_model, registered_name, with_run_seed
+from recsmith.pipelines.builder import build_model, registered_name, side_data, with_run_seed
+from recsmith.pipelines.rundir import LEADERBOARD, model_dir, write_json, write_run_record
 from recsmith.utils.atomic import atomic_dir
 from recsmith.utils.logging import log
 
@@ -106,14 +95,14 @@ def run_benchmark(
         get_model_class(registered_name(cfg, name))
     parts = split(dataset.interactions, cfg.split)
     log(f"split {cfg.split.method}: {parts.summary()}")
-    side = SideData.from_dataset(dataset, dataset_path if dataset_path and Path(dataset_path).is_dir() else None)
+    side = side_data(dataset, dataset_path)
     results: dict[str, ModelResult] = {}
     with atomic_dir(out, overwrite=overwrite) as tmp:
         for name in models:
             result, model = evaluate_model(name, parts, cfg, side)
             results[name] = result
-            model.save(tmp / "models" / name)
-            _write_history(tmp / "models" / name, model)
+            model.save(model_dir(tmp, name))
+            _write_history(model_dir(tmp, name), model)
             select = cfg.evaluation.select_metric
             log(
                 f"{name}: valid {select}={result.valid.get(select, float('nan')):.4f} "
@@ -248,28 +237,11 @@ def _write_run(
     parts: Split,
     board: dict[str, Any],
 ) -> None:
-    (tmp / "leaderboard.json").write_text(json.dumps(board, indent=2))
+    write_json(tmp, LEADERBOARD, board)
     (tmp / "leaderboard.md").write_text(leaderboard_markdown(board, cfg, dataset.manifest.get("name", "dataset")))
-    (tmp / "config.yaml").write_text(dump_config(cfg))
-    info = {
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "recsmith_version": __version__,
-        "python": platform.python_version(),
-        "dataset": {
-            "path": str(Path(dataset_path).resolve()) if dataset_path else None,
-            "name": dataset.manifest.get("name"),
-            "counts": dataset.manifest.get("counts"),
-        },
-        "split": parts.summary(),
-        "models": list(board),
-    }
-    (tmp / "run.json").write_text(json.dumps(info, indent=2))
-    data_dir = tmp / "dataset"
-    data_dir.mkdir()
-    dataset.user_map.save(data_dir / "user_ids.parquet")
-    dataset.item_map.save(data_dir / "item_ids.parquet")
-    if dataset.items is not None:
-        dataset.items.write_parquet(data_dir / "items.parquet")
+    write_run_record(
+        tmp, kind="benchmark", dataset=dataset, dataset_path=dataset_path, cfg=cfg, parts=parts, models=list(board)
+    )
 
 
 def leaderboard_markdown(board: dict[str, Any], cfg: RunConfig, dataset_name: str) -> str:

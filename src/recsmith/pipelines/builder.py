@@ -15,9 +15,11 @@ tuning and retraining pipelines) all need the same glue, so it lives here once:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from recsmith.config import RunConfig, model_entry
+from recsmith.data.dataset import Dataset
 from recsmith.data.side import SideData
 from recsmith.errors import ConfigError
 from recsmith.models.base import Recommender
@@ -50,6 +52,12 @@ def build_model(
     elif parts.train:
         raise ConfigError(f"models.{entry}.train: {parts.model!r} is not trained by the Trainer")
     return BuiltModel(entry, params, model, train_config)
+
+
+def side_data(dataset: Dataset, dataset_path: str | Path | None = None) -> SideData:
+    """The dataset's item / user tables for every model (only content-aware ones read them); the
+    dataset's directory, when given, enables their embedding cache."""
+    return SideData.from_dataset(dataset, dataset_path if dataset_path and Path(dataset_path).is_dir() else None)
 
 
 def with_run_seed(cfg: RunConfig, entry: str, params: dict[str, Any]) -> dict[str, Any]:

@@ -13,9 +13,8 @@ from pathlib import Path
 
 from recsmith.config import RunConfig
 from recsmith.data.dataset import Dataset
-from recsmith.data.side import SideData
 from recsmith.data.splits import split
-from recsmith.pipelines.builder import build_model, torch_entry
+from recsmith.pipelines.builder import build_model, side_data, torch_entry
 from recsmith.training.lr_finder import LRFinderResult, find_lr
 from recsmith.utils.atomic import atomic_write_text
 
@@ -42,8 +41,3 @@ def run_lr_find(
     result.plot(out / "lr_find.png")
     atomic_write_text(out / "lr_find.json", json.dumps({"model": name, **asdict(result)}, indent=2))
     return result
-
-
-def side_data(dataset: Dataset, dataset_path: str | Path | None) -> SideData:
-    """The dataset's item / user tables; its directory (when given) enables the embedding cache."""
-    return SideData.from_dataset(dataset, dataset_path if dataset_path and Path(dataset_path).is_dir() else None)

@@ -19,8 +19,7 @@ from recsmith.data.dataset import Dataset
 from recsmith.data.splits import split
 from recsmith.errors import ConfigError
 from recsmith.models.registry import get_model_class
-from recsmith.pipelines.builder import build_model, registered_name, torch_entry
-from recsmith.pipelines.lr_find import side_data
+from recsmith.pipelines.builder import build_model, registered_name, side_data, torch_entry
 from recsmith.training.scaling import (
     ScalingPoint,
     ScalingReport,

@@ -26,10 +26,8 @@ from recsmith.errors import ConfigError, RecsmithError
 from recsmith.models.base import top_k
 
 if TYPE_CHECKING:
-    from recsmith.pipelines.recommend import RunArtifacts
+    from recsmith.pipelines.rundir import Run
 
-#: embedding caches of a run live here (``EmbeddingCache`` layout)
-CACHE_DIR = "cache"
 DEFAULT_IMAGE_COLUMN = "image"
 
 
@@ -59,7 +57,7 @@ class ContentIndex:
         return items, scores
 
 
-def run_item_texts(run: "RunArtifacts", columns: list[str]) -> list[str]:
+def run_item_texts(run: "Run", columns: list[str]) -> list[str]:
     """One text per internal item from the run's item table (``columns`` joined)."""
     items = _aligned_items(run, "text search")
     try:
@@ -68,13 +66,13 @@ def run_item_texts(run: "RunArtifacts", columns: list[str]) -> list[str]:
         raise ConfigError(f"{err}; choose columns with --text-columns") from None
 
 
-def text_index(run: "RunArtifacts", columns: list[str], model: str | None = None) -> ContentIndex:
+def text_index(run: "Run", columns: list[str], model: str | None = None) -> ContentIndex:
     """The run's items encoded from their text (cached under ``RUN/cache``)."""
     texts = run_item_texts(run, columns)
     valid = np.array([bool(t.strip()) for t in texts])
     if not valid.any():
         raise ConfigError(f"no item of run {run.path} has text in columns {columns}; choose others with --text-columns")
-    vectors = _encode_texts(texts, model, cache_root=run.path / CACHE_DIR, keys=_keys(run))
+    vectors = _encode_texts(texts, model, cache_root=run.cache_dir, keys=_keys(run))
     return ContentIndex(_unit(vectors), valid, "text")
 
 
@@ -85,9 +83,7 @@ def query_vector(query: str, model: str | None = None) -> np.ndarray:
     return _encode_texts([query], model, cache_root=None, keys=None)
 
 
-def image_index(
-    run: "RunArtifacts", column: str, model: str | None, root: Path | None = None
-) -> tuple[ContentIndex, int]:
+def image_index(run: "Run", column: str, model: str | None, root: Path | None = None) -> tuple[ContentIndex, int]:
     """The run's items encoded from their images; returns the index and how many images failed."""
     items = _aligned_items(run, "image search")
     if column not in items.columns:
@@ -103,7 +99,7 @@ def image_index(
         )
     root = root or run.dataset_root
     paths = [None if p is None else _resolve(str(p), root) for p in items[column].cast(pl.Utf8).to_list()]
-    vectors, errors = _encode_images(paths, model, cache_root=run.path / CACHE_DIR, keys=_keys(run))
+    vectors, errors = _encode_images(paths, model, cache_root=run.cache_dir, keys=_keys(run))
     valid = np.array([p is not None for p in paths])
     valid[[e.index for e in errors]] = False
     if not valid.any():
@@ -137,7 +133,7 @@ def _encode_images(paths: list[str | None], model: str, *, cache_root: Path | No
 
 
 # ---------------------------------------------------------------------- helpers
-def _aligned_items(run: "RunArtifacts", purpose: str) -> pl.DataFrame:
+def _aligned_items(run: "Run", purpose: str) -> pl.DataFrame:
     if run.items is None:
         raise ConfigError(
             f"{purpose} needs item attributes, but run {run.path} has no dataset/items.parquet "
@@ -148,7 +144,7 @@ def _aligned_items(run: "RunArtifacts", purpose: str) -> pl.DataFrame:
     return ids.join(table, on=Columns.Item, how="left", maintain_order="left")
 
 
-def _keys(run: "RunArtifacts") -> list[str]:
+def _keys(run: "Run") -> list[str]:
     return [str(x) for x in run.item_map.external_ids.to_list()]
 
 

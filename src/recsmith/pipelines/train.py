@@ -5,23 +5,25 @@ the weights of the best validation epoch), then ranks all items for the *test* u
 both train and validation items filtered as seen (validation interactions are history at test
 time; the model did not learn from them). Test numbers choose nothing.
 
-The run directory is written in place while training, so that a killed run can resume::
+The run directory (the layout of :mod:`recsmith.pipelines.rundir`, so that ``recsmith export``,
+``recsmith recommend`` and ``recsmith report`` read it like a benchmark run) is written in place
+while training, so that a killed run can resume::
 
     RUN/
-      config.yaml       the resolved run config
+      config.yaml       the resolved run config (written first: --resume checks it)
       checkpoints/      last.pt (every epoch), best-<epoch>.pt (best validation): `--resume` continues
       metrics.jsonl     one line per epoch, then {"final": test metrics}
       mlruns/           MLflow file store (train.tracking.mlflow)
       tracking.json     the MLflow run id (a resumed run logs into the same run)
-      model/            the fitted model: config.json + state.npz, no pickle
-      results.json      best validation epoch, test metrics, timings, protocol
+      models/<name>/    the fitted model: config.json + state.npz, no pickle
+      results.json      best validation epoch, test metrics, the train config, timings, protocol
+      run.json, dataset/  the run record and its external ids, written at the end
 
 Under torchrun every process trains; rank 0 evaluates and writes.
 """
 
 from __future__ import annotations
 
-import json
 import shutil
 import time
 from pathlib import Path
@@ -29,12 +31,12 @@ from typing import Any
 
 from recsmith.config import RunConfig, dump_config
 from recsmith.data.dataset import Dataset
-from recsmith.data.side import SideData
 from recsmith.data.splits import Split, split
 from recsmith.errors import RecsmithError
 from recsmith.evaluation import evaluate
 from recsmith.models.base import Recommender
-from recsmith.pipelines.builder import build_model, torch_entry
+from recsmith.pipelines.builder import build_model, side_data, torch_entry
+from recsmith.pipelines.rundir import CONFIG, RESULTS, model_dir, write_json, write_run_record
 from recsmith.utils.atomic import atomic_write_text
 from recsmith.utils.logging import log
 
@@ -58,12 +60,11 @@ def run_training(
     main = distributed.is_main_process()
     if main:
         _prepare_run_dir(out, resume=resume, overwrite=overwrite)
-        atomic_write_text(out / "config.yaml", dump_config(cfg))
+        atomic_write_text(out / CONFIG, dump_config(cfg))
     parts = split(dataset.interactions, cfg.split)
     if main:
         log(f"split {cfg.split.method}: {parts.summary()}")
-    side = SideData.from_dataset(dataset, dataset_path if dataset_path and Path(dataset_path).is_dir() else None)
-    built = build_model(cfg, name, side=side)
+    built = build_model(cfg, name, side=side_data(dataset, dataset_path))
     model, train_cfg = built.model, built.train_config
     data_info = {"name": dataset.manifest.get("name"), "path": str(dataset_path) if dataset_path else None}
     trainer = Trainer(
@@ -77,7 +78,7 @@ def run_training(
         test = _test_metrics(model, parts, cfg)
         eval_seconds = time.perf_counter() - start
         trainer.tracker.log_final(test)
-        model.save(out / "model")
+        model.save(model_dir(out, name))
         results = {
             "model": name,
             "params": model.config.model_dump(mode="json"),
@@ -94,8 +95,11 @@ def run_training(
             "protocol": "trained on train with early stopping on validation; test scored once with "
             "train + validation items filtered as seen",
         }
-        atomic_write_text(out / "results.json", json.dumps(results, indent=2))
-        for artifact in ("results.json", "config.yaml"):
+        write_json(out, RESULTS, results)
+        write_run_record(
+            out, kind="train", dataset=dataset, dataset_path=dataset_path, cfg=cfg, parts=parts, models=[name]
+        )
+        for artifact in (RESULTS, CONFIG):
             trainer.tracker.log_artifact(out / artifact)
         return results
     finally:
