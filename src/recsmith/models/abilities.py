@@ -153,7 +153,8 @@ class FoldIn(Embeddings):
     Scoring ``u`` like a trained user vector (``V u + b``) ranks items for a history the model has
     not seen: a known user plus online events, or an anonymous session. The constants are the
     model's own (:meth:`fold_in_constants`: ALS's ``alpha`` / ``regularization``, else
-    :data:`DEFAULT_FOLD_IN`). An empty history gives the zero vector.
+    :data:`DEFAULT_FOLD_IN`). Item biases are not part of the step (it fits ``V u`` to the history);
+    serving adds them to the scores as for a trained vector. An empty history gives the zero vector.
     """
 
     ability = "fold_in"
