@@ -70,7 +70,7 @@ def bench(run: str, n_users: int, history: int) -> dict:
     item_vecs = V if bias is None else np.hstack([V, bias[:, None]])
     rng = np.random.default_rng(0)
     users = rng.choice(model.n_users, size=min(n_users, model.n_users), replace=False)
-    seen = model._seen
+    seen = model.seen
     x = pad_histories([seen[u].indices for u in users], model.n_items, history)
     enc = build_history_encoder(model)
     with tempfile.TemporaryDirectory() as tmp:

@@ -9,6 +9,7 @@ from pydantic import Field, ValidationInfo, field_validator
 
 from recsmith.data.interactions import Interactions
 from recsmith.errors import ConfigError, RecsmithError
+from recsmith.models.abilities import ItemSimilarity
 from recsmith.models.base import ModelConfig, Recommender
 from recsmith.models.content import normalise_rows
 from recsmith.models.registry import create_model, get_model_class, register
@@ -18,7 +19,7 @@ from recsmith.training.fit import fit_model
 
 
 @register("hybrid")
-class Hybrid(Recommender):
+class Hybrid(ItemSimilarity, Recommender):
     """A per-user, per-item blend of a content model and a collaborative model.
 
     Both parts are fitted on the same interactions (the content part also reads the side data).
@@ -36,7 +37,8 @@ class Hybrid(Recommender):
     scored by content alone for everyone -- collaborative models know nothing about it.
 
     ``similar_items`` uses the collaborative part for items with at least ``item_full_weight_after``
-    interactions and the content part for the others (or whichever part has item similarities).
+    interactions and the content part for the others (or whichever part has the ``item_similarity``
+    ability; every content model has it).
 
     A collaborative torch model is trained with its own ``train`` overrides on top of the default
     training settings (the hybrid is fitted as one model, so the run's ``train`` section and early
@@ -125,8 +127,8 @@ class Hybrid(Recommender):
     # ------------------------------------------------------------------ scoring
     def _score(self, users: np.ndarray) -> np.ndarray:
         method = self.config.normalise
-        collab = normalise_rows(self.collaborative._score(users), method)
-        content = normalise_rows(self.content._score(users), method)
+        collab = normalise_rows(self.collaborative.scores(users), method)
+        content = normalise_rows(self.content.scores(users), method)
         w = (self.user_weights(users)[:, None] * self.item_weights()[None, :]).astype(np.float32)
         with np.errstate(invalid="ignore"):  # -inf * 0 in the branch np.where does not pick
             mixed = w * collab + (1.0 - w) * content
@@ -169,7 +171,7 @@ def _fit_part(part: Recommender, interactions: Interactions, params: dict[str, A
 
 def _similarity(first: Recommender, second: Recommender, items: np.ndarray) -> np.ndarray:
     """``first``'s item similarities, or ``second``'s when ``first`` has none."""
-    try:
-        return np.asarray(first._item_similarity(items), dtype=np.float32)
-    except RecsmithError:
-        return np.asarray(second._item_similarity(items), dtype=np.float32)
+    for part in (first, second):
+        if isinstance(part, ItemSimilarity):
+            return part.item_similarity(items)
+    raise RecsmithError(f"hybrid: neither {first.name!r} nor {second.name!r} has the item_similarity ability")

@@ -41,6 +41,7 @@ from recsmith.data.histories import Histories, window_gather
 from recsmith.data.interactions import Interactions
 from recsmith.data.schema import Columns
 from recsmith.errors import ConfigError, DataError, RecsmithError
+from recsmith.models.abilities import ItemSimilarity
 from recsmith.models.registry import register
 from recsmith.models.sessions import SessionRecommender, Sessions, session_csr, session_lists, session_users
 from recsmith.models.torch_base import TorchModelConfig, TorchRecommender
@@ -100,7 +101,7 @@ class TigerConfig(TorchModelConfig):
 
 
 @register("tiger")
-class Tiger(SessionRecommender, TorchRecommender):
+class Tiger(SessionRecommender, ItemSimilarity, TorchRecommender):
     """TIGER; see the module docstring. Item similarity: shared leading codes, then embedding cosine."""
 
     Config = TigerConfig
@@ -320,6 +321,11 @@ class Tiger(SessionRecommender, TorchRecommender):
         history = torch.from_numpy(window_gather(offsets, flat, rows, self.config.max_items, pad=-1))
         user_ids = torch.from_numpy(session_users(users, len(lists)))
         return self.network_scores(lambda device: (user_ids.to(device), history.to(device))).cpu().numpy()
+
+    def training_history(self, user: int) -> np.ndarray:
+        """The user's training history; after ``load`` its last ``max_items`` items (all scoring reads)."""
+        self._check_fitted()
+        return self.histories.of(int(self._checked_users([user])[0])).astype(np.int64)
 
     def _set_histories(self, histories: Histories) -> None:
         self.histories = histories

@@ -23,7 +23,7 @@ data nor an encoder (a fine-tuned one is rebuilt from its saved weights).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
@@ -34,6 +34,7 @@ from recsmith.data.histories import window_gather
 from recsmith.data.interactions import Interactions
 from recsmith.data.schema import Columns
 from recsmith.errors import ConfigError
+from recsmith.models.abilities import FoldIn, ItemSimilarity
 from recsmith.models.registry import register
 from recsmith.models.torch_base import TorchModelConfig, TorchRecommender
 
@@ -48,8 +49,10 @@ TEXT_ENCODER_PARAMS = "item_tower.text_encoder.*"
 
 
 @register("two_tower")
-class TwoTower(TorchRecommender):
-    """Two-tower retrieval; item similarity is the cosine of the item tower's vectors."""
+class TwoTower(FoldIn, ItemSimilarity, TorchRecommender):
+    """Two-tower retrieval. The towers' unit vectors are the ``embeddings`` (scores divide their
+    inner product by ``temperature``); fold-in solves for a user vector against the item vectors with
+    the default constants; item similarity is the cosine of the item tower's vectors."""
 
     uses_side_data = True
     default_train: ClassVar[dict[str, Any]] = {
@@ -279,18 +282,22 @@ class TwoTower(TorchRecommender):
         with _inference(self.network) as net:
             return net.all_item_vectors().float().cpu().numpy()
 
-    def user_embeddings(self, users: np.ndarray | list[int]) -> np.ndarray:
-        """``(len(users), dim)`` float32 unit user vectors from their training histories and features."""
+    def user_embeddings(self, users: np.ndarray | Sequence[int] | None = None) -> np.ndarray:
+        """``(len(users), dim)`` float32 unit user vectors from their training histories and features
+        (all users for None)."""
         import torch
 
         self._check_fitted()
-        users = np.asarray(users, dtype=np.int64).ravel()
+        users = np.arange(self.n_users) if users is None else self._checked_users(users)
         out = []
         with _inference(self.network) as net:
             for start in range(0, len(users), 4096):
                 chunk = torch.from_numpy(users[start : start + 4096]).to(net.all_items.device)
                 out.append(net.user_vectors(*self.score_inputs(chunk)).float().cpu().numpy())
         return np.concatenate(out) if out else np.zeros((0, self.config.dim), dtype=np.float32)
+
+    def embedding_scale(self) -> float:
+        return 1.0 / self.config.temperature
 
     def _item_similarity(self, items: np.ndarray) -> np.ndarray:
         v = self.item_embeddings()

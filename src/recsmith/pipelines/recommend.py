@@ -17,6 +17,7 @@ import numpy as np
 
 from recsmith.data.schema import Columns
 from recsmith.errors import RecsmithError, UnknownIdError
+from recsmith.models.abilities import ItemSimilarity
 from recsmith.models.base import Recommender
 from recsmith.pipelines.rundir import ITEM_IDS, Run
 from recsmith.pipelines.search import DEFAULT_IMAGE_COLUMN, image_index, image_query_vector, query_vector, text_index
@@ -85,20 +86,15 @@ def similar_items(
 ) -> list[dict[str, Any]]:
     """One result per item id: ``{"item_id", "name", "source", "items": [...]}``.
 
-    ``source`` is ``model:<name>`` when the model has an item similarity, else ``content:text``
-    (cosine of the items' text embeddings; also used when no model is given).
+    ``source`` is ``model:<name>`` when the model has the ``item_similarity`` ability, else
+    ``content:text`` (cosine of the items' text embeddings; also used when no model is given).
     """
     internal = item_ids_to_internal(run, item_ids)
-    items = scores = None
-    source = "content:text"
-    if model is not None:
-        try:
-            items, scores = model.similar_items(internal, k)
-            source = f"model:{model.name}"
-        except RecsmithError as err:
-            if "no notion of item similarity" not in str(err):
-                raise
-    if items is None:
+    if isinstance(model, ItemSimilarity):
+        items, scores = model.similar_items(internal, k)
+        source = f"model:{model.name}"
+    else:
+        source = "content:text"
         index = text_index(run, text_columns or [Columns.Name], text_model)
         items, scores = index.search(index.vectors[internal], k, exclude=internal)
     return [

@@ -41,6 +41,7 @@ import polars as pl
 from recsmith import __version__
 from recsmith.data.idmap import IdMap
 from recsmith.errors import RecsmithError
+from recsmith.models.abilities import Embeddings
 from recsmith.models.base import Recommender
 from recsmith.utils.atomic import atomic_dir
 
@@ -100,14 +101,11 @@ class Bundle:
 
 
 def item_vectors(model: Recommender) -> np.ndarray | None:
-    """``(n_items, d [+1])`` vectors whose inner product with :func:`query_vector` is the score
-    (embedding models: als, bpr, mf), else None."""
-    from recsmith.retrieval.encoders import embedding_tables
-
-    tables = embedding_tables(model)
-    if tables is None:
+    """``(n_items, d [+1])`` vectors ``[v, b]`` whose inner product with :func:`query_vector` ranks as
+    the model does (models with the ``embeddings`` ability: als, bpr, mf, two_tower), else None."""
+    if not isinstance(model, Embeddings):
         return None
-    _, V, bias = tables
+    V, bias = model.item_embeddings(), model.item_biases()
     return V if bias is None else np.hstack([V, bias[:, None]]).astype(np.float32)
 
 

@@ -20,16 +20,19 @@ _TRAIN = {"epochs": 40, "batch_size": 64, "optimizer": {"lr": 0.05}, "tracking":
 class TestNeuMF(RecommenderContract):
     name = "ncf"
     params = {"variant": "neumf", "dim": 8, "mlp_dim": 8, "layers": [16, 8], "train": _TRAIN}
+    abilities = frozenset({"item_similarity"})
 
 
 class TestGMF(RecommenderContract):
     name = "ncf"
     params = {"variant": "gmf", "dim": 8, "train": _TRAIN}
+    abilities = frozenset({"item_similarity"})
 
 
 class TestMLP(RecommenderContract):
     name = "ncf"
     params = {"variant": "mlp", "mlp_dim": 8, "layers": [16, 8], "train": _TRAIN}
+    abilities = frozenset({"item_similarity"})
 
 
 @pytest.mark.parametrize("variant", ["gmf", "mlp", "neumf"])

@@ -60,6 +60,7 @@ def topic_side_data(n_items: int = N_ITEMS, extra_names: tuple[str, ...] = ()) -
 class TestTwoTower(RecommenderContract):
     name = "two_tower"
     params = {**_SMALL, "train": _TRAIN}
+    abilities = frozenset({"embeddings", "fold_in", "item_similarity"})
 
 
 class TestTwoTowerContent(RecommenderContract):
@@ -72,6 +73,7 @@ class TestTwoTowerContent(RecommenderContract):
         "history_pooling": "attention",
         "train": _TRAIN,
     }
+    abilities = frozenset({"embeddings", "fold_in", "item_similarity"})
 
     @classmethod
     def side_data(cls) -> SideData:
@@ -134,19 +136,19 @@ def test_frozen_text_is_never_trained_and_unfrozen_encoder_is() -> None:
 
 
 # ---------------------------------------------------------------------- vectors, histories, training
-def test_user_and_item_vectors_reproduce_the_scores_and_serve_as_tables() -> None:
-    from recsmith.retrieval.encoders import embedding_tables
+def test_user_and_item_vectors_are_unit_and_serve_as_tables() -> None:
+    """The embeddings are the towers' unit vectors (scores divide them by the temperature; the
+    contract test checks that they reproduce the scores) and the bundle's index holds them as is."""
+    from recsmith.serving.bundle import item_vectors
 
     model = fitted("two_tower", {**_SMALL, "train": {**_TRAIN, "epochs": 3}}, checkerboard().train)
-    users = np.arange(N_USERS)
-    q, v = model.user_embeddings(users), model.item_embeddings()
+    q, v = model.user_embeddings(), model.item_embeddings()
     assert q.shape == (N_USERS, 16) and v.shape == (N_ITEMS, 16)
+    np.testing.assert_allclose(np.linalg.norm(q, axis=1), 1.0, rtol=1e-5)
     np.testing.assert_allclose(np.linalg.norm(v, axis=1), 1.0, rtol=1e-5)
-    np.testing.assert_allclose(q @ v.T / model.config.temperature, model._score(users), rtol=1e-4, atol=1e-4)
-    U, V, bias = embedding_tables(model)
-    np.testing.assert_array_equal(V, v)
-    np.testing.assert_array_equal(U, q)
-    assert bias is None
+    assert model.embedding_scale() == pytest.approx(1 / model.config.temperature)
+    assert model.item_biases() is None
+    np.testing.assert_array_equal(item_vectors(model), v)
 
 
 def test_example_histories_past_and_others() -> None:

@@ -63,8 +63,8 @@ def test_feedback_enters_the_history(sasrec_bundle, make_client, auth):
     r = c.post("/v1/feedback", json={"events": [{"user_id": "u3", "item_id": new_item, "type": "click"}]}, headers=auth)
     assert r.status_code == 201
     after = _ids(c.get("/v1/users/u3/recommendations", params={"k": 5}))
-    history = np.concatenate([model.histories.of(3), item_map.to_internal([new_item])])
-    seen = set(model._seen[3].indices) | {47}
+    history = np.concatenate([model.training_history(3), item_map.to_internal([new_item])])
+    seen = set(model.seen_items(3)) | {47}
     scores = model.session_scores([history])[0]
     scores[list(seen)] = -np.inf
     expected = np.argsort(-scores, kind="stable")[:5]
