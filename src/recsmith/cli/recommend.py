@@ -12,8 +12,8 @@ from rich.console import Console
 
 from recsmith.cli.options import parse_csv_list
 from recsmith.cli.tables import items_table
-from recsmith.pipelines.recommend import load_run, recommend_users, search_image, search_text, similar_items
-from recsmith.pipelines.search import DEFAULT_IMAGE_COLUMN
+from recsmith.runs.recommend import load_run, recommend_users, search_image, search_text, similar_items
+from recsmith.runs.search import DEFAULT_IMAGE_COLUMN
 
 
 def recommend(

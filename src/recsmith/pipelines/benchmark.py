@@ -21,7 +21,7 @@ Once every model is scored, the test lists get beyond-accuracy metrics, every me
 confidence interval, and every model a paired comparison with ``evaluation.baseline`` (see
 :mod:`recsmith.evaluation.analysis` and docs/evaluation.md).
 
-The run directory is written atomically, in the layout of :mod:`recsmith.pipelines.rundir`; its
+The run directory is written atomically, in the layout of :mod:`recsmith.runs.layout`; its
 ``leaderboard.json`` holds per model::
 
     {"valid": {...}, "test": {...}, "fit_seconds": ..., "params": {...}, "tuning": [...],
@@ -47,7 +47,7 @@ from recsmith.evaluation.store import save_evaluations
 from recsmith.models.base import Recommender
 from recsmith.models.registry import get_model_class
 from recsmith.pipelines.builder import build_model, registered_name, side_data, with_run_seed
-from recsmith.pipelines.rundir import LEADERBOARD, model_dir, write_json, write_run_record
+from recsmith.runs.layout import LEADERBOARD, model_dir, write_json, write_run_record
 from recsmith.utils.atomic import atomic_dir
 from recsmith.utils.logging import log
 

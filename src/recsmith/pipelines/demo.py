@@ -12,7 +12,7 @@ from recsmith.config import RunConfig
 from recsmith.data.prepare import prepare, read_source
 from recsmith.data.schema import Columns
 from recsmith.pipelines.benchmark import run_benchmark
-from recsmith.pipelines.recommend import load_run, recommend_users
+from recsmith.runs.recommend import load_run, recommend_users
 from recsmith.utils.logging import log
 
 

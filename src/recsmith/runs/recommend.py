@@ -5,7 +5,7 @@ run does not know gets the model's cold-start answer (most popular items), flagg
 
 Besides users, a request may name an item (similar items: the model's item similarity, or the
 items' text embeddings when the model has none), a text query or an image (content search over the
-run's item table, see :mod:`recsmith.pipelines.search`). Every form returns the same item rows.
+run's item table, see :mod:`recsmith.runs.search`). Every form returns the same item rows.
 """
 
 from __future__ import annotations
@@ -19,12 +19,12 @@ from recsmith.data.schema import Columns
 from recsmith.errors import RecsmithError, UnknownIdError
 from recsmith.models.abilities import ItemSimilarity
 from recsmith.models.base import Recommender
-from recsmith.pipelines.rundir import ITEM_IDS, Run
-from recsmith.pipelines.search import DEFAULT_IMAGE_COLUMN, image_index, image_query_vector, query_vector, text_index
+from recsmith.runs.layout import ITEM_IDS, Run
+from recsmith.runs.search import DEFAULT_IMAGE_COLUMN, image_index, image_query_vector, query_vector, text_index
 
 
 def load_run(path: str | Path) -> Run:
-    """A run directory of ``recsmith benchmark`` or ``recsmith train`` (:class:`~recsmith.pipelines.rundir.Run`)."""
+    """A run directory of ``recsmith benchmark`` or ``recsmith train`` (:class:`~recsmith.runs.layout.Run`)."""
     return Run.open(path)
 
 

@@ -13,7 +13,6 @@ paths resolved against the prepared dataset the run was made from.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,40 +20,14 @@ import numpy as np
 import polars as pl
 
 from recsmith.data.schema import Columns
-from recsmith.data.side import SideData
+from recsmith.data.side import SideData, aligned
 from recsmith.errors import ConfigError, RecsmithError
-from recsmith.models.base import top_k
+from recsmith.retrieval.item_vectors import ItemVectors, unit_rows
 
 if TYPE_CHECKING:
-    from recsmith.pipelines.rundir import Run
+    from recsmith.runs.layout import Run
 
 DEFAULT_IMAGE_COLUMN = "image"
-
-
-@dataclass(frozen=True)
-class ContentIndex:
-    """Unit item vectors ``(n_items, d)``; ``valid[i]`` is False for items without content."""
-
-    vectors: np.ndarray
-    valid: np.ndarray
-    kind: str  # "text" or "image", for messages
-
-    def search(self, queries: np.ndarray, k: int, exclude: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Top-``k`` items by cosine for each row of ``queries`` ``(q, d)``; ``exclude`` ``(q,)``
-        removes one item per query (the query item itself). Returns ``(items, scores)``, ``-1`` pads."""
-        queries = _unit(np.atleast_2d(np.asarray(queries, dtype=np.float32)))
-        if queries.shape[1] != self.vectors.shape[1]:
-            raise RecsmithError(
-                f"query vectors have {queries.shape[1]} dimensions but the {self.kind} index has "
-                f"{self.vectors.shape[1]}: encode the query with the same model as the items"
-            )
-        sims = queries @ self.vectors.T
-        sims[:, ~self.valid] = -np.inf
-        if exclude is not None:
-            sims[np.arange(len(queries)), exclude] = -np.inf
-        items, scores = top_k(sims, k)
-        items[~np.isfinite(scores)] = -1
-        return items, scores
 
 
 def run_item_texts(run: "Run", columns: list[str]) -> list[str]:
@@ -66,14 +39,14 @@ def run_item_texts(run: "Run", columns: list[str]) -> list[str]:
         raise ConfigError(f"{err}; choose columns with --text-columns") from None
 
 
-def text_index(run: "Run", columns: list[str], model: str | None = None) -> ContentIndex:
+def text_index(run: "Run", columns: list[str], model: str | None = None) -> ItemVectors:
     """The run's items encoded from their text (cached under ``RUN/cache``)."""
     texts = run_item_texts(run, columns)
     valid = np.array([bool(t.strip()) for t in texts])
     if not valid.any():
         raise ConfigError(f"no item of run {run.path} has text in columns {columns}; choose others with --text-columns")
     vectors = _encode_texts(texts, model, cache_root=run.cache_dir, keys=_keys(run))
-    return ContentIndex(_unit(vectors), valid, "text")
+    return ItemVectors(unit_rows(vectors), valid, "text")
 
 
 def query_vector(query: str, model: str | None = None) -> np.ndarray:
@@ -83,7 +56,7 @@ def query_vector(query: str, model: str | None = None) -> np.ndarray:
     return _encode_texts([query], model, cache_root=None, keys=None)
 
 
-def image_index(run: "Run", column: str, model: str | None, root: Path | None = None) -> tuple[ContentIndex, int]:
+def image_index(run: "Run", column: str, model: str | None, root: Path | None = None) -> tuple[ItemVectors, int]:
     """The run's items encoded from their images; returns the index and how many images failed."""
     items = _aligned_items(run, "image search")
     if column not in items.columns:
@@ -104,7 +77,7 @@ def image_index(run: "Run", column: str, model: str | None, root: Path | None = 
     valid[[e.index for e in errors]] = False
     if not valid.any():
         raise RecsmithError(f"none of the {len(paths)} item images in column {column!r} could be read (root {root})")
-    return ContentIndex(_unit(vectors), valid, "image"), len(errors)
+    return ItemVectors(unit_rows(vectors), valid, "image"), len(errors)
 
 
 def image_query_vector(path: Path, model: str) -> np.ndarray:
@@ -139,9 +112,7 @@ def _aligned_items(run: "Run", purpose: str) -> pl.DataFrame:
             f"{purpose} needs item attributes, but run {run.path} has no dataset/items.parquet "
             "(the dataset was prepared from a source without an item table)"
         )
-    ids = pl.DataFrame({Columns.Item: pl.int_range(0, len(run.item_map), dtype=pl.Int32, eager=True)})
-    table = run.items.with_columns(pl.col(Columns.Item).cast(pl.Int32)).unique(Columns.Item, keep="first")
-    return ids.join(table, on=Columns.Item, how="left", maintain_order="left")
+    return aligned(run.items, Columns.Item, len(run.item_map))
 
 
 def _keys(run: "Run") -> list[str]:
@@ -152,9 +123,3 @@ def _resolve(path: str, root: Path) -> str:
     if "://" in path or Path(path).is_absolute():
         return path
     return str(root / path)
-
-
-def _unit(vectors: np.ndarray) -> np.ndarray:
-    vectors = np.asarray(vectors, dtype=np.float32)
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    return np.divide(vectors, norms, out=np.zeros_like(vectors), where=norms > 0)
