@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install demo test test-fast lint clean
+.PHONY: install demo test test-fast test-blas lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,20 @@ test: install
 
 test-fast: install
 	$(BIN)/pytest -n 2 -m "not slow and not realdata"
+
+# the model contract under other BLAS kernels and thread counts: float results may differ in the last
+# bits between these (the tests compare with a stated tolerance); an ordering that flips must not pass
+CONTRACT_TESTS := tests/unit/models
+test-blas: install
+	OPENBLAS_CORETYPE=Haswell OPENBLAS_L2_SIZE=512 OMP_NUM_THREADS=1 $(BIN)/pytest -q -n 2 $(CONTRACT_TESTS)
+	OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=2 $(BIN)/pytest -q -n 1 $(CONTRACT_TESTS)
+
+# ruff (lint + format check), mypy over src/recsmith, import-linter's layers contract (pyproject.toml)
+lint: install
+	$(BIN)/ruff check src tests benchmarks scripts
+	$(BIN)/ruff format --check src tests benchmarks scripts
+	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache
