@@ -26,6 +26,18 @@ class ApiError(RecsmithError):
         return {"error": error}
 
 
+class MalformedBody(ApiError):
+    """The request body is not JSON the service can read (syntax, encoding, nesting)."""
+
+    status_code = 400
+    code = "invalid_json"
+
+
+class UnsupportedMediaType(ApiError):
+    status_code = 415
+    code = "unsupported_media_type"
+
+
 class InvalidRequest(ApiError):
     status_code = 422
     code = "invalid_request"
