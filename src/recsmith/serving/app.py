@@ -5,7 +5,7 @@ Routes (OpenAPI schema at ``/openapi.json``, docs at ``/docs``)::
     GET  /v1/users/{user_id}/recommendations   ?k=10&exclude_seen=true&exclude=..&include=..&filters=[..]
     POST /v1/recommendations                   {"user_ids": [...]} or {"session_items": [...]}, k, rules
     GET  /v1/items/{item_id}/similar           ?k=10 (+ the same rules)
-    POST /v1/search                            text query: 501 for models without a text encoder
+    POST /v1/search                            text query: 409 for models without a text encoder
     POST /v1/feedback                          events (API key)
     GET  /v1/model                             served version, metrics, index
     POST /v1/admin/reload                      switch bundles without dropping requests (API key)

@@ -31,7 +31,7 @@ import numpy as np
 from recsmith.errors import RecsmithError
 from recsmith.models.base import top_k
 from recsmith.serving.bundle import Bundle, item_vectors
-from recsmith.serving.errors import NotFound, NotImplementedByModel
+from recsmith.serving.errors import NotFound, NotSupportedByModel
 from recsmith.serving.online import OnlineState, scorer_for
 from recsmith.serving.rules import ItemRules, eligible_mask
 from recsmith.serving.text_search import QueryEncoder
@@ -133,7 +133,7 @@ class Engine:
         try:
             sims = np.array(self.model._item_similarity(np.array([item]))[0], dtype=np.float32)
         except RecsmithError as err:
-            raise NotImplementedByModel(str(err), details={"model": self.model.name}) from None
+            raise NotSupportedByModel(str(err), details={"model": self.model.name}) from None
         sims[item] = -np.inf
         allowed = self._mask(rules, None)
         if allowed is not None:
@@ -147,7 +147,7 @@ class Engine:
     def search(self, query: str, k: int, *, rules: RuleSpec = RuleSpec()) -> dict[str, Any]:
         """The ``k`` items whose text is nearest ``query`` (cosine), under ``rules``."""
         if self.text is None:
-            raise NotImplementedByModel(
+            raise NotSupportedByModel(
                 f"this model ({self.model.name!r}, version {self.version}) has no text encoder, so text search "
                 "is not available; use /v1/items/{item_id}/similar or /v1/recommendations with session_items",
                 details={"model": self.model.name, "model_version": self.version},

@@ -68,9 +68,14 @@ class RateLimited(ApiError):
     code = "rate_limited"
 
 
-class NotImplementedByModel(ApiError):
-    status_code = 501
-    code = "not_implemented"
+class NotSupportedByModel(ApiError):
+    """The served model cannot answer this kind of request (no text encoder, no item similarity).
+
+    409, not 501: nothing is wrong with the server, and the answer changes when the operator
+    reloads a bundle whose model can."""
+
+    status_code = 409
+    code = "not_supported"
 
 
 class NotReady(ApiError):

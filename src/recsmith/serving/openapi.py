@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from recsmith.serving.schemas import MAX_FILTERS
 from recsmith.serving.settings import ServeSettings
 
 
@@ -52,7 +53,16 @@ def apply_limits(document: dict[str, Any], settings: ServeSettings) -> dict[str,
             for param in operation.get("parameters", []):
                 if param.get("in") == "query" and param.get("name") in limits:
                     _constrain(param["schema"], *limits[param["name"]])
+                if param.get("in") == "query" and param.get("name") == "filters":
+                    _json_filters(param)
     return document
+
+
+def _json_filters(param: dict[str, Any]) -> None:
+    """The ``filters`` query string holds JSON: say so (OpenAPI ``content``), with the filter schema."""
+    filters = {"type": "array", "maxItems": MAX_FILTERS, "items": {"$ref": "#/components/schemas/FilterSpec"}}
+    param.pop("schema", None)
+    param["content"] = {"application/json": {"schema": filters}}
 
 
 def contract_openapi(app: FastAPI, settings: ServeSettings) -> Callable[[], dict[str, Any]]:

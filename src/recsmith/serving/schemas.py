@@ -1,12 +1,13 @@
 """Request and response bodies, one schema per direction (``...Request`` in, ``...Public`` out).
 
-The schemas hold the structural rules (types, ``k >= 1``, id length, valid Unicode). The
+The schemas hold the structural rules (types, ``k >= 1``, id length). The
 deployment's limits (``max_k``, ``max_batch``, ``max_ids``, ``max_events`` in the settings) are
 checked by the routes (:mod:`recsmith.serving.routes._limits`) with one kind of message, and written
 into the OpenAPI document by :func:`recsmith.serving.openapi.contract_openapi`.
 
-Numbers are strict: ``k`` must be a JSON integer (``10``, not ``10.0``, ``"10"`` or ``true``) and in a
-query string only the digits ``0-9``; floats must be finite.
+Numbers are strict: in a body ``k`` and ``timestamp`` must be JSON numbers with no fractional part
+(``10``; JSON Schema counts ``10.0`` as the same integer; ``"10"``, ``true`` and ``10.5`` are refused),
+in a query string only the digits ``0-9``; floats must be finite.
 """
 
 from __future__ import annotations
@@ -14,21 +15,18 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
 
 MAX_ID_LENGTH = 256
+MAX_FILTERS = 32
 MAX_TIMESTAMP = 253_402_300_799  # 9999-12-31T23:59:59Z: beyond it no calendar (or SQLite integer) fits
 EVENT_TYPES = ("view", "click", "add_to_cart", "purchase", "like", "rating", "dislike")
 
 
-def _valid_unicode(value: str) -> str:
-    """JSON can escape lone surrogates (``"\\ud800"``); they cannot be stored or sent back as UTF-8."""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError as err:
-        raise ValueError(
-            f"contains a lone surrogate (U+{ord(value[err.start]):04X} at character {err.start}); send valid Unicode"
-        ) from None
+def _json_integer(value: Any) -> Any:
+    """A body integer: a JSON number (pydantic's lax mode would also take ``"10"`` and ``true``)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"must be a JSON integer like 10, not {type(value).__name__} {str(value)[:40]!r}")
     return value
 
 
@@ -41,12 +39,14 @@ def _whole_number(value: Any) -> Any:
     return value
 
 
-Text = Annotated[str, AfterValidator(_valid_unicode)]
-ExternalId = Annotated[str, StringConstraints(min_length=1, max_length=MAX_ID_LENGTH), AfterValidator(_valid_unicode)]
-K = Annotated[int, Field(strict=True, ge=1, description="list length (at most the deployment's max_k)")]
-QueryK = Annotated[int, BeforeValidator(_whole_number)]
-Finite = Annotated[float, Field(allow_inf_nan=False)]
-Scalar = Annotated[str, AfterValidator(_valid_unicode)] | Annotated[int, Field(strict=True)] | Finite | bool
+# pydantic refuses strings with lone surrogates (JSON can escape them: "\ud800"): no id that could not
+# be stored or sent back as UTF-8 gets past validation
+ExternalId = Annotated[str, StringConstraints(min_length=1, max_length=MAX_ID_LENGTH)]
+JsonInt = Annotated[int, BeforeValidator(_json_integer)]
+K = Annotated[JsonInt, Field(ge=1, description="list length (at most the deployment's max_k)")]
+QueryK = Annotated[int, Field(ge=1), BeforeValidator(_whole_number)]
+Finite = Annotated[float, Field(strict=True, allow_inf_nan=False)]  # strict: true is no number
+Scalar = str | Annotated[int, Field(strict=True)] | Finite | bool
 
 
 class _In(BaseModel):
@@ -56,7 +56,7 @@ class _In(BaseModel):
 class FilterSpec(_In):
     """One attribute filter, e.g. ``{"field": "price", "op": "between", "value": [10, 50]}``."""
 
-    field: Annotated[Text, StringConstraints(min_length=1, max_length=128)]
+    field: Annotated[str, StringConstraints(min_length=1, max_length=128)]
     op: Literal["eq", "ne", "in", "not_in", "gt", "gte", "lt", "lte", "between"]
     value: Scalar | list[Scalar] = Field(description="a scalar, or a list for in / not_in / between")
 
@@ -64,7 +64,7 @@ class FilterSpec(_In):
 class RulesRequest(_In):
     """Business rules applied to every list: attribute filters, an exclude list, an include-only set."""
 
-    filters: list[FilterSpec] = Field(default_factory=list, max_length=32)
+    filters: list[FilterSpec] = Field(default_factory=list, max_length=MAX_FILTERS)
     exclude: list[ExternalId] = Field(
         default_factory=list, description="never return these items (unknown ids are ignored and reported)"
     )
@@ -134,7 +134,7 @@ class SearchPublic(BaseModel):
 
 
 class SearchRequest(RulesRequest):
-    query: Annotated[Text, StringConstraints(min_length=1, max_length=1000)]
+    query: Annotated[str, StringConstraints(min_length=1, max_length=1000)]
     k: K = 10
 
 
@@ -142,7 +142,7 @@ class FeedbackEventRequest(_In):
     user_id: ExternalId
     item_id: ExternalId
     type: Literal[EVENT_TYPES] = "click"  # type: ignore[valid-type]
-    timestamp: Annotated[int, Field(strict=True, ge=0, le=MAX_TIMESTAMP)] | None = Field(
+    timestamp: Annotated[JsonInt, Field(ge=0, le=MAX_TIMESTAMP)] | None = Field(
         None, description="seconds (not milliseconds) since the epoch, up to 9999-12-31; default: time received"
     )
     value: Finite | None = Field(None, description="optional strength, e.g. a rating")
@@ -176,7 +176,7 @@ class ModelPublic(BaseModel):
 
 
 class ReloadRequest(_In):
-    bundle: Annotated[Text, StringConstraints(min_length=1, max_length=4096)] | None = Field(
+    bundle: Annotated[str, StringConstraints(min_length=1, max_length=4096)] | None = Field(
         None, description="bundle directory on the server; default: the configured one"
     )
 
@@ -212,12 +212,12 @@ _ERROR_TEXTS = {
     401: "missing API key",
     403: "wrong API key",
     404: "unknown item id in the path",
+    409: "the served model cannot answer this (no text encoder, no item similarity)",
     413: "request body too large",
     415: "the body is not sent as application/json",
     422: "invalid request (a field, a limit, a filter)",
     429: "rate limited (see Retry-After)",
     500: "internal error (the body carries an id to find in the server log)",
-    501: "not supported by this model",
     503: "model not loaded yet (see Retry-After)",
 }
 

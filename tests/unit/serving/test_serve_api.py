@@ -197,13 +197,13 @@ def test_similar_items(bundles, make_client):
 
 def test_similar_items_unsupported_model(bundles, make_client):
     r = make_client(bundles["popular"]).get("/v1/items/i3/similar")
-    assert r.status_code == 501 and "similarity" in r.json()["error"]["message"]
+    assert r.status_code == 409 and "similarity" in r.json()["error"]["message"]
 
 
 def test_search_needs_text_encoder(bundles, make_client):
     c = make_client(bundles["als"])
     r = c.post("/v1/search", json={"query": "red dress", "k": 5})
-    assert r.status_code == 501
+    assert r.status_code == 409
     assert "no text encoder" in r.json()["error"]["message"]
     assert c.post("/v1/search", json={"query": ""}).status_code == 422
 

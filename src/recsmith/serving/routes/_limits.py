@@ -9,24 +9,26 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import Query
-from pydantic import TypeAdapter, ValidationError
+from pydantic import Field, TypeAdapter, ValidationError
 
 from recsmith.serving import strict_json
 from recsmith.serving.engine import RuleSpec
 from recsmith.serving.errors import InvalidRequest
-from recsmith.serving.schemas import ExternalId, FilterSpec, QueryK, RulesRequest
+from recsmith.serving.schemas import MAX_FILTERS, ExternalId, FilterSpec, QueryK, RulesRequest
 from recsmith.serving.settings import ServeSettings
 
-_FILTERS = TypeAdapter(list[FilterSpec])
+_FILTERS = TypeAdapter(Annotated[list[FilterSpec], Field(max_length=MAX_FILTERS)])
 _FILTERS_EXAMPLE = '[{"field": "category", "op": "in", "value": ["a"]}]'
 
 # query parameters of the GET routes (the POST bodies carry the same rules as RulesRequest fields)
-KQuery = Annotated[QueryK, Query(ge=1, description="list length (at most the deployment's max_k)")]
+KQuery = Annotated[QueryK, Query(description="list length (at most the deployment's max_k)")]
+# plain lists (default: empty), not ``list | None``: a query string cannot say "an empty include set"
 ExcludeQuery = Annotated[
-    list[ExternalId] | None, Query(description="item ids never to return (repeatable; unknown ids are reported)")
+    list[ExternalId], Query(description="item ids never to return (repeatable; unknown ids are reported)")
 ]
 IncludeQuery = Annotated[
-    list[ExternalId] | None, Query(description="return only these item ids (repeatable; unknown ids are reported)")
+    list[ExternalId],
+    Query(description="return only these item ids (repeatable; unknown ids are reported); absent: all items"),
 ]
 FiltersQuery = Annotated[
     str | None, Query(max_length=4096, description=f"JSON list of filters, e.g. {_FILTERS_EXAMPLE}")
@@ -48,11 +50,9 @@ def rules_from(body: RulesRequest, settings: ServeSettings) -> RuleSpec:
     return _rules(body.exclude, body.include, [f.model_dump() for f in body.filters], settings)
 
 
-def rules_from_query(
-    exclude: list[str] | None, include: list[str] | None, filters: str | None, settings: ServeSettings
-) -> RuleSpec:
-    """The rules of a GET request's query parameters."""
-    return _rules(exclude or [], include, parse_filters(filters), settings)
+def rules_from_query(exclude: list[str], include: list[str], filters: str | None, settings: ServeSettings) -> RuleSpec:
+    """The rules of a GET request's query parameters (no ``include`` values: no include restriction)."""
+    return _rules(exclude, include or None, parse_filters(filters), settings)
 
 
 def _rules(

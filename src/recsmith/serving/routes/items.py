@@ -14,14 +14,14 @@ from recsmith.serving.schemas import COMMON_ERRORS, ExternalId, SimilarItemsPubl
 router = APIRouter(prefix="/v1/items", tags=["items"], route_class=GuardedRoute, responses=COMMON_ERRORS)
 
 
-@router.get("/{item_id}/similar", response_model=SimilarItemsPublic, responses=error_responses(404, 501))
+@router.get("/{item_id}/similar", response_model=SimilarItemsPublic, responses=error_responses(404, 409))
 def similar_items(
     engine: EngineDep,
     settings: SettingsDep,
     item_id: Annotated[ExternalId, Path(description="an item id the model knows (404 otherwise)")],
     k: KQuery = 10,
-    exclude: ExcludeQuery = None,
-    include: IncludeQuery = None,
+    exclude: ExcludeQuery = [],  # noqa: B006 (FastAPI copies defaults per request)
+    include: IncludeQuery = [],  # noqa: B006
     filters: FiltersQuery = None,
 ) -> dict:
     """The k items most similar to ``item_id`` under the model's item similarity (404 if unknown)."""

@@ -43,8 +43,8 @@ async def user_recommendations(
     user_id: Annotated[ExternalId, Path(description="any user id: unknown users get a cold-start list")],
     k: KQuery = 10,
     exclude_seen: bool = True,
-    exclude: ExcludeQuery = None,
-    include: IncludeQuery = None,
+    exclude: ExcludeQuery = [],  # noqa: B006 (FastAPI copies defaults per request)
+    include: IncludeQuery = [],  # noqa: B006
     filters: FiltersQuery = None,
 ) -> dict:
     """Top-k items for a user. Unknown users get a cold-start answer (``cold_start: true``)."""

@@ -17,10 +17,10 @@ from recsmith.serving.schemas import BODY_ERRORS, COMMON_ERRORS, SearchPublic, S
 router = APIRouter(prefix="/v1", tags=["search"], route_class=GuardedRoute, responses=COMMON_ERRORS)
 
 
-@router.post("/search", response_model=SearchPublic, responses={**BODY_ERRORS, **error_responses(501)})
+@router.post("/search", response_model=SearchPublic, responses={**BODY_ERRORS, **error_responses(409)})
 def search(body: SearchRequest, engine: EngineDep, settings: SettingsDep) -> dict:
     """The ``k`` items whose text is nearest the query (cosine), under ``filters`` / ``exclude`` /
-    ``include``; items without text are never returned. Answers 501 when the bundle has no text encoder."""
+    ``include``; items without text are never returned. Answers 409 when the bundle has no text encoder."""
     check_k(body.k, settings)
     rules = rules_from(body, settings)
     if not body.query.strip():
