@@ -13,10 +13,12 @@
    seconds, and reports it at the end of the warm-up (``--warmup``, at least the cache lifetime: by
    then the cache holds all it will hold) against its maximum and final value afterwards.
 
-Results: a Markdown table on stdout, JSON in ``benchmarks/results/serve_soak.json``.
+Results: a Markdown table on stdout, JSON in ``benchmarks/results/serve_soak.json`` and the RSS
+curve beside it (``.png``), over the curve of ``--baseline`` (an earlier result file) when given.
 
     .venv/bin/python benchmarks/serve_soak.py                    # 100 req/s for 10 minutes, warm-up 120 s
     .venv/bin/python benchmarks/serve_soak.py --duration 120 --warmup 60
+    .venv/bin/python benchmarks/serve_soak.py --plot-only --baseline benchmarks/results/serve_soak_before_fix.json
 """
 
 from __future__ import annotations
@@ -161,6 +163,26 @@ def growth(samples: list[tuple[float, float]], warmup: float) -> dict:
     }
 
 
+def plot(result: dict, path: Path, baseline: dict | None) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    for label, res in (("before (baseline)", baseline), ("this code", result)):
+        if res is not None:
+            t, mb = zip(*res["rss_samples_mb"])
+            ax.plot(t, mb, label=f"{label}: {res['growth_max_pct']}% after warm-up")
+    ax.axvline(result["warmup_s"], color="grey", linestyle=":", label="end of warm-up")
+    ax.set_xlabel("seconds")
+    ax.set_ylabel("server RSS, MB")
+    ax.set_title(f"{result['rate']:g} req/s, half unknown users (ml-100k ALS bundle)")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=float, default=100)
@@ -169,7 +191,13 @@ def main() -> None:
     parser.add_argument("--sample-s", type=float, default=5)
     parser.add_argument("--work", type=Path, default=Path("/tmp/recsmith-serve-soak"))
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "serve_soak.json")
+    parser.add_argument("--baseline", type=Path, help="an earlier result file to draw beside this run")
+    parser.add_argument("--plot-only", action="store_true", help="redraw the plot of --out; run nothing")
     args = parser.parse_args()
+    baseline = json.loads(args.baseline.read_text()) if args.baseline else None
+    if args.plot_only:
+        plot(json.loads(args.out.read_text()), args.out.with_suffix(".png"), baseline)
+        return
     if args.warmup >= args.duration:
         raise SystemExit("--warmup must be shorter than --duration")
     args.work.mkdir(parents=True, exist_ok=True)
@@ -199,6 +227,7 @@ def main() -> None:
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
+    plot(result, args.out.with_suffix(".png"), baseline)
     print(
         "| requests | statuses | errors | p50 ms | p99 ms | RSS start MB | after warm-up | max after | final | growth |"
     )

@@ -2,6 +2,9 @@
 
 They are ``async def``: trivial and non-blocking, they run on the event loop instead of a thread-pool
 hop each. Tests replace any of them with ``app.dependency_overrides[get_service] = ...``.
+
+:func:`rate_limit` and :func:`authenticate` are plain functions of the request: the route class
+(:class:`recsmith.serving.guard.GuardedRoute`) calls them before FastAPI reads the body.
 """
 
 from __future__ import annotations
