@@ -260,9 +260,6 @@ class Engine:
             out.update(user_id=user_id, cold_start=strategy != "personal", strategy=strategy)
         return out
 
-    def knows_item(self, item_id: str) -> bool:
-        return item_id in self.bundle.item_map
-
     def unknown_items(self, item_ids: list[str]) -> list[str]:
         """The ids in ``item_ids`` the model does not know, once each, in the order given."""
         if not item_ids:
