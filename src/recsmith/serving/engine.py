@@ -31,7 +31,7 @@ import numpy as np
 from recsmith.models.abilities import ItemSimilarity, missing_ability
 from recsmith.models.base import top_k
 from recsmith.serving.bundle import Bundle, item_vectors
-from recsmith.serving.errors import NotFound, NotImplementedByModel
+from recsmith.serving.errors import NotFound, NotSupportedByModel
 from recsmith.serving.online import OnlineState, scorer_for
 from recsmith.serving.rules import ItemRules, eligible_mask
 from recsmith.serving.text_search import QueryEncoder
@@ -114,7 +114,7 @@ class Engine:
             strategy = "session" if added.size else "popular"
         excluded = np.concatenate([self.scorer.seen_items(user), seen]) if exclude_seen else None
         items, scores, strategy = self._top(user, added, k, rules, excluded, strategy)
-        return self._answer(items, scores, user_id=user_id, strategy=strategy)
+        return self._answer(items, scores, user_id=user_id, strategy=strategy, rules=rules)
 
     def recommend_session(
         self, session_items: list[str], k: int, *, exclude_seen: bool = True, rules: RuleSpec = RuleSpec()
@@ -123,7 +123,7 @@ class Engine:
         added = self._internal(session_items)
         strategy: Strategy = "session" if added.size else "popular"
         items, scores, strategy = self._top(-1, added, k, rules, added if exclude_seen else None, strategy)
-        return self._answer(items, scores, user_id=None, strategy=strategy)
+        return self._answer(items, scores, user_id=None, strategy=strategy, rules=rules, session=session_items)
 
     def similar(self, item_id: str, k: int, *, rules: RuleSpec = RuleSpec()) -> dict[str, Any]:
         """The ``k`` items most similar to ``item_id`` by the model's item similarity."""
@@ -131,7 +131,7 @@ class Engine:
         if item < 0:
             raise NotFound(f"unknown item id {item_id!r}", details={"item_id": item_id})
         if not isinstance(self.model, ItemSimilarity):
-            raise NotImplementedByModel(
+            raise NotSupportedByModel(
                 f"{missing_ability(self.model, ItemSimilarity)}, so it cannot list similar items",
                 details={"model": self.model.name, "abilities": list(self.model.abilities())},
             )
@@ -142,20 +142,21 @@ class Engine:
             sims[~allowed] = -np.inf
         top, scores = top_k(sims[None, :], min(k, self.n_items))
         keep = np.isfinite(scores[0])
-        return {"item_id": item_id, **self._answer(top[0][keep], scores[0][keep], user_id=None, strategy=None)}
+        answer = self._answer(top[0][keep], scores[0][keep], user_id=None, strategy=None, rules=rules)
+        return {"item_id": item_id, **answer}
 
     # ------------------------------------------------------------------ text search
     def search(self, query: str, k: int, *, rules: RuleSpec = RuleSpec()) -> dict[str, Any]:
         """The ``k`` items whose text is nearest ``query`` (cosine), under ``rules``."""
         if self.text is None:
-            raise NotImplementedByModel(
+            raise NotSupportedByModel(
                 f"this model ({self.model.name!r}, version {self.version}) has no text encoder, so text search "
                 "is not available; use /v1/items/{item_id}/similar or /v1/recommendations with session_items",
                 details={"model": self.model.name, "model_version": self.version},
             )
         vector = self._encoder().encode(query)
         items, scores = self.text.search(vector, k, self._mask(rules, None))
-        return {"query": query, **self._answer(items, scores, user_id=None, strategy=None)}
+        return {"query": query, **self._answer(items, scores, user_id=None, strategy=None, rules=rules)}
 
     def _encoder(self) -> QueryEncoder:
         encoder = self._query_encoder
@@ -237,7 +238,14 @@ class Engine:
         return ids[ids >= 0]
 
     def _answer(
-        self, items: np.ndarray, scores: np.ndarray, *, user_id: str | None, strategy: Strategy | None
+        self,
+        items: np.ndarray,
+        scores: np.ndarray,
+        *,
+        user_id: str | None,
+        strategy: Strategy | None,
+        rules: RuleSpec,
+        session: list[str] | tuple[str, ...] = (),
     ) -> dict[str, Any]:
         names = self._external_items
         external = [names[i] for i in items.tolist()]
@@ -246,13 +254,21 @@ class Engine:
                 {"rank": r + 1, "item_id": e, "score": float(s)} for r, (e, s) in enumerate(zip(external, scores))
             ],
             "model_version": self.version,
+            # the unknown-id policy: ids in exclude / include / session lists the model does not know
+            # are ignored, and said so (docs/api.md)
+            "unknown_ids": self.unknown_items([*rules.exclude, *(rules.include or ()), *session]),
         }
         if strategy is not None:
             out.update(user_id=user_id, cold_start=strategy != "personal", strategy=strategy)
         return out
 
-    def knows_item(self, item_id: str) -> bool:
-        return item_id in self.bundle.item_map
+    def unknown_items(self, item_ids: list[str]) -> list[str]:
+        """The ids in ``item_ids`` the model does not know, once each, in the order given."""
+        if not item_ids:
+            return []
+        unique = list(dict.fromkeys(item_ids))
+        internal = self.bundle.item_map.to_internal(unique, strict=False)
+        return [i for i, j in zip(unique, internal.tolist()) if j < 0]
 
     @property
     def has_text_encoder(self) -> bool:
