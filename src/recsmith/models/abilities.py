@@ -91,8 +91,14 @@ def all_abilities() -> dict[str, type[Ability]]:
 
 
 def ability_methods(ability: type[Ability]) -> list[str]:
-    """The public methods an ability adds (what a model without it must not have)."""
-    return sorted(n for n, v in vars(ability).items() if not n.startswith("_") and n != "ability" and callable(v))
+    """The public methods an ability adds (what a model without it must not have); a method it only
+    re-implements from an ability it builds on (``query_vectors``' ``session_scores``) is not its own."""
+    inherited = {name for base in ability.__mro__[1:] for name in vars(base)}
+    return sorted(
+        n
+        for n, v in vars(ability).items()
+        if not n.startswith("_") and n != "ability" and callable(v) and n not in inherited
+    )
 
 
 # ---------------------------------------------------------------------- embeddings

@@ -21,8 +21,8 @@ from pydantic import Field
 from recsmith.data.histories import Histories, window_gather
 from recsmith.data.interactions import Interactions
 from recsmith.errors import RecsmithError
-from recsmith.models.abilities import ItemSimilarity
-from recsmith.models.sessions import SessionRecommender, Sessions, session_csr, session_lists
+from recsmith.models.abilities import ItemSimilarity, tensor_table
+from recsmith.models.sessions import QueryVectors, Sessions, session_csr, session_lists
 from recsmith.models.torch_base import TorchModelConfig, TorchRecommender
 
 if TYPE_CHECKING:
@@ -56,7 +56,7 @@ class SequentialConfig(TorchModelConfig):
     time_of_day: bool = Field(False, description="embed hour of day and day of week of each interaction (UTC)")
 
 
-class SequentialRecommender(SessionRecommender, ItemSimilarity, TorchRecommender):
+class SequentialRecommender(QueryVectors, ItemSimilarity, TorchRecommender):
     """Base of SASRec / BERT4Rec / GRU4Rec; see the module docstring."""
 
     Config = SequentialConfig
@@ -193,12 +193,15 @@ class SequentialRecommender(SessionRecommender, ItemSimilarity, TorchRecommender
         """Hook: how a history becomes a query (BERT4Rec appends its mask token)."""
         return inputs
 
-    def session_scores(
+    def query_vectors(
         self, sessions: Sessions, *, users: Sequence[int] | None = None, timestamps: list[list[int]] | None = None
     ) -> np.ndarray:
-        """``(len(sessions), n_items)`` float32 scores of the next item after each history (``users``
-        are ignored: the history is the whole query)."""
+        """``(len(sessions), dim)`` float32: the encoder's output at each history's last position (or
+        BERT4Rec's appended mask token), which scores the next item against the tied item table
+        (``users`` are ignored: the history is the whole query)."""
         import torch
+
+        from recsmith.nn.sequential import SeqInputs
 
         self._check_fitted()
         lists = session_lists(sessions, self.n_items)
@@ -209,15 +212,38 @@ class SequentialRecommender(SessionRecommender, ItemSimilarity, TorchRecommender
         rows = np.arange(len(lists), dtype=np.int64)
         tokens = window_gather(offsets, flat, rows, self._history_len, pad=self.pad, right_pad=True)
         ts = window_gather(offsets, ts_flat, rows, self._history_len, pad=0, right_pad=True)
-        from recsmith.nn.sequential import SeqInputs
-
         inputs = SeqInputs(
             torch.from_numpy(tokens),
             torch.from_numpy((tokens != self.pad).sum(1).clip(1, None)),
             None,
             torch.from_numpy(ts) if self._time_features else None,
         )
-        return self.network_scores(lambda device: self._query(inputs, torch).to(device)).cpu().numpy()
+        return self._hidden(self._query(inputs, torch))
+
+    def user_query_vectors(self, users: np.ndarray | Sequence[int] | None = None) -> np.ndarray:
+        """Query vectors of known users from their training windows (with their timestamps), in the
+        fixed padded blocks of ``scores`` (a user's vector never depends on who shares the block)."""
+        import torch
+
+        self._check_fitted()
+        users = np.arange(self.n_users) if users is None else self._checked_users(users)
+        n, block = len(users), self.score_block
+        padded = np.resize(users, -(-n // block) * block) if n else users
+        out = np.empty((len(padded), self.config.dim), dtype=np.float32)
+        for start in range(0, len(padded), block):
+            chunk = torch.from_numpy(np.ascontiguousarray(padded[start : start + block], dtype=np.int64))
+            out[start : start + block] = self._hidden(self.score_inputs(chunk))
+        return out[:n]
+
+    def output_item_vectors(self) -> np.ndarray:
+        """``(n_items, dim)``: the tied item table the outputs are scored against (ids + attributes)."""
+        self._check_fitted()
+        return tensor_table(self.network_call(lambda net, device: net.items.full()[: self.n_items]))
+
+    def _hidden(self, inputs: "SeqInputs") -> np.ndarray:
+        return (
+            self.network_call(lambda net, device: net.hidden(inputs.to(device), net.items.full())).float().cpu().numpy()
+        )
 
     def training_history(self, user: int) -> np.ndarray:
         """The user's whole training history (scoring reads its last ``max_len`` items)."""

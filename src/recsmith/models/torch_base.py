@@ -159,6 +159,11 @@ class TorchRecommender(Recommender):
     def network_scores(self, inputs: "Callable[[torch.device], Any]") -> "torch.Tensor":
         """The network's float32 scores of all items for ``inputs(device)`` (built on the network's
         device), in eval mode and without gradients; the training mode is restored after."""
+        return self.network_call(lambda network, device: network(inputs(device), None)).float()
+
+    def network_call(self, fn: "Callable[[nn.Module, torch.device], torch.Tensor]") -> "torch.Tensor":
+        """``fn(network, device)`` in eval mode and without gradients (``device``: the network's);
+        the training mode is restored after."""
         import torch
 
         network = self.network
@@ -166,7 +171,7 @@ class TorchRecommender(Recommender):
         network.eval()
         try:
             with torch.no_grad():
-                return network(inputs(next(network.parameters()).device), None).float()
+                return fn(network, next(network.parameters()).device)
         finally:
             network.train(was_training)
 

@@ -160,9 +160,12 @@ class UserTower(nn.Module):
         return torch.einsum("bl,blc->bc", weights, history)
 
     def forward(self, users: Tensor, history: Tensor | None, mask: Tensor | None) -> Tensor:
+        """``users`` ``-1``: an anonymous history, whose features pool to zeros (as empty bags do)."""
         parts = []
         if self.features is not None:
-            parts.append(self.features(users))
+            known = users >= 0
+            pooled = self.features(users.clamp(min=0))
+            parts.append(pooled if bool(known.all()) else pooled * known[:, None].to(pooled.dtype))
         if self.history_len:
             parts.append(self.pool(history, mask))
         x = torch.cat(parts, dim=1) if len(parts) > 1 else parts[0]

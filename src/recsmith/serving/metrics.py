@@ -11,6 +11,10 @@ Exposed at ``GET /metrics``:
 ``recsmith_feedback_events_total``     feedback events stored
 ``recsmith_reloads_total``             bundle reloads by ``result`` (ok / error)
 ``recsmith_model_info``                1, labelled with the serving ``version`` and ``model``
+``recsmith_shed_total``                requests answered 503 by load shedding, by ``reason``
+                                       (in_flight / loop_lag / inference_queue)
+``recsmith_inference_batch_size``      network requests per micro-batch (histogram)
+``recsmith_inference_wait_seconds``    how long a batch's oldest request waited for it (histogram)
 =====================================  =================================================================
 
 With several workers each process has its own numbers (scrape each, or aggregate by instance).
@@ -25,6 +29,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128)
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
 
@@ -44,6 +49,20 @@ class Metrics:
         self.feedback_events = Counter("recsmith_feedback_events", "feedback events stored", registry=r)
         self.reloads = Counter("recsmith_reloads", "bundle reloads", ["result"], registry=r)
         self.model_info = Gauge("recsmith_model_info", "model being served", ["version", "model"], registry=r)
+        self.shed = Counter("recsmith_shed", "requests shed with 503 (load shedding)", ["reason"], registry=r)
+        self.batch_size = Histogram(
+            "recsmith_inference_batch_size", "network requests per micro-batch", buckets=BATCH_BUCKETS, registry=r
+        )
+        self.batch_wait = Histogram(
+            "recsmith_inference_wait_seconds",
+            "wait of a micro-batch's oldest request",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+
+    def observe_batch(self, size: int, waited_s: float) -> None:
+        self.batch_size.observe(size)
+        self.batch_wait.observe(waited_s)
 
     def set_model(self, version: str, model: str, old_version: str | None, old_model: str | None) -> None:
         if old_version is not None and (old_version, old_model) != (version, model):

@@ -22,8 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from recsmith.errors import RecsmithError
+from recsmith.serving.batching import set_inference_threads
+from recsmith.serving.bundle import Bundle
 from recsmith.serving.cache import NoCache, RecCache, RedisCache, TTLCache
-from recsmith.serving.engine import Engine, RuleSpec
+from recsmith.serving.engine import BatchConfig, Engine, RuleSpec
 from recsmith.serving.errors import InvalidRequest, NotReady
 from recsmith.serving.feedback import Event, FeedbackLog
 from recsmith.serving.metrics import Metrics
@@ -105,7 +107,12 @@ class Service:
 
     def _build_engine(self, path: Path) -> Engine:
         s = self.settings
-        return Engine.from_path(str(path), exact_below=s.exact_below, ann_threads=s.ann_threads)
+        bundle = Bundle.load(path)
+        set_inference_threads(s.inference_threads)  # torch is loaded now if the model uses it: before the warm-up
+        batching = BatchConfig(
+            max_batch=s.batch_max, max_wait_s=s.batch_wait_ms / 1000, max_queue=s.queue_max, fresh_states=s.fresh_states
+        )
+        return Engine(bundle, exact_below=s.exact_below, ann_threads=s.ann_threads, batching=batching).warm()
 
     def _install(self, engine: Engine) -> None:
         s = self.settings
@@ -116,6 +123,8 @@ class Service:
         else:
             cache = TTLCache(s.cache_ttl_s, s.cache_max_bytes)
         previous = self._engine
+        if engine.batcher is not None:
+            engine.batcher.on_batch = self.metrics.observe_batch
         self.cache = cache
         self._engine = engine  # the switch: one reference assignment
         self.load_error = None
@@ -246,31 +255,57 @@ class Service:
         """
         if self.feedback is None:
             raise NotReady("the feedback log is not open yet", headers={"Retry-After": "1"})
-        unknown = self.engine.unknown_items([e.item_id for e in events])
+        engine = self.engine
+        unknown = engine.unknown_items([e.item_id for e in events])
         ids = self.feedback.append(events)
         self.metrics.feedback_events.inc(len(events))
         self.sync_feedback()
+        for user_id in dict.fromkeys(e.user_id for e in events):  # the users' new state, computed now
+            engine.refresh(user_id, self.online)
         return ids, unknown
 
     # ------------------------------------------------------------------ recommendations
     def recommend_user(
         self, engine: Engine, user_id: str, k: int, *, exclude_seen: bool, rules: RuleSpec
     ) -> dict[str, Any]:
+        """A user's list, through the cache (waits for network work in this thread)."""
+        key, hit = self._lookup(engine, user_id, k, exclude_seen, rules)
+        if hit is not None:
+            return hit
+        generation = self.online.generation(user_id)
+        result = engine.recommend(user_id, k, exclude_seen=exclude_seen, rules=rules, online=self.online)
+        return self._store(user_id, key, generation, result)
+
+    async def recommend_user_async(
+        self, engine: Engine, user_id: str, k: int, *, exclude_seen: bool, rules: RuleSpec
+    ) -> dict[str, Any]:
+        """:meth:`recommend_user` for the event loop: network work is awaited, never run on the loop."""
+        key, hit = self._lookup(engine, user_id, k, exclude_seen, rules)
+        if hit is not None:
+            return hit
+        generation = self.online.generation(user_id)
+        result = await engine.recommend_async(user_id, k, exclude_seen=exclude_seen, rules=rules, online=self.online)
+        return self._store(user_id, key, generation, result)
+
+    def _lookup(
+        self, engine: Engine, user_id: str, k: int, exclude_seen: bool, rules: RuleSpec
+    ) -> tuple[str, dict[str, Any] | None]:
         self.sync_feedback()
         key = _cache_key(engine.version, k, exclude_seen, rules)
         cache = self.cache
         hit = cache.get(user_id, key)
         if hit is not None:
             self.metrics.cache_hits.labels(backend=cache.backend).inc()
-            return {**hit, "cached": True}
+            return key, {**hit, "cached": True}
         self.metrics.cache_misses.labels(backend=cache.backend).inc()
-        generation = self.online.generation(user_id)
-        result = engine.recommend(user_id, k, exclude_seen=exclude_seen, rules=rules, online=self.online)
+        return key, None
+
+    def _store(self, user_id: str, key: str, generation: int, result: dict[str, Any]) -> dict[str, Any]:
         self.sync_feedback()  # feedback another worker logged meanwhile must not be cached over
         # only lists of users the model knows: any string is a valid user id, so caching cold-start
         # answers would let anyone fill the cache (they are cheap to compute anyway)
         if result["strategy"] == "personal" and self.online.generation(user_id) == generation:
-            cache.set(user_id, key, result)
+            self.cache.set(user_id, key, result)
         self.metrics.strategies.labels(strategy=result["strategy"]).inc()
         return {**result, "cached": False}
 
