@@ -159,9 +159,7 @@ class MicroBatcher(Generic[In, Out]):
             return
         waited = time.perf_counter() - live[0].queued
         try:
-            results = list(self.run_batch([p.item for p in live]))
-            if len(results) != len(live):
-                raise RuntimeError(f"run_batch returned {len(results)} results for {len(live)} items")
+            results = self._run([p.item for p in live])
         except Exception as err:
             if len(live) == 1:
                 live[0].future.set_exception(err)
@@ -178,9 +176,15 @@ class MicroBatcher(Generic[In, Out]):
 
     def _execute_alone(self, pending: _Pending[In]) -> None:
         try:
-            pending.future.set_result(self.run_batch([pending.item])[0])
+            pending.future.set_result(self._run([pending.item])[0])
         except Exception as err:  # handed to that request's waiter
             pending.future.set_exception(err)
+
+    def _run(self, items: list[In]) -> list[Out]:
+        results = list(self.run_batch(items))
+        if len(results) != len(items):
+            raise RuntimeError(f"run_batch returned {len(results)} results for {len(items)} items")
+        return results
 
 
 def set_inference_threads(threads: int) -> None:
