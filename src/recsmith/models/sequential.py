@@ -22,7 +22,7 @@ from recsmith.data.histories import Histories, window_gather
 from recsmith.data.interactions import Interactions
 from recsmith.errors import RecsmithError
 from recsmith.models.abilities import ItemSimilarity, tensor_table
-from recsmith.models.sessions import QueryVectors, Sessions, session_csr, session_lists
+from recsmith.models.sessions import QueryEncoder, QueryVectors, Sessions, session_csr, session_lists
 from recsmith.models.torch_base import TorchModelConfig, TorchRecommender
 
 if TYPE_CHECKING:
@@ -199,26 +199,60 @@ class SequentialRecommender(QueryVectors, ItemSimilarity, TorchRecommender):
         """``(len(sessions), dim)`` float32: the encoder's output at each history's last position (or
         BERT4Rec's appended mask token), which scores the next item against the tied item table
         (``users`` are ignored: the history is the whole query)."""
+        self._check_fitted()
+        return self._hidden(self._session_inputs(sessions, timestamps))
+
+    def query_encoder(self) -> QueryEncoder | None:
+        """``(tokens (B, L), lengths (B,))`` -> queries; None with time features (not exported)."""
+        if self._time_features:
+            return None
         import torch
 
         from recsmith.nn.sequential import SeqInputs
 
-        self._check_fitted()
+        network = self.network
+
+        class Encoder(torch.nn.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.network = network
+                # the item table as a constant: attribute embeddings are pooled once, not per call
+                self.register_buffer("table", network.items.full().detach().clone())
+
+            def forward(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+                return self.network.hidden(SeqInputs(tokens, lengths), self.table)
+
+        def inputs(sessions: Sessions, users: Sequence[int] | None = None) -> dict[str, np.ndarray]:
+            prepared = self._session_inputs(sessions, None)
+            return {"tokens": prepared.tokens.numpy(), "lengths": prepared.lengths.numpy()}
+
+        return QueryEncoder(Encoder().eval(), inputs, {"tokens": {0: "batch", 1: "length"}, "lengths": {0: "batch"}})
+
+    def _session_inputs(self, sessions: Sessions, timestamps: list[list[int]] | None) -> "SeqInputs":
+        """The network inputs of histories (BERT4Rec: with the mask token appended)."""
+        import torch
+
+        from recsmith.nn.sequential import SeqInputs
+
         lists = session_lists(sessions, self.n_items)
         offsets, flat = session_csr(lists)
         ts_flat = (
             np.concatenate([np.asarray(t, dtype=np.int64) for t in timestamps]) if timestamps else np.zeros_like(flat)
         )
         rows = np.arange(len(lists), dtype=np.int64)
-        tokens = window_gather(offsets, flat, rows, self._history_len, pad=self.pad, right_pad=True)
-        ts = window_gather(offsets, ts_flat, rows, self._history_len, pad=0, right_pad=True)
+        # the window ends at the longest history of the batch: right padding after it changes no output
+        # (causal attention and the GRU read left to right, BERT4Rec masks padded keys, positions
+        # count back from each history's end), and sessions are short (Beauty's median history: 6)
+        length = max(1, min(self._history_len, max((len(s) for s in lists), default=1)))
+        tokens = window_gather(offsets, flat, rows, length, pad=self.pad, right_pad=True)
+        ts = window_gather(offsets, ts_flat, rows, length, pad=0, right_pad=True)
         inputs = SeqInputs(
             torch.from_numpy(tokens),
             torch.from_numpy((tokens != self.pad).sum(1).clip(1, None)),
             None,
             torch.from_numpy(ts) if self._time_features else None,
         )
-        return self._hidden(self._query(inputs, torch))
+        return self._query(inputs, torch)
 
     def user_query_vectors(self, users: np.ndarray | Sequence[int] | None = None) -> np.ndarray:
         """Query vectors of known users from their training windows (with their timestamps), in the

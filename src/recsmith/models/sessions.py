@@ -21,7 +21,9 @@ instead of running the network on every request:
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -112,6 +114,23 @@ def session_users(users: Sequence[int] | None, n_sessions: int) -> np.ndarray:
     return out
 
 
+@dataclass(frozen=True)
+class QueryEncoder:
+    """What :meth:`QueryVectors.query_vectors` runs, for another runtime (the service runs it with ONNX
+    Runtime): ``module(**inputs(sessions, users))`` (torch tensors of the arrays) gives the ``(n, d)``
+    query vectors.
+
+    Attributes:
+        module: a ``torch.nn.Module`` in eval mode whose keyword arguments are the input names.
+        inputs: ``(sessions, users)`` -> the module's inputs as named int64 / float32 numpy arrays.
+        axes: the variable axes of each input (``{"tokens": {0: "batch", 1: "length"}}``).
+    """
+
+    module: Any
+    inputs: Callable[[Sessions, Sequence[int] | None], dict[str, np.ndarray]]
+    axes: dict[str, dict[int, str]]
+
+
 class QueryVectors(SessionRecommender):
     """The ``query_vectors`` ability: scores of any history are inner products of a query vector
     with fixed output item vectors::
@@ -138,6 +157,11 @@ class QueryVectors(SessionRecommender):
     @abstractmethod
     def output_item_vectors(self) -> np.ndarray:
         """``(n_items, d)`` float32 output item vectors (may be a read-only view of model state)."""
+
+    def query_encoder(self) -> QueryEncoder | None:
+        """The network part of :meth:`query_vectors` as a module a runtime can export (ONNX), or None
+        when it does not export. Default: None."""
+        return None
 
     def user_query_vectors(self, users: np.ndarray | Sequence[int] | None = None) -> np.ndarray:
         """``(len(users), d)`` float32 query vectors of known users' training histories (all users for

@@ -168,12 +168,14 @@ class TorchRecommender(Recommender):
 
         network = self.network
         was_training = network.training
-        network.eval()
+        if was_training:  # switching walks every submodule: a served network is in eval mode already
+            network.eval()
         try:
             with torch.no_grad():
                 return fn(network, next(network.parameters()).device)
         finally:
-            network.train(was_training)
+            if was_training:
+                network.train(True)
 
     def _score(self, users: np.ndarray) -> np.ndarray:
         import torch
@@ -195,3 +197,4 @@ class TorchRecommender(Recommender):
 
         self.network = self.build_network()
         self.network.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in state.items()})
+        self.network.eval()  # a loaded model scores (the Trainer switches to training mode itself)

@@ -455,6 +455,15 @@ class RecommenderContract:
         q = model.query_vectors(sessions)
         assert q.shape == (len(sessions), V.shape[1])
         assert_scores_close(q.astype(np.float64) @ V.T.astype(np.float64), model.session_scores(sessions))
+        encoder = model.query_encoder()
+        if encoder is not None:  # the exportable network computes the same queries
+            import torch
+
+            inputs = encoder.inputs(sessions, None)
+            assert set(encoder.axes) == set(inputs)
+            with torch.no_grad():
+                out = encoder.module(*(torch.from_numpy(v) for v in inputs.values())).numpy()
+            np.testing.assert_allclose(out, q, rtol=0, atol=SCALED_RTOL * float(np.abs(q).max()))
         with pytest.raises(RecsmithError, match="user ids must lie in"):
             model.user_query_vectors([N_USERS])
         with pytest.raises(RecsmithError, match="item ids must lie in"):
