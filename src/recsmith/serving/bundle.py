@@ -19,7 +19,9 @@ Layout (written atomically)::
       state/               known users' state, so that serving them runs no network (sequential,
                            two-tower, TIGER): query vectors or beam lists as .npy, memory-mapped
                            when loaded (:mod:`recsmith.serving.user_state`)
-      encoders/            optional ONNX query encoder(s) (``--onnx``)
+      encoders/            ONNX query encoders: of fold-in models with ``--onnx``; of query-vector
+                           models always (``query_vectors.onnx``: the network the service runs,
+                           with ONNX Runtime, for sessions and users with new events)
       text/                optional item text vectors for ``POST /v1/search`` (``--text-columns``):
                            vectors.npy + valid.npy, see :mod:`recsmith.serving.text_search`
 
@@ -188,6 +190,10 @@ def write_bundle(
             from recsmith.retrieval.query_encoder import export_query_encoder
 
             encoders = export_query_encoder(model, tmp / "encoders", quantize=quantize)
+        if isinstance(model, QueryVectors):  # what the service runs for sessions and new feedback
+            from recsmith.retrieval.query_encoder import export_query_vectors_encoder
+
+            encoders.update(export_query_vectors_encoder(model, tmp / "encoders") or {})
         text_meta = _write_text(
             tmp, texts, text_columns, text_model, item_map, Path(text_cache) if text_cache else None
         )

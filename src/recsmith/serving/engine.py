@@ -87,13 +87,23 @@ def _omp_threads(n: int) -> None:
 
 class Engine:
     def __init__(
-        self, bundle: Bundle, *, exact_below: int = 2048, ann_threads: int = 1, batching: BatchConfig = BatchConfig()
+        self,
+        bundle: Bundle,
+        *,
+        exact_below: int = 2048,
+        ann_threads: int = 1,
+        batching: BatchConfig = BatchConfig(),
+        onnx: bool = True,
+        threads: int = 1,
     ) -> None:
         self.bundle = bundle
         self.model = bundle.model
         self.version = bundle.version
         self.n_items = self.model.n_items
-        self.scorer = scorer_for(self.model, bundle.user_state)
+        encoder = (bundle.manifest.get("encoders") or {}).get("query_vectors") if onnx else None
+        self.scorer = scorer_for(
+            self.model, bundle.user_state, encoder=bundle.path / encoder["file"] if encoder else None, threads=threads
+        )
         self.rules = ItemRules(bundle.items, self.n_items)
         self.index = bundle.index
         self.exact_below = exact_below

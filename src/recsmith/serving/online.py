@@ -44,6 +44,7 @@ import threading
 from collections import OrderedDict, deque
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
@@ -250,10 +251,21 @@ class QueryScorer(SequenceScorer):
 
     model: QueryVectors
 
-    def __init__(self, model: QueryVectors, state: UserState | None) -> None:
+    def __init__(
+        self, model: QueryVectors, state: UserState | None, encoder: Path | None = None, threads: int = 1
+    ) -> None:
         super().__init__(model)
         self.state = state if state is not None and state.queries is not None else UserState.compute(model)
         self._vectors = np.asarray(self.state.item_vectors, dtype=np.float32)
+        # the network in ONNX Runtime when the bundle has it exported (docs/performance.md: several
+        # times faster than eager PyTorch per call), else PyTorch
+        self.runtime = "pytorch"
+        self._onnx = self._inputs = None
+        spec = model.query_encoder() if encoder is not None else None
+        if spec is not None:
+            from recsmith.retrieval.query_encoder import OnnxEncoder
+
+            self._onnx, self._inputs, self.runtime = OnnxEncoder(encoder, threads=threads), spec.inputs, "onnxruntime"
 
     def network_input(self, user: int, added: np.ndarray) -> History | None:
         return None if added.size == 0 else super().network_input(user, added)
@@ -262,7 +274,11 @@ class QueryScorer(SequenceScorer):
         return NOTHING if user < 0 else Personal(query=np.array(self.state.queries[user], dtype=np.float32))
 
     def run_network(self, inputs: Sequence[History]) -> list[Personal]:
-        queries = self.model.query_vectors([h.items for h in inputs], users=[h.user for h in inputs])
+        sessions, users = [h.items for h in inputs], [h.user for h in inputs]
+        if self._onnx is not None:
+            queries = self._onnx.run(self._inputs(sessions, users))
+        else:
+            queries = self.model.query_vectors(sessions, users=users)
         return [Personal(query=q) for q in np.asarray(queries, dtype=np.float32)]
 
     def item_vectors(self) -> np.ndarray | None:
@@ -293,11 +309,14 @@ class ListScorer(SequenceScorer):
         return [Personal(listed=(i, s)) for i, s in zip(items, scores)]
 
 
-def scorer_for(model: Recommender, state: UserState | None = None) -> Scorer:
+def scorer_for(
+    model: Recommender, state: UserState | None = None, *, encoder: Path | None = None, threads: int = 1
+) -> Scorer:
     """The scorer of ``model``, chosen by its declared abilities (``state``: the bundle's stored
-    user state, computed now when a query / list model's bundle has none)."""
+    user state, computed now when a query / list model's bundle has none; ``encoder``: the bundle's
+    ONNX query encoder, run with ``threads`` intra-op threads, or None to run the network in PyTorch)."""
     if isinstance(model, QueryVectors):
-        return QueryScorer(model, state)
+        return QueryScorer(model, state, encoder, threads)
     if isinstance(model, SessionLists):
         return ListScorer(model, state)
     if isinstance(model, SessionRecommender):

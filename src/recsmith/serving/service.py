@@ -112,7 +112,15 @@ class Service:
         batching = BatchConfig(
             max_batch=s.batch_max, max_wait_s=s.batch_wait_ms / 1000, max_queue=s.queue_max, fresh_states=s.fresh_states
         )
-        return Engine(bundle, exact_below=s.exact_below, ann_threads=s.ann_threads, batching=batching).warm()
+        engine = Engine(
+            bundle,
+            exact_below=s.exact_below,
+            ann_threads=s.ann_threads,
+            batching=batching,
+            onnx=s.onnx_runtime,
+            threads=s.inference_threads,
+        )
+        return engine.warm()
 
     def _install(self, engine: Engine) -> None:
         s = self.settings

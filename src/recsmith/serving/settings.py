@@ -56,6 +56,9 @@ class ServeSettings(BaseSettings):
         ge=1,
         description="intra-op threads of torch / BLAS / FAISS per worker (1: the cores go to concurrent requests)",
     )
+    onnx_runtime: bool = Field(
+        True, description="run a bundle's exported query encoder with ONNX Runtime (False: the model's PyTorch network)"
+    )
     batch_max: int = Field(32, ge=1, description="network requests run together at most (micro-batching)")
     batch_wait_ms: float = Field(
         2.0, ge=0, le=1000, description="longest a network request waits for others to batch with (added latency bound)"

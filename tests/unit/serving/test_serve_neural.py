@@ -2,10 +2,11 @@
 cost no network call (their state is stored in the bundle).
 
 Tolerance: the service scores a known user by an inner product of the stored query vector with the
-item vectors (FAISS or NumPy, float32), the model by its torch forward pass; the two sum the same
-products in another order and shape, so scores agree within ``SERVED_RTOL`` of the row's largest
-|score| (a few float32 epsilons; seen: ~3e-7), and item ids agree except where two scores are tied
-within that tolerance. TIGER's answers are its beam search's output, stored or recomputed: the same
+item vectors (FAISS or NumPy, float32), the model by its torch forward pass; sessions and users with
+new events go through the network in ONNX Runtime (sequential models) or PyTorch. Each sums the same
+float32 products in another order and shape, so scores agree within ``SERVED_RTOL`` of the row's
+largest |score| (a few float32 epsilons; seen: ~3e-7), and item ids agree except where two scores
+are tied within that tolerance. TIGER's answers are its beam search's output, stored or recomputed: the same
 computation, so the same tolerance holds.
 """
 
@@ -121,6 +122,11 @@ def test_bundle_stores_the_known_users_state(served):
     assert arrays and all(isinstance(a, np.memmap) for a in arrays)  # memory-mapped, not read in
     if name != "tiger":
         assert manifest["index"] is not None  # the output item vectors are indexed like factors
+    # the sequential networks run in ONNX Runtime (exported with the bundle); two_tower's user tower
+    # (TorchRec embeddings) and TIGER's beam search in PyTorch
+    exported = name in ("sasrec", "bert4rec", "gru4rec")
+    assert ("query_vectors" in (manifest["encoders"] or {})) == exported
+    assert getattr(engine.scorer, "runtime", "pytorch") == ("onnxruntime" if exported else "pytorch")
 
 
 def test_known_users_are_served_as_offline_without_running_the_network(served):
