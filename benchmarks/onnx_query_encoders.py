@@ -1,0 +1,219 @@
+"""Should the service run the sequential / two-tower query encoders with ONNX Runtime (fp32, int8)?
+
+For each ``query_vectors`` model of a run (``recsmith benchmark`` output; by default the bundles'
+run of ``benchmarks/serve_load.py``), the network part that serving runs -- a history to its query
+vector (``model.query_vectors``: the encoder's output at the history's end) -- is run three ways on
+the same inputs: PyTorch (eager, no_grad), ONNX Runtime fp32 and ONNX Runtime with dynamic int8
+quantisation (weights of MatMul / Gather), one intra-op thread each, as the service runs it.
+Inputs are users' training histories (the last ``max_len`` items), cut to the longest history of
+each batch as ``query_vectors`` does.
+
+Per runtime: median wall time of one call at batch 1 and at batch 16 (what the micro-batcher forms
+under load), the largest absolute difference of the query vectors from PyTorch's, and recall@10 of
+the items ranked by its queries (all items, inner product) against PyTorch's ranking. Models whose
+network does not export (the two-tower user tower embeds through TorchRec's KeyedJaggedTensor) say so.
+Results: ``benchmarks/results/onnx_query_encoders.json`` and a Markdown table.
+
+    .venv/bin/python benchmarks/onnx_query_encoders.py --run /tmp/recsmith-serve-families/run
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from recsmith.models.base import Recommender, top_k  # noqa: E402
+from recsmith.models.sessions import QueryVectors  # noqa: E402
+from recsmith.retrieval.query_encoder import OnnxEncoder, quantize_int8  # noqa: E402
+
+
+def sequence_inputs(model, histories: list[np.ndarray]):
+    """``(tokens, lengths)`` int64 arrays as ``query_vectors`` builds them (BERT4Rec: mask appended)."""
+    import torch
+
+    from recsmith.data.histories import window_gather
+    from recsmith.models.sessions import session_csr
+    from recsmith.nn.sequential import SeqInputs
+
+    offsets, flat = session_csr(histories)
+    length = max(1, min(model._history_len, max(len(h) for h in histories)))
+    tokens = window_gather(offsets, flat, np.arange(len(histories)), length, pad=model.pad, right_pad=True)
+    inputs = SeqInputs(torch.from_numpy(tokens), torch.from_numpy((tokens != model.pad).sum(1).clip(1, None)))
+    inputs = model._query(inputs, torch)
+    return inputs.tokens.numpy(), inputs.lengths.numpy()
+
+
+def sequence_module(model):
+    """The encoder of a sequential model as a module ``(tokens, lengths) -> queries``."""
+    import torch
+    from torch import nn
+
+    from recsmith.nn.sequential import SeqInputs
+
+    class QueryEncoder(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = model.network.eval()
+            self.register_buffer("table", model.network.items.full().detach().clone())
+
+        def forward(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+            return self.net.hidden(SeqInputs(tokens, lengths), self.table)
+
+    return QueryEncoder().eval()
+
+
+def export(module, example: tuple[np.ndarray, np.ndarray], path: Path) -> None:
+    import torch
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            module,
+            tuple(torch.from_numpy(a) for a in example),
+            str(path),
+            input_names=["tokens", "lengths"],
+            output_names=["query"],
+            dynamic_axes={"tokens": {0: "batch", 1: "length"}, "lengths": {0: "batch"}, "query": {0: "batch"}},
+            opset_version=17,
+            dynamo=False,
+        )
+
+
+def median_ms(fn, repeats: int) -> float:
+    fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times) * 1000)
+
+
+def recall_at_10(queries: np.ndarray, reference: np.ndarray, items: np.ndarray) -> float:
+    a = top_k((queries @ items.T).astype(np.float32), 10)[0]
+    b = top_k((reference @ items.T).astype(np.float32), 10)[0]
+    return float(np.mean([len(set(x) & set(y)) / 10 for x, y in zip(a, b)]))
+
+
+def bench_model(name: str, model, n_users: int, repeats: int) -> list[dict]:
+
+    rng = np.random.default_rng(0)
+    users = rng.choice(model.n_users, size=min(n_users, model.n_users), replace=False)
+    histories = [model.training_history(int(u)) for u in users]
+    V = np.asarray(model.output_item_vectors(), dtype=np.float32)
+    reference = model.query_vectors(histories)
+    one, sixteen = histories[:1], histories[:16]
+    rows = [
+        {
+            "model": name,
+            "runtime": "pytorch",
+            "batch1_ms": median_ms(lambda: model.query_vectors(one), repeats),
+            "batch16_ms": median_ms(lambda: model.query_vectors(sixteen), repeats),
+            "max_abs_diff": 0.0,
+            "recall@10": 1.0,
+        }
+    ]
+    if not hasattr(model, "pad"):  # not a sequential network (two_tower): try its user tower
+        rows.append({"model": name, "runtime": "onnxruntime", "note": two_tower_export_note(model)})
+        return rows
+    module = sequence_module(model)
+    with tempfile.TemporaryDirectory() as tmp:
+        fp32 = Path(tmp) / "q.onnx"
+        export(module, sequence_inputs(model, sixteen), fp32)
+        int8 = quantize_int8(fp32, Path(tmp) / "q8.onnx")
+        for runtime, path in (("onnxruntime fp32", fp32), ("onnxruntime int8", int8)):
+            encoder = OnnxEncoder(path, threads=1)
+            session = encoder.session
+
+            def run(batch: list[np.ndarray], session=session) -> np.ndarray:
+                tokens, lengths = sequence_inputs(model, batch)
+                return session.run(["query"], {"tokens": tokens, "lengths": lengths})[0]
+
+            queries = np.concatenate([run(histories[s : s + 64]) for s in range(0, len(histories), 64)])
+            rows.append(
+                {
+                    "model": name,
+                    "runtime": runtime,
+                    "batch1_ms": median_ms(lambda run=run: run(one), repeats),
+                    "batch16_ms": median_ms(lambda run=run: run(sixteen), repeats),
+                    "max_abs_diff": float(np.abs(queries - reference).max()),
+                    "recall@10": recall_at_10(queries, reference, V),
+                    "size_kb": round(path.stat().st_size / 1024),
+                }
+            )
+    return rows
+
+
+def two_tower_export_note(model) -> str:
+    import torch
+
+    class Tower(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = model.network.eval()
+
+        def forward(self, users: torch.Tensor, history: torch.Tensor) -> torch.Tensor:
+            return self.net.user_vectors(users, history)
+
+    example = (torch.zeros(2, dtype=torch.int64), torch.zeros((2, model.config.history_len), dtype=torch.int64))
+    try:
+        with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(Tower(), example, str(Path(tmp) / "t.onnx"), opset_version=17, dynamo=False)
+    except Exception as err:
+        return f"does not export: {type(err).__name__}: {str(err).splitlines()[0][:160]}"
+    return "exports (not measured)"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--run", type=Path, default=Path("/tmp/recsmith-serve-families/run"))
+    parser.add_argument("--models", default="sasrec,bert4rec,gru4rec,two_tower")
+    parser.add_argument("--users", type=int, default=1000)
+    parser.add_argument("--repeats", type=int, default=200)
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "onnx_query_encoders.json")
+    args = parser.parse_args()
+    import torch
+
+    torch.set_num_threads(1)
+    load_before = os.getloadavg()[0]
+    rows = []
+    for name in args.models.split(","):
+        model = Recommender.load(args.run / "models" / name)
+        assert isinstance(model, QueryVectors), name
+        rows += bench_model(name, model, args.users, args.repeats)
+    result = {
+        "command": " ".join(["benchmarks/onnx_query_encoders.py", *sys.argv[1:]]),
+        "run": str(args.run),
+        "threads": 1,
+        "load_1min_before_after": [round(load_before, 2), round(os.getloadavg()[0], 2)],
+        "rows": rows,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2))
+    print("| model | runtime | batch 1 ms | batch 16 ms | max abs diff | recall@10 vs PyTorch | size KB |")
+    print("|---|---|---:|---:|---:|---:|---:|")
+    for r in rows:
+        if "note" in r:
+            print(f"| {r['model']} | {r['runtime']} | {r['note']} | | | | |")
+            continue
+        print(
+            f"| {r['model']} | {r['runtime']} | {r['batch1_ms']:.3f} | {r['batch16_ms']:.3f} | "
+            f"{r['max_abs_diff']:.1e} | {r['recall@10']:.3f} | {r.get('size_kb', '-')} |"
+        )
+    print(f"\nload average (1 min) before -> after: {result['load_1min_before_after']}")
+
+
+if __name__ == "__main__":
+    main()
