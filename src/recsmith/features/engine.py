@@ -53,7 +53,9 @@ class InputHash:
 
     def _run(self) -> None:
         try:
-            entries = [{"path": str(f), "bytes": f.stat().st_size, "sha256": file_digest(f)} for f in self.files]
+            entries: list[dict[str, Any]] = [
+                {"path": str(f), "bytes": f.stat().st_size, "sha256": file_digest(f)} for f in self.files
+            ]
             combined = hashlib.sha256()
             for e in entries:
                 combined.update(f"{Path(e['path']).name}\0{e['bytes']}\0{e['sha256']}\n".encode())
