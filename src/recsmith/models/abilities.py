@@ -81,7 +81,7 @@ def all_abilities() -> dict[str, type[Ability]]:
     import recsmith.models.sessions  # noqa: F401  (defines the sessions ability)
 
     found: dict[str, type[Ability]] = {}
-    todo: list[type] = [Ability]
+    todo: list[type[Ability]] = [Ability]
     while todo:
         cls = todo.pop()
         if cls.__dict__.get("ability"):
