@@ -7,7 +7,7 @@ hop each. Tests replace any of them with ``app.dependency_overrides[get_service]
 from __future__ import annotations
 
 import secrets
-from typing import Annotated
+from typing import Annotated, TypeGuard
 
 from fastapi import Depends, Header, Request
 
@@ -50,7 +50,7 @@ def _presented_key(x_api_key: str | None, authorization: str | None) -> str | No
     return None
 
 
-def _valid(key: str | None, settings: ServeSettings) -> bool:
+def _valid(key: str | None, settings: ServeSettings) -> TypeGuard[str]:
     return key is not None and any(
         secrets.compare_digest(key.encode(), k.get_secret_value().encode()) for k in settings.api_keys
     )

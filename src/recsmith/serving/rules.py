@@ -56,13 +56,14 @@ class ItemRules:
         return mask
 
     def _compile(self, filters: list[dict[str, Any]]) -> np.ndarray:
-        if self.items is None:
+        items = self.items
+        if items is None:
             raise InvalidRequest(
                 "this bundle has no item attributes, so filters cannot be applied", details={"filters": filters}
             )
-        exprs = [self._expr(f) for f in filters]
+        exprs = [self._expr(f, items.schema) for f in filters]
         try:
-            passing = self.items.filter(pl.all_horizontal(exprs))[Columns.Item].to_numpy()
+            passing = items.filter(pl.all_horizontal(exprs))[Columns.Item].to_numpy()
         except (pl.exceptions.PolarsError, TypeError, ValueError) as err:
             raise InvalidRequest(
                 f"filters do not fit the item attributes: {str(err).splitlines()[0]}", details={"filters": filters}
@@ -72,11 +73,12 @@ class ItemRules:
         mask[passing] = True
         return mask
 
-    def _expr(self, f: dict[str, Any]) -> pl.Expr:
-        name, op, value = f["field"], f["op"], f.get("value")
+    def _expr(self, f: dict[str, Any], schema: pl.Schema) -> pl.Expr:
+        name, op = f["field"], f["op"]
+        value: Any = f.get("value")  # any JSON value; checked against the op below
         if name not in self.fields:
             raise InvalidRequest(f"unknown filter field {name!r}", details={"valid_fields": self.fields})
-        dtype = self.items.schema[name]
+        dtype = schema[name]
         col = pl.col(name)
         is_list = isinstance(dtype, pl.List)
         many = op in ("in", "not_in", "between")
