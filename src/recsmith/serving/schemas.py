@@ -6,14 +6,15 @@ Hard limits live here (they shape the OpenAPI schema); the deployment's tighter 
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 HARD_MAX_K = 10_000
 HARD_MAX_IDS = 100_000
 MAX_ID_LENGTH = 256
-EVENT_TYPES = ("view", "click", "add_to_cart", "purchase", "like", "rating", "dislike")
+EventType = Literal["view", "click", "add_to_cart", "purchase", "like", "rating", "dislike"]
+EVENT_TYPES: tuple[str, ...] = get_args(EventType)
 
 ExternalId = Annotated[str, StringConstraints(min_length=1, max_length=MAX_ID_LENGTH)]
 K = Annotated[int, Field(ge=1, le=HARD_MAX_K, description="list length")]
@@ -96,7 +97,7 @@ class SearchRequest(RulesRequest):
 class FeedbackEventRequest(_In):
     user_id: ExternalId
     item_id: ExternalId
-    type: Literal[EVENT_TYPES] = "click"  # type: ignore[valid-type]
+    type: EventType = "click"
     timestamp: int | None = Field(None, ge=0, description="seconds since the epoch; default: time received")
     value: float | None = Field(None, description="optional strength, e.g. a rating")
 

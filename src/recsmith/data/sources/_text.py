@@ -51,7 +51,7 @@ _CHUNK_BYTES = 64 << 20
 def check_policy(on_bad_rows: str) -> BadRowPolicy:
     if on_bad_rows not in ("error", "skip"):
         raise ConfigError(f"on_bad_rows must be 'error' or 'skip', got {on_bad_rows!r}")
-    return on_bad_rows  # type: ignore[return-value]
+    return "error" if on_bad_rows == "error" else "skip"
 
 
 def take_options(source: str, options: Mapping[str, Any], defaults: Mapping[str, Any]) -> dict[str, Any]:
