@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypedDict
 
 import typer
 
@@ -75,7 +75,12 @@ def serve(
     )
 
 
-def proxy_options(forwarded_allow_ips: str) -> dict[str, object]:
+class ProxyOptions(TypedDict):
+    proxy_headers: bool
+    forwarded_allow_ips: str
+
+
+def proxy_options(forwarded_allow_ips: str) -> ProxyOptions:
     """uvicorn's proxy settings. Without trusted proxies, X-Forwarded-* headers are ignored.
 
     uvicorn alone trusts them from 127.0.0.1 (or $FORWARDED_ALLOW_IPS): behind no proxy, any local

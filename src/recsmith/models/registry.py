@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import importlib
-from typing import Any, TypeVar
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from recsmith.errors import ConfigError
 
-_REGISTRY: dict[str, type] = {}
+if TYPE_CHECKING:
+    from recsmith.models.base import Recommender
+
+_REGISTRY: dict[str, type[Recommender]] = {}
 # modules imported on first lookup so that `import recsmith` stays light
 _BUILTIN_MODULES = (
     "recsmith.models.random",
@@ -27,10 +31,10 @@ _BUILTIN_MODULES = (
     "recsmith.composite.hybrid",
 )
 
-T = TypeVar("T", bound=type)
+T = TypeVar("T", bound="type[Recommender]")
 
 
-def register(name: str):
+def register(name: str) -> Callable[[T], T]:
     """Class decorator: ``@register("itemknn")`` makes the model available by that name."""
 
     def deco(cls: T) -> T:
@@ -53,7 +57,7 @@ def available_models() -> list[str]:
     return sorted(_REGISTRY)
 
 
-def get_model_class(name: str) -> type:
+def get_model_class(name: str) -> type[Recommender]:
     _load_builtins()
     try:
         return _REGISTRY[name]
@@ -61,6 +65,6 @@ def get_model_class(name: str) -> type:
         raise ConfigError(f"unknown model {name!r}; available models: {', '.join(sorted(_REGISTRY))}") from None
 
 
-def create_model(name: str, params: dict[str, Any] | None = None):
+def create_model(name: str, params: dict[str, Any] | None = None) -> Recommender:
     """Instantiate a registered model from a params dict (validated by the model's Config)."""
     return get_model_class(name)(params or {})

@@ -218,9 +218,10 @@ def fit_model(
         return built.model.fit(train), None
     from recsmith.training.trainer import Trainer
 
-    train_cfg = built.train_config if epochs is None else built.train_config.with_fixed_epochs(epochs)
-    result = Trainer(train_cfg.in_memory()).fit(built.model, train, valid)
-    return built.model, result.best_epoch if valid is not None and len(valid) else None
+    model, train_cfg = built.for_trainer()
+    train_cfg = train_cfg if epochs is None else train_cfg.with_fixed_epochs(epochs)
+    result = Trainer(train_cfg.in_memory()).fit(model, train, valid)
+    return model, result.best_epoch if valid is not None and len(valid) else None
 
 
 def _evaluate(model: Any, target: Interactions, cfg: RunConfig) -> dict[str, float]:

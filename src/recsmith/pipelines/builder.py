@@ -38,6 +38,13 @@ class BuiltModel:
     #: a torch model's training options; None for models without a training loop
     train_config: TrainConfig | None
 
+    def for_trainer(self) -> tuple[TorchRecommender, TrainConfig]:
+        """The torch model and its training options (single-model pipelines check the entry first,
+        with :func:`torch_entry`); a ConfigError for a model the Trainer does not train."""
+        if not isinstance(self.model, TorchRecommender) or self.train_config is None:
+            raise ConfigError(f"model {self.entry!r} is not a torch model: the Trainer does not train it")
+        return self.model, self.train_config
+
 
 def build_model(
     cfg: RunConfig, entry: str, params: dict[str, Any] | None = None, *, side: SideData | None = None

@@ -318,7 +318,7 @@ def exact_search(
 
 # ---------------------------------------------------------------------- helpers
 def _prepare(vectors: np.ndarray, metric: str) -> np.ndarray:
-    x = np.ascontiguousarray(vectors, dtype=np.float32)
+    x: np.ndarray = np.ascontiguousarray(vectors, dtype=np.float32)
     if x.ndim != 2:
         raise RecsmithError(f"vectors must be a 2-d array, got shape {x.shape}")
     if metric == "cosine":
