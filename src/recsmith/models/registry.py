@@ -24,6 +24,8 @@ _BUILTIN_MODULES = (
     "recsmith.models.gru4rec",
     "recsmith.models.tfidf",
     "recsmith.models.hybrid",
+    # a higher layer (ranking sits above training), imported by name only: models/ never imports it
+    "recsmith.ranking.model",
 )
 
 T = TypeVar("T", bound=type)
