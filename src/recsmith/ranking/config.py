@@ -201,7 +201,9 @@ SOURCE_CLASSES: dict[str, type[Spec]] = {
 RANKER_CLASSES: dict[str, type[Spec]] = {"lightgbm": LightGBMSpec, "din": DINSpec}
 
 
-def checked(annotation: Any, key: str, classes: dict[str, type[Spec]] | type[Spec], tag_at: int | None = None):
+def checked(
+    annotation: Any, key: str, classes: dict[str, type[Spec]] | type[Spec], tag_at: int | None = None, tag: str = "kind"
+):
     """A ``BeforeValidator`` that validates a nested section and turns its errors into one
     ``ValueError`` at the section's own key, naming each nested key and the valid choices, e.g.
     ``ranker.num_leaves: Input should be a valid integer`` or ``sources.x.kind: unknown kind 'knn';
@@ -213,12 +215,14 @@ def checked(annotation: Any, key: str, classes: dict[str, type[Spec]] | type[Spe
         try:
             return adapter.validate_python(value)
         except ValidationError as err:
-            raise ValueError(describe(err, key, classes, tag_at)) from None
+            raise ValueError(describe(err, key, classes, tag_at, tag)) from None
 
     return BeforeValidator(validate)
 
 
-def describe(err: ValidationError, key: str, classes: dict[str, type[Spec]] | type[Spec], tag_at: int | None) -> str:
+def describe(
+    err: ValidationError, key: str, classes: dict[str, type[Spec]] | type[Spec], tag_at: int | None, tag: str
+) -> str:
     lines = []
     for e in err.errors():
         loc = [str(p) for p in e["loc"]]
@@ -228,8 +232,7 @@ def describe(err: ValidationError, key: str, classes: dict[str, type[Spec]] | ty
             loc = loc[:tag_at] + loc[tag_at + 1 :]  # the tag is not a key the user wrote
         dotted = ".".join([key, *loc])
         if e["type"] == "union_tag_invalid":
-            field = e["ctx"]["discriminator"].strip("'")
-            lines.append(f"{dotted}.{field}: unknown {field} {e['ctx']['tag']!r}; valid: {e['ctx']['expected_tags']}")
+            lines.append(f"{dotted}.{tag}: unknown {tag} {e['ctx']['tag']!r}; valid: {e['ctx']['expected_tags']}")
         elif e["type"] == "extra_forbidden":
             valid = ", ".join(sorted(model.model_fields)) if model is not None else "?"
             lines.append(f"unknown key {dotted!r}; valid keys: {valid}")

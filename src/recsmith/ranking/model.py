@@ -95,8 +95,8 @@ class TwoStage(Recommender):
         holdout: Annotated[C.HoldoutSpec, C.checked(C.HoldoutSpec, "holdout", C.HoldoutSpec)] = Field(
             default_factory=C.HoldoutSpec, description="the interactions the ranker learns to predict"
         )
-        ranker: Annotated[C.RankerSpec, C.checked(C.RankerSpec, "ranker", C.RANKER_CLASSES, tag_at=0)] = Field(
-            default_factory=C.LightGBMSpec, description="the ranker (name: " + ", ".join(C.RANKER_CLASSES) + ")"
+        ranker: Annotated[C.RankerSpec, C.checked(C.RankerSpec, "ranker", C.RANKER_CLASSES, tag_at=0, tag="name")] = (
+            Field(default_factory=C.LightGBMSpec, description="the ranker (name: " + ", ".join(C.RANKER_CLASSES) + ")")
         )
         seed: int = 0
 
