@@ -55,3 +55,21 @@ class TestTwoStageUnseenCandidates(TestTwoStage):
             assert own.any() and np.all(np.isfinite(scores[u]))
             assert np.all(scores[u, own] <= band), f"user {u}: an own item was proposed"
             assert np.any(scores[u] > band) and np.all(~own[scores[u] > band])
+
+
+class TestTwoStageDIN(TestTwoStage):
+    """The neural ranker (target attention, trained by the Trainer) in place of LightGBM."""
+
+    params = {
+        **TestTwoStage.params,
+        "ranker": {
+            "name": "din",
+            "dim": 8,
+            "heads": 2,
+            "history": 5,
+            "hidden": [16],
+            "dropout": 0.0,
+            "valid_share": 0.0,
+            "train": {"epochs": 15, "batch_size": 8, "optimizer": {"lr": 0.01}, "threads": 1},
+        },
+    }
