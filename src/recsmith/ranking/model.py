@@ -305,6 +305,28 @@ class TwoStage(Recommender):
         ctx = Context(self.histories, self.now)
         return candidates(self.sources, users, ctx, exclude=exclude, max_per_user=cfg.max_per_user)
 
+    def candidate_recall(self, truth: Interactions, users: np.ndarray | None = None) -> dict[str, dict[str, float]]:
+        """Candidate recall of each source and of the union against ``truth`` (e.g. the test part):
+        per user, the share of their ``truth`` items among the candidates the fitted model builds
+        for them, averaged over ``users`` (default: every user in ``truth``)."""
+        self._check_fitted()
+        users = truth.users() if users is None else np.sort(np.asarray(users, dtype=np.int64))
+        cfg = self.config.candidates
+        proposals: dict[str, list[np.ndarray]] = {}
+        unions = []
+        for start in range(0, len(users), cfg.batch_users):
+            batch = users[start : start + cfg.batch_users]
+            found: dict[str, np.ndarray] = {}
+            exclude = self._seen[batch] if cfg.filter_seen else None
+            ctx = Context(self.histories, self.now)
+            unions.append(
+                candidates(self.sources, batch, ctx, exclude=exclude, max_per_user=cfg.max_per_user, proposals=found)
+            )
+            for name, top in found.items():
+                proposals.setdefault(name, []).append(top)
+        merged = {name: np.concatenate(parts) for name, parts in proposals.items()}
+        return recall_report(truth.binary, users, merged, pl.concat(unions))
+
     def fallback_users(self, users: np.ndarray | list[int]) -> np.ndarray:
         """Boolean per user: True where no source proposed anything (the answer is the popularity fallback)."""
         self._check_fitted()
