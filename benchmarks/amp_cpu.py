@@ -49,6 +49,7 @@ def cpu_info() -> dict[str, object]:
 
 def epoch_seconds(parts, setting: dict, amp: str, epochs: int, threads: int) -> list[float]:
     from recsmith.models import create_model
+    from recsmith.training.config import resolve_train_config
     from recsmith.training.trainer import Trainer
 
     train = {
@@ -61,8 +62,8 @@ def epoch_seconds(parts, setting: dict, amp: str, epochs: int, threads: int) -> 
         "tracking": {"mlflow": False},
         "checkpoint": {"enabled": False},
     }
-    model = create_model("mf", {"dim": setting["dim"], "train": train})
-    result = Trainer(model.train_config()).fit(model, parts.train)
+    model = create_model("mf", {"dim": setting["dim"]})
+    result = Trainer(resolve_train_config(model, overrides=train)).fit(model, parts.train)
     return [h["seconds"] for h in result.history]
 
 

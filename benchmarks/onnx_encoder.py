@@ -1,7 +1,7 @@
 """ONNX export of the user/query encoder: latency and recall change against PyTorch.
 
 For the ALS models of the committed runs (``runs/ml100k``, ``runs/beauty``), the history encoder
-of :mod:`recsmith.retrieval.encoders` (item history -> query vector) is run three ways on the same
+of :mod:`recsmith.retrieval.query_encoder` (item history -> query vector) is run three ways on the same
 users' training histories (last ``--history`` items):
 
 * PyTorch (eager, ``torch.no_grad``), ONNX Runtime fp32, ONNX Runtime with dynamic int8 quantisation;
@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from recsmith.models.base import Recommender, top_k  # noqa: E402
-from recsmith.retrieval.encoders import (  # noqa: E402
+from recsmith.retrieval.query_encoder import (  # noqa: E402
     OnnxEncoder,
     build_history_encoder,
     export_onnx,
@@ -70,7 +70,7 @@ def bench(run: str, n_users: int, history: int) -> dict:
     item_vecs = V if bias is None else np.hstack([V, bias[:, None]])
     rng = np.random.default_rng(0)
     users = rng.choice(model.n_users, size=min(n_users, model.n_users), replace=False)
-    seen = model._seen
+    seen = model.seen
     x = pad_histories([seen[u].indices for u in users], model.n_items, history)
     enc = build_history_encoder(model)
     with tempfile.TemporaryDirectory() as tmp:

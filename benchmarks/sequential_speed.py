@@ -65,9 +65,9 @@ RESULT_PREFIX = "SEQUENTIAL_SPEED_RESULT "
 # ---------------------------------------------------------------------------------------------- ours
 def run_ours(parts, args: argparse.Namespace, n_sequences: int) -> dict[str, Any]:
     """recsmith's SASRec under the Trainer, evaluated on test after each epoch (see the module docstring)."""
-    from recsmith.config import load_config
+    from recsmith.config import load_config, model_entry
     from recsmith.models.sasrec import SASRec
-    from recsmith.training.config import TrainConfig
+    from recsmith.training.config import TrainConfig, resolve_train_config
     from recsmith.training.trainer import Trainer
     from recsmith.utils.dicts import deep_merge
 
@@ -107,12 +107,13 @@ def run_ours(parts, args: argparse.Namespace, n_sequences: int) -> dict[str, Any
                 loop.stopped = True
 
     cfg = load_config(args.config)
-    model = CappedSASRec(cfg.model_params("sasrec"))
+    entry = model_entry("sasrec", cfg.model_params("sasrec"))
+    model = CappedSASRec(entry.params)
     model.max_batches = args.max_batches
     epochs = max(args.epochs, args.ours_epochs or 0)
     train_cfg = TrainConfig.model_validate(
         deep_merge(
-            model.train_config(cfg.train).model_dump(),
+            resolve_train_config(model, cfg.train, entry.train).model_dump(),
             {
                 "epochs": epochs,
                 "threads": args.threads,

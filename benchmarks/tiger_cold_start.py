@@ -48,7 +48,7 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
     from recsmith.data.side import SideData
     from recsmith.data.splits import split
     from recsmith.evaluation import evaluate
-    from recsmith.experiments.benchmark import fit_model
+    from recsmith.pipelines.benchmark import fit_model
 
     overrides = [f"split.cold_items={args.cold_items}", "split.method=loo"]
     if args.epochs:

@@ -11,7 +11,7 @@ import pytest
 from recsmith.config import load_config
 from recsmith.data.prepare import prepare, read_source
 from recsmith.errors import ConfigError
-from recsmith.experiments.benchmark import run_benchmark
+from recsmith.pipelines.benchmark import run_benchmark
 
 CONFIG = Path(__file__).resolve().parents[2] / "configs" / "demo.yaml"
 

@@ -154,5 +154,5 @@ def test_runs_without_stored_evaluations_are_reevaluated_identically(run_dir, tm
 
 def test_report_errors(tmp_path, capsys):
     assert main(["report", str(tmp_path), "--out", str(tmp_path / "x")]) != 0
-    assert "not a leaderboard run" in capsys.readouterr().err
+    assert "not a recsmith run directory" in capsys.readouterr().err
     assert main(["report", str(tmp_path), "--out", str(tmp_path / "x"), "--alpha", "2"]) != 0

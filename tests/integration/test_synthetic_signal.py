@@ -8,7 +8,7 @@ import pytest
 from recsmith.config import load_config
 from recsmith.data.prepare import prepare, read_source
 from recsmith.data.splits import split
-from recsmith.experiments.benchmark import evaluate_model
+from recsmith.pipelines.benchmark import evaluate_model
 
 
 @pytest.fixture(scope="module")

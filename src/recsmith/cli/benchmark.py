@@ -12,8 +12,8 @@ from recsmith.cli.options import ConfigOpt, OverwriteOpt, SetOpt, parse_csv_list
 from recsmith.cli.tables import leaderboard_table
 from recsmith.config import load_config
 from recsmith.data.dataset import Dataset
-from recsmith.experiments.benchmark import run_benchmark
 from recsmith.models.registry import available_models
+from recsmith.pipelines.benchmark import run_benchmark
 
 
 def benchmark(

@@ -10,8 +10,8 @@ import typer
 
 from recsmith.cli.options import ConfigOpt, OverwriteOpt, SetOpt
 from recsmith.config import load_config
-from recsmith.data.prepare import prepare, read_source
 from recsmith.data.sources.base import available_sources
+from recsmith.pipelines.prepare import prepare_dataset
 from recsmith.utils.logging import log
 
 app = typer.Typer(help="Prepare datasets.", no_args_is_help=True)
@@ -35,37 +35,19 @@ def prepare_cmd(
 ) -> None:
     """Read SOURCE, prepare it (threshold, de-duplication, k-core, id encoding) and write it atomically.
 
-    ``hm`` runs the out-of-core H&M preparation (streamed, with the feature store in OUT/features);
+    A source may prepare out of core (``hm``: streamed, with the feature store in OUT/features);
     any source writes a feature store too with ``--set features.enabled=true`` and ``features.*`` keys.
     """
-    overrides = [f"data.source={source}"]
-    if source == "hm":
-        overrides.append("features.preset=hm")  # before the user's keys, which override it
-    overrides += list(set_ or [])
+    overrides = [f"data.source={source}", *(set_ or [])]
     if path is not None:
         overrides.append(f"data.path={json.dumps(path)}")
     if on_bad_rows is not None:
         overrides.append(f"data.on_bad_rows={on_bad_rows}")
     cfg = load_config(config, overrides)
     log(f"reading {cfg.data.source} from {cfg.data.path or '(generated)'}")
-    if cfg.data.source == "hm":
-        from recsmith.features.hm import prepare_hm
-
-        if cfg.data.path is None:
-            raise typer.BadParameter("hm needs --raw DIR (the directory of the Kaggle CSV files)")
-        manifest = prepare_hm(cfg.data.path, out, cfg, overwrite=overwrite)
-        counts, bad_rows = manifest["counts"], manifest["bad_rows"]
-    else:
-        raw = read_source(cfg.data)
-        dataset = prepare(raw, cfg.data)
-        if cfg.features.enabled:
-            from recsmith.features.store import save_with_features, source_inputs
-
-            save_with_features(dataset, cfg.features, out, overwrite=overwrite, inputs=source_inputs(raw.source))
-        else:
-            dataset.save(out, overwrite=overwrite)
-        counts, bad_rows = dataset.manifest["counts"], raw.bad_rows
-    skipped = sum(bad_rows.values())
+    manifest = prepare_dataset(cfg.data, out, features=cfg.features, overwrite=overwrite)
+    counts = manifest["counts"]
+    skipped = sum(manifest.get("bad_rows", {}).values())
     typer.echo(
         f"wrote {out}: {counts['interactions']} interactions, {counts['users']} users, {counts['items']} items"
         + (f" ({skipped} bad rows skipped)" if skipped else "")

@@ -12,7 +12,7 @@ from rich.console import Console
 from recsmith.cli.options import ConfigOpt, SetOpt, parse_csv_list
 from recsmith.cli.tables import items_table, leaderboard_table
 from recsmith.config import load_config
-from recsmith.experiments.demo import run_demo
+from recsmith.pipelines.demo import run_demo
 
 
 def demo(

@@ -1,4 +1,5 @@
-"""``recsmith export``: a model bundle (model, id maps, encoders, index, manifest) from a benchmark run."""
+"""``recsmith export``: a model bundle (model, id maps, encoders, index, manifest) from a run directory
+(``recsmith benchmark`` or ``recsmith train``)."""
 
 from __future__ import annotations
 
@@ -22,9 +23,13 @@ def _parse_params(values: list[str] | None) -> dict[str, int]:
 
 
 def export(
-    run: Annotated[Path, typer.Option("--run", "-r", help="Run directory written by `recsmith benchmark`.")],
-    model: Annotated[str, typer.Option("--model", "-m", help="Model name in the run.")],
+    run: Annotated[
+        Path, typer.Option("--run", "-r", help="Run directory of `recsmith benchmark` or `recsmith train`.")
+    ],
     out: Annotated[Path, typer.Option("--out", "-o", help="Bundle directory to write.")],
+    model: Annotated[
+        str | None, typer.Option("--model", "-m", help="Model name in the run (default: the run's only model).")
+    ] = None,
     index: Annotated[
         str,
         typer.Option(
@@ -65,7 +70,7 @@ def export(
     overwrite: OverwriteOpt = False,
 ) -> None:
     """Write a model bundle that `recsmith serve --bundle DIR` serves."""
-    from recsmith.serving.bundle import export_bundle
+    from recsmith.pipelines.export import export_bundle
 
     path = export_bundle(
         run,

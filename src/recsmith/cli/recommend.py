@@ -1,5 +1,5 @@
 """``recsmith recommend``: items for users, items like an item, a text query or an image, from a
-benchmark run, with external ids in and out."""
+run directory (``recsmith benchmark`` or ``recsmith train``), with external ids in and out."""
 
 from __future__ import annotations
 
@@ -12,15 +12,21 @@ from rich.console import Console
 
 from recsmith.cli.options import parse_csv_list
 from recsmith.cli.tables import items_table
-from recsmith.experiments.recommend import load_run, recommend_users, search_image, search_text, similar_items
-from recsmith.experiments.search import DEFAULT_IMAGE_COLUMN
+from recsmith.runs.recommend import load_run, recommend_users, search_image, search_text, similar_items
+from recsmith.runs.search import DEFAULT_IMAGE_COLUMN
 
 
 def recommend(
-    run: Annotated[Path, typer.Option("--run", "-r", help="Run directory written by `recsmith benchmark`.")],
+    run: Annotated[
+        Path, typer.Option("--run", "-r", help="Run directory of `recsmith benchmark` or `recsmith train`.")
+    ],
     model: Annotated[
         str | None,
-        typer.Option("--model", "-m", help="Model name in the run (needed for --user-id; optional for --item-id)."),
+        typer.Option(
+            "--model",
+            "-m",
+            help="Model name in the run (default for --user-id: the run's only model; optional for --item-id).",
+        ),
     ] = None,
     user_id: Annotated[
         list[str] | None, typer.Option("--user-id", "-u", help="External user id (repeatable): top-N for the user.")
@@ -72,9 +78,9 @@ def recommend(
     if len(chosen) != 1:
         got = f"got {' and '.join(chosen)}" if chosen else "got none"
         raise typer.BadParameter(f"give exactly one of --user-id, --item-id, --query or --image ({got})")
-    if user_id and model is None:
-        raise typer.BadParameter("--user-id needs --model: the run's model that recommends")
     artifacts = load_run(run)
+    if user_id:  # the run's only model (a train run) unless named
+        model = artifacts.model_name(model)
     columns = parse_csv_list(text_columns)
     loaded = artifacts.load_model(model) if model is not None else None
     if user_id:

@@ -33,7 +33,7 @@ def train(
     overwrite: OverwriteOpt = False,
 ) -> None:
     """Train one torch model (train section of the config), early-stop on validation, score test, save."""
-    from recsmith.experiments.train import run_training
+    from recsmith.pipelines.train import run_training
 
     cfg = load_config(config, list(set_ or []))
     results = run_training(
@@ -65,10 +65,12 @@ def lr_find(
     set_: SetOpt = None,
 ) -> None:
     """Learning-rate range test: exponential ramp, smoothed loss, stop on divergence; plot + suggestion."""
-    from recsmith.training.lr_finder import run_lr_find
+    from recsmith.pipelines.lr_find import run_lr_find
 
     cfg = load_config(config, list(set_ or []))
-    result = run_lr_find(Dataset.load(data), cfg, out, model_name=model, start_lr=start_lr, end_lr=end_lr, steps=steps)
+    result = run_lr_find(
+        Dataset.load(data), cfg, out, model_name=model, start_lr=start_lr, end_lr=end_lr, steps=steps, dataset_path=data
+    )
     stop = f"diverged at {result.lrs[-1]:.2e}" if result.diverged else f"reached {result.lrs[-1]:.2e}"
     typer.echo(f"range test: {len(result.lrs)} steps, {stop}; plot in {out}/lr_find.png")
     typer.echo(f"suggested learning rate: {result.suggestion:.2e}")
@@ -87,7 +89,7 @@ def scaling(
     overwrite: OverwriteOpt = False,
 ) -> None:
     """Train a model family over dims x data fractions, fit a power law, suggest a dim and a budget."""
-    from recsmith.training.scaling import run_scaling
+    from recsmith.pipelines.scaling import run_scaling
 
     try:
         dim_list = [int(d) for d in parse_csv_list(dims)]
@@ -98,7 +100,14 @@ def scaling(
         ) from None
     cfg = load_config(config, list(set_ or []))
     report = run_scaling(
-        Dataset.load(data), cfg, out, dims=dim_list, fractions=fraction_list, model_name=model, overwrite=overwrite
+        Dataset.load(data),
+        cfg,
+        out,
+        dims=dim_list,
+        fractions=fraction_list,
+        model_name=model,
+        overwrite=overwrite,
+        dataset_path=data,
     )
     typer.echo(report.markdown_table())
     typer.echo(report.suggestion_text())

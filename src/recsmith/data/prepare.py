@@ -17,7 +17,7 @@ from typing import Any
 import polars as pl
 
 from recsmith import __version__
-from recsmith.config import DataConfig
+from recsmith.data.config import DataConfig
 from recsmith.data.dataset import Dataset
 from recsmith.data.idmap import IdMap
 from recsmith.data.interactions import Interactions

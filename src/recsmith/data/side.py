@@ -57,8 +57,8 @@ class SideData:
         and, where the dataset has one, the feature store."""
         store = dataset.manifest.get("features")
         return cls(
-            items=_aligned(dataset.items, Columns.Item, dataset.n_items),
-            users=_aligned(dataset.users, Columns.User, dataset.n_users),
+            items=aligned(dataset.items, Columns.Item, dataset.n_items),
+            users=aligned(dataset.users, Columns.User, dataset.n_users),
             item_ids=dataset.item_map.external_ids.to_numpy(),
             cache_dir=Path(path) / CACHE_DIR if path is not None else None,
             feature_store=Path(path) / store if path is not None and store else None,
@@ -89,7 +89,7 @@ class SideData:
         return [separator.join(p for p in row if p) for row in zip(*parts)] if parts else []
 
 
-def _aligned(table: pl.DataFrame | None, key: str, n: int) -> pl.DataFrame | None:
+def aligned(table: pl.DataFrame | None, key: str, n: int) -> pl.DataFrame | None:
     """``table`` reindexed to exactly the rows ``key = 0..n-1`` (absent ids get null attributes)."""
     if table is None or key not in table.columns:
         return None

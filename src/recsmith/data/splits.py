@@ -40,7 +40,7 @@ from datetime import UTC, datetime
 import numpy as np
 import polars as pl
 
-from recsmith.config import SplitConfig
+from recsmith.data.config import SplitConfig
 from recsmith.data.interactions import Interactions
 from recsmith.data.schema import Columns
 from recsmith.errors import ConfigError, RecsmithError

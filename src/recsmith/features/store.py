@@ -19,7 +19,7 @@ Layout, inside a prepared dataset (``DIR/features``)::
 Every ``.npy`` opens with ``np.load(path, mmap_mode="r")``; nothing is pickled.
 
 :class:`FeatureWriter` fits and writes (used by :func:`build_feature_store` for a prepared dataset
-in memory, and by the out-of-core H&M preparation, :mod:`recsmith.features.hm`, batch by batch);
+in memory, and by the out-of-core H&M preparation, :mod:`recsmith.pipelines.prepare_hm`, batch by batch);
 :class:`FeatureStore` reads a written store and encodes new rows with the fitted encoders
 (serving).
 """
@@ -42,8 +42,8 @@ from recsmith.data.schema import Columns
 from recsmith.errors import ConfigError, RecsmithError
 from recsmith.features.arrays import NpyWriter, ParquetAppender, save_npy
 from recsmith.features.config import FeatureConfig
-from recsmith.features.encoders import Encoder, MultiValuedEncoder, check_inputs, make_encoder
 from recsmith.features.time import DAY, cyclic_columns, cyclic_frame, history_features, whole_user_batches
+from recsmith.features.transforms import Encoder, MultiValuedEncoder, check_inputs, make_encoder
 from recsmith.utils.logging import log
 
 FORMAT_VERSION = 1

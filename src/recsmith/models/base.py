@@ -7,9 +7,14 @@ pydantic ``Config``, and implements a few private hooks. Everything users call l
 public (do not override)      what the base class does
 ============================  ==================================================================
 ``fit(interactions)``          checks input, remembers seen items and item popularity, calls ``_fit``
+``fitting(interactions)``      that bookkeeping as a context, for training loops outside the model
+                               (the Trainer fits torch models inside it)
 ``recommend(users, k, ...)``   scores users in batches, removes seen / excluded items, takes top-k
 ``recommend_cold(k)``          the cold-start answer for an unknown user: most popular items
-``similar_items(items, k)``    nearest items by the model's item-item similarity
+``scores(users)``              raw ``(len(users), n_items)`` scores (nothing filtered), as ``_score``
+``seen`` / ``seen_items(u)``   the training interactions (what ``filter_seen`` removes): the
+                               ``(n_users, n_items)`` 0/1 CSR matrix / one user's sorted item ids
+``abilities()``                (class method) names of the optional abilities the model declares
 ``with_side_data(side)``       hands item / user tables (:class:`~recsmith.data.side.SideData`) to
                                models that read them (``uses_side_data``); called before ``fit``
 ``save(dir)`` / ``load(dir)``  ``config.json`` + ``state.npz`` (``allow_pickle=False``); no pickle
@@ -21,14 +26,30 @@ hook (implement)              contract
 ``_fit(interactions)``         learn from :class:`~recsmith.data.interactions.Interactions`
 ``_score(users)``              ``(len(users), n_items)`` float32 scores, higher is better; a fresh
                                array (the caller masks it in place), never a view of model state
-``_item_similarity(items)``    optional: ``(len(items), n_items)`` similarities for ``similar_items``
-                               (``-inf`` for items that are no neighbour at all); a fresh array
 ``_state()``                   dict of numpy arrays that, with the config, restore the fitted model
 ``_load_state(state)``         inverse of ``_state``
 ============================  ==================================================================
 
 All ids are internal ints; mapping to and from external ids happens at the edges (CLI, API).
 Scores of ``-inf`` mark items that must never be recommended.
+
+Optional abilities (:mod:`recsmith.models.abilities`) are declared by inheriting their interface,
+and tools use a model's extras only through them, never by probing attributes or names:
+
+=====================  ====================================================  ==========================
+ability                what it gives                                         declared by
+=====================  ====================================================  ==========================
+``embeddings``         user / item vectors (+ item bias) whose inner         als, bpr, mf, two_tower
+                       products are the scores: the ANN index
+``fold_in``            a user vector from any item history, with the         als, bpr, mf, two_tower
+                       model's constants: online feedback, ONNX encoder
+``item_item``          scores linear in a history row, ``X_u W``: online     itemknn, ease, tfidf
+                       feedback edits the row
+``item_similarity``    ``item_similarity`` / ``similar_items`` (hook         all but popular, random
+                       ``_item_similarity``)
+``sessions``           scores of any item history (anonymous sessions)       sasrec, bert4rec, gru4rec,
+                                                                             tiger
+=====================  ====================================================  ==========================
 """
 
 from __future__ import annotations
@@ -36,6 +57,7 @@ from __future__ import annotations
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
@@ -47,6 +69,7 @@ from recsmith.data.interactions import Interactions
 from recsmith.data.side import SideData
 from recsmith.errors import ConfigError, NotFittedError, RecsmithError
 from recsmith.utils.atomic import atomic_dir
+from recsmith.utils.validation import describe_errors
 
 FORMAT_VERSION = 1
 
@@ -55,18 +78,6 @@ class ModelConfig(BaseModel):
     """Base of every model's hyperparameter config: unknown keys are errors."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-def format_validation_error(err: ValidationError, prefix: str, fields: list[str]) -> str:
-    """Turn a pydantic error into one line per problem, naming the dotted key and valid keys."""
-    lines = []
-    for e in err.errors():
-        key = ".".join([prefix, *map(str, e["loc"])]) if prefix else ".".join(map(str, e["loc"]))
-        if e["type"] == "extra_forbidden":
-            lines.append(f"unknown key {key!r}; valid keys: {', '.join(sorted(fields))}")
-        else:
-            lines.append(f"{key}: {e['msg']} (got {e.get('input')!r})")
-    return "\n".join(lines)
 
 
 class Recommender(ABC):
@@ -93,8 +104,7 @@ class Recommender(ABC):
                 validated = self.Config(**merged)
             except ValidationError as err:
                 raise ConfigError(
-                    f"invalid config for model {self.name!r}:\n"
-                    + format_validation_error(err, self.name, list(self.Config.model_fields))
+                    f"invalid config for model {self.name!r}:\n" + describe_errors(err, self.Config, [self.name])
                 ) from None
         self.config = validated
         self.n_users = 0
@@ -114,17 +124,27 @@ class Recommender(ABC):
     # ------------------------------------------------------------------ fitting
     def fit(self, interactions: Interactions) -> Self:
         """Learn from ``interactions``; returns ``self``."""
+        with self.fitting(interactions):
+            self._fit(interactions)
+        return self
+
+    @contextmanager
+    def fitting(self, interactions: Interactions) -> Iterator[Self]:
+        """The bookkeeping around every fit, also for a training loop outside the model (the Trainer).
+
+        Checks the input and records the sizes, the seen items and the item popularity before the
+        body runs; if the body raises, the model is left unfitted (a failed fit must not look fitted).
+        """
         if len(interactions) == 0:
             raise RecsmithError(f"cannot fit {self.name!r} on an empty interactions table")
         self.n_users, self.n_items = interactions.n_users, interactions.n_items
         self._seen = interactions.binary
         self._popularity = np.asarray(self._seen.sum(axis=0)).ravel().astype(np.float32)
         try:
-            self._fit(interactions)
+            yield self
         except BaseException:
-            self._seen = self._popularity = None  # a failed fit must not look fitted
+            self._seen = self._popularity = None
             raise
-        return self
 
     @property
     def is_fitted(self) -> bool:
@@ -133,6 +153,49 @@ class Recommender(ABC):
     def _check_fitted(self) -> None:
         if not self.is_fitted:
             raise NotFittedError(f"model {self.name!r} is not fitted: call fit() or load() first")
+
+    @classmethod
+    def abilities(cls) -> tuple[str, ...]:
+        """Sorted names of the optional abilities this model class declares (see
+        :mod:`recsmith.models.abilities`), e.g. ``("embeddings", "fold_in", "item_similarity")``."""
+        from recsmith.models.abilities import declared_abilities
+
+        return declared_abilities(cls)
+
+    # ------------------------------------------------------------------ what every fitted model knows
+    @property
+    def seen(self) -> sp.csr_matrix:
+        """``(n_users, n_items)`` 0/1 CSR of the training interactions (what ``filter_seen`` removes).
+        Model state: do not modify."""
+        self._check_fitted()
+        return self._seen
+
+    def seen_items(self, user: int) -> np.ndarray:
+        """Sorted int64 internal ids of the items ``user`` interacted with in the training data."""
+        self._check_fitted()
+        u = int(self._checked_users([user])[0])
+        seen = self._seen
+        return np.sort(seen.indices[seen.indptr[u] : seen.indptr[u + 1]]).astype(np.int64)
+
+    def scores(self, users: np.ndarray | list[int]) -> np.ndarray:
+        """``(len(users), n_items)`` float32 raw scores of ``users``: higher is better, ``-inf`` never
+        recommended, nothing filtered (``recommend`` ranks these). A fresh array."""
+        self._check_fitted()
+        return np.asarray(self._score(self._checked_users(users)), dtype=np.float32)
+
+    def _checked_users(self, users: np.ndarray | list[int]) -> np.ndarray:
+        """``users`` as a 1-d int64 array, every id checked against ``n_users``."""
+        users = np.asarray(users, dtype=np.int64).ravel()
+        if users.size and (users.min() < 0 or users.max() >= self.n_users):
+            raise RecsmithError(f"user ids must lie in [0, {self.n_users}) for model {self.name!r}")
+        return users
+
+    def _checked_items(self, items: np.ndarray | list[int]) -> np.ndarray:
+        """``items`` as a 1-d int64 array, every id checked against ``n_items``."""
+        items = np.asarray(items, dtype=np.int64).ravel()
+        if items.size and (items.min() < 0 or items.max() >= self.n_items):
+            raise RecsmithError(f"item ids must lie in [0, {self.n_items}) for model {self.name!r}")
+        return items
 
     # ------------------------------------------------------------------ recommending
     def recommend(
@@ -158,9 +221,7 @@ class Recommender(ABC):
             ``(items, scores)``, both ``(n, k)``; items int64 in descending score order.
         """
         self._check_fitted()
-        users = np.asarray(users, dtype=np.int64).ravel()
-        if users.size and (users.min() < 0 or users.max() >= self.n_users):
-            raise RecsmithError(f"user ids must lie in [0, {self.n_users}) for model {self.name!r}")
+        users = self._checked_users(users)
         if k < 1:
             raise RecsmithError(f"k must be at least 1, got {k}")
         k_eff = min(k, self.n_items)
@@ -184,27 +245,12 @@ class Recommender(ABC):
         top, scores = top_k(self._popularity[None, :], min(k, self.n_items))
         return top[0], scores[0]
 
-    def similar_items(self, items: np.ndarray | list[int], k: int = 10) -> tuple[np.ndarray, np.ndarray]:
-        """The ``k`` most similar items to each of ``items`` (the item itself excluded)."""
-        self._check_fitted()
-        items = np.asarray(items, dtype=np.int64).ravel()
-        if items.size and (items.min() < 0 or items.max() >= self.n_items):
-            raise RecsmithError(f"item ids must lie in [0, {self.n_items}) for model {self.name!r}")
-        sims = np.asarray(self._item_similarity(items), dtype=np.float32).copy()
-        sims[np.arange(items.size), items] = -np.inf
-        top, scores = top_k(sims, min(k, self.n_items - 1))
-        top[~np.isfinite(scores)] = -1
-        return top, scores
-
     # ------------------------------------------------------------------ hooks
     @abstractmethod
     def _fit(self, interactions: Interactions) -> None: ...
 
     @abstractmethod
     def _score(self, users: np.ndarray) -> np.ndarray: ...
-
-    def _item_similarity(self, items: np.ndarray) -> np.ndarray:
-        raise RecsmithError(f"model {self.name!r} has no notion of item similarity")
 
     @abstractmethod
     def _state(self) -> dict[str, np.ndarray]: ...
@@ -247,7 +293,7 @@ class Recommender(ABC):
         if cls is not Recommender and meta.get("model") != cls.name:
             raise RecsmithError(f"{path} holds a {meta.get('model')!r} model, not {cls.name!r}")
         model_cls = get_model_class(meta["model"]) if cls is Recommender else cls
-        model = model_cls(meta["config"])
+        model = model_cls(model_cls.saved_config(meta["config"]))
         with np.load(path / "state.npz", allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
         model.n_users, model.n_items = int(meta["n_users"]), int(meta["n_items"])
@@ -255,6 +301,11 @@ class Recommender(ABC):
         model._popularity = arrays["popularity"]
         model._load_state({k[len("model.") :]: v for k, v in arrays.items() if k.startswith("model.")})
         return model
+
+    @classmethod
+    def saved_config(cls, config: dict[str, Any]) -> dict[str, Any]:
+        """The config of a saved model as this version reads it (older saves may carry moved keys)."""
+        return config
 
     def __repr__(self) -> str:
         params = ", ".join(f"{k}={v!r}" for k, v in self.config.model_dump().items())

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
+from recsmith.models.abilities import FoldIn, ItemSimilarity, read_only
 from recsmith.models.base import Recommender
 
 
-class FactorModel(Recommender):
+class FactorModel(FoldIn, ItemSimilarity, Recommender):
     """A model whose fitted state is a user and an item factor matrix (and maybe an item bias).
 
     Subclasses set :attr:`user_factors` ``(n_users, f)``, :attr:`item_factors` ``(n_items, f)``
-    (float32) and optionally :attr:`item_bias` ``(n_items,)`` in ``_fit``; scoring, item
-    similarity (cosine of item factors, bias ignored) and saving live here.
+    (float32) and optionally :attr:`item_bias` ``(n_items,)`` in ``_fit``; scoring, the
+    ``embeddings`` / ``fold_in`` abilities (the factors are the embeddings), item similarity (cosine
+    of item factors, bias ignored) and saving live here.
     """
 
     user_factors: np.ndarray
@@ -33,9 +37,23 @@ class FactorModel(Recommender):
             scores += self.item_bias
         return scores
 
+    # ------------------------------------------------------------------ abilities
+    def user_embeddings(self, users: np.ndarray | Sequence[int] | None = None) -> np.ndarray:
+        self._check_fitted()
+        return read_only(self.user_factors) if users is None else self.user_factors[self._checked_users(users)]
+
+    def item_embeddings(self) -> np.ndarray:
+        self._check_fitted()
+        return read_only(self.item_factors)
+
+    def item_biases(self) -> np.ndarray | None:
+        self._check_fitted()
+        return None if self.item_bias is None else read_only(self.item_bias)
+
     def _item_similarity(self, items: np.ndarray) -> np.ndarray:
         return self._unit_items[items] @ self._unit_items.T
 
+    # ------------------------------------------------------------------ persistence
     def _state(self) -> dict[str, np.ndarray]:
         state = {"user_factors": self.user_factors, "item_factors": self.item_factors}
         if self.item_bias is not None:

@@ -13,6 +13,7 @@ from pydantic import Field
 from threadpoolctl import threadpool_limits
 
 from recsmith.data.interactions import Interactions
+from recsmith.models.abilities import FoldInConstants
 from recsmith.models.base import ModelConfig
 from recsmith.models.factors import FactorModel
 from recsmith.models.registry import register
@@ -44,6 +45,11 @@ class ALS(FactorModel):
         alpha: float = Field(10.0, gt=0, description="confidence of a positive: 1 + alpha * w")
         binary: bool = Field(True, description="w = 1 for every interaction; False: w = summed weights (counts)")
         num_threads: int = Field(0, ge=0, description="fitting threads; 0 = all cores")
+
+    def fold_in_constants(self) -> FoldInConstants:
+        """ALS's own confidence scale and ridge: with ``binary=True`` folding in a user's training
+        history is the user half-step of the fit (solved exactly; the fit uses conjugate gradient)."""
+        return FoldInConstants(alpha=float(self.config.alpha), regularization=float(self.config.regularization))
 
     def _fit(self, interactions: Interactions) -> None:
         cfg = self.config

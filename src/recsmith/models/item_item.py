@@ -9,12 +9,15 @@ answer to "items similar to ``i``".
 from __future__ import annotations
 
 from abc import abstractmethod
+from collections.abc import Sequence
 
 import numpy as np
 import scipy.sparse as sp
 from pydantic import Field
 
 from recsmith.data.interactions import Interactions
+from recsmith.errors import RecsmithError
+from recsmith.models.abilities import ItemItemScoring, ItemSimilarity
 from recsmith.models.base import ModelConfig, Recommender, _arrays_to_csr, _csr_to_arrays
 
 
@@ -25,8 +28,9 @@ class ItemItemConfig(ModelConfig):
     )
 
 
-class ItemItemModel(Recommender):
-    """Implement :meth:`_item_weights`; fitting, scoring, similar items and state live here."""
+class ItemItemModel(ItemItemScoring, ItemSimilarity, Recommender):
+    """Implement :meth:`_item_weights`; fitting, scoring, the ``item_item`` and ``item_similarity``
+    abilities and state live here."""
 
     Config = ItemItemConfig
 
@@ -46,7 +50,18 @@ class ItemItemModel(Recommender):
         return (self._seen if self._profiles is None else self._profiles)[users]
 
     def _score(self, users: np.ndarray) -> np.ndarray:
-        scores = self._user_rows(users) @ self._weights
+        return self.score_history_rows(self._user_rows(users))
+
+    # ------------------------------------------------------------------ abilities
+    def history_rows(self, users: np.ndarray | Sequence[int]) -> sp.csr_matrix:
+        self._check_fitted()
+        return self._user_rows(self._checked_users(users)).astype(np.float32)
+
+    def score_history_rows(self, rows: sp.spmatrix) -> np.ndarray:
+        self._check_fitted()
+        if rows.ndim != 2 or rows.shape[1] != self.n_items:
+            raise RecsmithError(f"history rows must have {self.n_items} columns (one per item), got shape {rows.shape}")
+        scores = rows @ self._weights
         if sp.issparse(scores):
             scores = scores.toarray()
         return np.asarray(scores, dtype=np.float32)

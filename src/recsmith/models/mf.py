@@ -14,16 +14,20 @@ popularity or hard negatives, gBCE, full or sampled softmax, in-batch InfoNCE, o
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 from pydantic import Field
 
+from recsmith.models.abilities import FoldIn, ItemSimilarity, read_only, tensor_table
 from recsmith.models.registry import register
 from recsmith.models.torch_base import TorchModelConfig, TorchRecommender
 
 
 @register("mf")
-class MF(TorchRecommender):
-    """Matrix factorisation; item similarity is the cosine of item embeddings."""
+class MF(FoldIn, ItemSimilarity, TorchRecommender):
+    """Matrix factorisation; its embedding tables are the ``embeddings`` (the optional user bias is a
+    per-user constant, left out), item similarity is the cosine of item embeddings."""
 
     class Config(TorchModelConfig):
         dim: int = Field(64, ge=1, description="embedding width")
@@ -44,6 +48,20 @@ class MF(TorchRecommender):
             init_std=c.init_std,
             sparse=sparse,
         )
+
+    def user_embeddings(self, users: np.ndarray | Sequence[int] | None = None) -> np.ndarray:
+        self._check_fitted()
+        table = tensor_table(self.network.user.weight)
+        return table if users is None else table[self._checked_users(users)]
+
+    def item_embeddings(self) -> np.ndarray:
+        self._check_fitted()
+        return tensor_table(self.network.item.weight)
+
+    def item_biases(self) -> np.ndarray | None:
+        self._check_fitted()
+        bias = self.network.item_bias
+        return None if bias is None else read_only(tensor_table(bias.weight)[:, 0])  # contiguous
 
     def _item_similarity(self, items: np.ndarray) -> np.ndarray:
         v = self.network.item.weight.detach().cpu().numpy().astype(np.float32)

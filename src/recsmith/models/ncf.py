@@ -20,12 +20,13 @@ import numpy as np
 from pydantic import Field, PositiveInt, model_validator
 
 from recsmith.errors import ConfigError
+from recsmith.models.abilities import ItemSimilarity
 from recsmith.models.registry import register
 from recsmith.models.torch_base import TorchModelConfig, TorchRecommender
 
 
 @register("ncf")
-class NCF(TorchRecommender):
+class NCF(ItemSimilarity, TorchRecommender):
     """NCF; item similarity is the cosine of the item embeddings (GMF and MLP ones concatenated)."""
 
     default_train: ClassVar[dict[str, Any]] = {

@@ -31,7 +31,7 @@ class PopularModel(Recommender):
     ``half_life_days`` is then read as a number of steps. Positions are per user, so there the
     decay favours items late in long sequences -- a weak proxy for recency, not the real thing.
 
-    No item-item similarity: :meth:`similar_items` raises.
+    It declares no abilities: no item similarity (no ``similar_items``), no embeddings.
     """
 
     class Config(ModelConfig):

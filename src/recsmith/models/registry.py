@@ -23,8 +23,10 @@ _BUILTIN_MODULES = (
     "recsmith.models.bert4rec",
     "recsmith.models.gru4rec",
     "recsmith.models.tfidf",
-    "recsmith.models.hybrid",
-    # a higher layer (ranking sits above training), imported by name only: models/ never imports it
+    # composite models sit above the training layer (their torch parts train under the Trainer)
+    "recsmith.composite.hybrid",
+    # the two-stage model sits above the training layer too (its retrievers and neural ranker train
+    # under the Trainer), in its own layer: ranking/
     "recsmith.ranking.model",
 )
 

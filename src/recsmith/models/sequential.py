@@ -21,6 +21,7 @@ from pydantic import Field
 from recsmith.data.histories import Histories, window_gather
 from recsmith.data.interactions import Interactions
 from recsmith.errors import RecsmithError
+from recsmith.models.abilities import ItemSimilarity
 from recsmith.models.sessions import SessionRecommender, Sessions, session_csr, session_lists
 from recsmith.models.torch_base import TorchModelConfig, TorchRecommender
 
@@ -55,7 +56,7 @@ class SequentialConfig(TorchModelConfig):
     time_of_day: bool = Field(False, description="embed hour of day and day of week of each interaction (UTC)")
 
 
-class SequentialRecommender(SessionRecommender, TorchRecommender):
+class SequentialRecommender(SessionRecommender, ItemSimilarity, TorchRecommender):
     """Base of SASRec / BERT4Rec / GRU4Rec; see the module docstring."""
 
     Config = SequentialConfig
@@ -111,12 +112,11 @@ class SequentialRecommender(SessionRecommender, TorchRecommender):
         )
 
     # ------------------------------------------------------------------ training data
-    def _fit(self, interactions: Interactions) -> None:
+    def prepare_fit(self, interactions: Interactions) -> None:
         # the network's item table needs the attribute ids: derive them before the Trainer builds it
         self._set_histories(Histories.from_interactions(interactions))
         if self.config.item_features:
             self._attrs = item_attribute_ids(self.side, self.config.item_features, self.n_items, self.name)
-        super()._fit(interactions)
 
     def training_examples(self, interactions: Interactions) -> dict[str, np.ndarray]:
         """One example per user with at least two items: the batch is cut from the histories later."""
@@ -218,6 +218,11 @@ class SequentialRecommender(SessionRecommender, TorchRecommender):
             torch.from_numpy(ts) if self._time_features else None,
         )
         return self.network_scores(lambda device: self._query(inputs, torch).to(device)).cpu().numpy()
+
+    def training_history(self, user: int) -> np.ndarray:
+        """The user's whole training history (scoring reads its last ``max_len`` items)."""
+        self._check_fitted()
+        return self.histories.of(int(self._checked_users([user])[0])).astype(np.int64)
 
     def _item_similarity(self, items: np.ndarray) -> np.ndarray:
         """Cosine similarity of the (tied) item representations."""

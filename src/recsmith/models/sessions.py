@@ -2,27 +2,38 @@
 
 A :class:`SessionRecommender` scores arbitrary lists of internal item ids (oldest first): an anonymous
 session, or a known user's history plus events that arrived after training (what the service's
-feedback endpoint adds). The sequential models and TIGER are session recommenders; serving picks
-them up through this class (``recsmith.serving.online.scorer_for``).
+feedback endpoint adds). It is the ``sessions`` ability (:mod:`recsmith.models.abilities`); the
+sequential models and TIGER declare it, and serving picks them up through it
+(``recsmith.serving.online.scorer_for``).
 """
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections.abc import Sequence
 
 import numpy as np
 
 from recsmith.errors import RecsmithError
+from recsmith.models.abilities import Ability
 from recsmith.models.base import top_k
 
 Sessions = Sequence[Sequence[int]] | Sequence[np.ndarray]
 
 
-class SessionRecommender:
-    """Mixin of a :class:`~recsmith.models.base.Recommender` that implements :meth:`session_scores`."""
+class SessionRecommender(Ability):
+    """The ``sessions`` ability: scores of the next item after any history. Implement
+    :meth:`session_scores` and :meth:`training_history`.
 
-    n_items: int
+    Contract: the session scores of a user's own :meth:`training_history` (with ``users=[user]``) are
+    the user's scores (``Recommender.scores``), so a history extended by new events is scored as if
+    they had been in the training data. (Models with time features also read the items'
+    ``timestamps``; without them those features see time 0.)
+    """
 
+    ability = "sessions"
+
+    @abstractmethod
     def session_scores(
         self, sessions: Sessions, *, users: Sequence[int] | None = None, timestamps: list[list[int]] | None = None
     ) -> np.ndarray:
@@ -32,7 +43,11 @@ class SessionRecommender:
         session; models with a user input read it, the others ignore it. ``timestamps``: seconds of
         each session item, for models with time features.
         """
-        raise NotImplementedError
+
+    @abstractmethod
+    def training_history(self, user: int) -> np.ndarray:
+        """The training history the model reads for ``user``: int64 internal item ids, oldest first
+        (at least the most recent items that scoring reads)."""
 
     def recommend_sessions(
         self,

@@ -41,6 +41,7 @@ from recsmith.data.histories import Histories, window_gather
 from recsmith.data.interactions import Interactions
 from recsmith.data.schema import Columns
 from recsmith.errors import ConfigError, DataError, RecsmithError
+from recsmith.models.abilities import ItemSimilarity
 from recsmith.models.registry import register
 from recsmith.models.sessions import SessionRecommender, Sessions, session_csr, session_lists, session_users
 from recsmith.models.torch_base import TorchModelConfig, TorchRecommender
@@ -100,12 +101,14 @@ class TigerConfig(TorchModelConfig):
 
 
 @register("tiger")
-class Tiger(SessionRecommender, TorchRecommender):
+class Tiger(SessionRecommender, ItemSimilarity, TorchRecommender):
     """TIGER; see the module docstring. Item similarity: shared leading codes, then embedding cosine."""
 
     Config = TigerConfig
     uses_side_data = True
     default_train: ClassVar[dict[str, Any]] = {"loss": {"name": "network_loss"}, "batch_size": 256}
+    #: the network learns the next item's semantic-id tokens with its own loss
+    required_loss: ClassVar[str | None] = "network_loss"
 
     def __init__(self, config=None, **params: Any) -> None:
         super().__init__(config, **params)
@@ -120,20 +123,10 @@ class Tiger(SessionRecommender, TorchRecommender):
         self._device_arrays: dict[str, tuple[Any, Any]] = {}
 
     # ------------------------------------------------------------------ stage 1: semantic ids
-    def _fit(self, interactions: Interactions) -> None:
-        from recsmith.training.trainer import torch_settings
-
-        train = self._fit_request[0].config if self._fit_request is not None else self.train_config()
-        if train.loss.name != "network_loss":
-            raise ConfigError(
-                f"tiger learns the next item's semantic-id tokens and trains with loss network_loss, "
-                f"not {train.loss.name!r}: set models.tiger.train.loss.name=network_loss"
-            )
+    def prepare_fit(self, interactions: Interactions) -> None:
+        # the Trainer calls this under the run's thread count, so the quantiser runs under it too
         self._cold = np.bincount(interactions.frame[Columns.Item].to_numpy(), minlength=self.n_items) == 0
-        vectors = self._item_vectors()
-        with torch_settings(train):  # the quantiser runs under the run's thread count too
-            self.ids, self.vocab_sizes, self.id_stats = self._semantic_ids(vectors)
-        super()._fit(interactions)
+        self.ids, self.vocab_sizes, self.id_stats = self._semantic_ids(self._item_vectors())
 
     def _item_vectors(self) -> np.ndarray:
         """``(n_items, d)`` content vectors, from ``embedding_column`` or the encoded ``text_columns``."""
@@ -328,6 +321,11 @@ class Tiger(SessionRecommender, TorchRecommender):
         history = torch.from_numpy(window_gather(offsets, flat, rows, self.config.max_items, pad=-1))
         user_ids = torch.from_numpy(session_users(users, len(lists)))
         return self.network_scores(lambda device: (user_ids.to(device), history.to(device))).cpu().numpy()
+
+    def training_history(self, user: int) -> np.ndarray:
+        """The user's training history; after ``load`` its last ``max_items`` items (all scoring reads)."""
+        self._check_fitted()
+        return self.histories.of(int(self._checked_users([user])[0])).astype(np.int64)
 
     def _set_histories(self, histories: Histories) -> None:
         self.histories = histories

@@ -16,6 +16,22 @@ The loss, sampler, optimizer, schedule, precision, checkpoints and tracking are 
 (``train`` section of the run config, or ``models.<name>.train`` overrides); the network only
 produces scores (protocol in :mod:`recsmith.nn.objectives`).
 
+**Who drives whom.** The Trainer owns the loop and calls the model's public hooks, in this order
+(as PyTorch Lightning's trainer calls a LightningModule's); the model never calls the Trainer and
+this module imports nothing from :mod:`recsmith.training`::
+
+    with model.fitting(train):          # the contract's bookkeeping (seen items, popularity, sizes)
+        model.prepare_fit(train)         # what the model derives before its network exists
+        network = model.build_network()  # then, each micro-batch:
+        model.make_batch(rows of model.training_examples(train), cut by model.batch_order(...))
+        ...                              # forward, loss, backward, step; validation through recommend()
+        model.end_fit()                  # drop what was only needed while training
+
+so ``Trainer(TrainConfig()).fit(model, train, valid)`` (or :func:`recsmith.training.fit_model` for any
+model) trains a torch model; ``model.fit(train)`` alone says so. The model declares its training
+defaults as data (:attr:`TorchRecommender.default_train`, :meth:`TorchRecommender.training_defaults`,
+:attr:`TorchRecommender.required_loss`); the training layer merges them into its ``TrainConfig``.
+
 Persistence keeps the foundation's rule of no pickle: the network's ``state_dict`` is exported as
 numpy arrays into ``state.npz`` and loaded back into a freshly built network.
 
@@ -29,10 +45,10 @@ from abc import abstractmethod
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
-from pydantic import Field, ValidationError, field_validator
 
 from recsmith.data.interactions import Interactions
 from recsmith.data.schema import Columns
+from recsmith.errors import RecsmithError
 from recsmith.models.base import ModelConfig, Recommender
 
 if TYPE_CHECKING:
@@ -42,38 +58,26 @@ if TYPE_CHECKING:
     from torch import nn
 
     from recsmith.nn.objectives import Batch
-    from recsmith.training.config import TrainConfig
-    from recsmith.training.trainer import Trainer
 
 
 class TorchModelConfig(ModelConfig):
-    """Base config of torch models: their own hyperparameters plus optional training overrides."""
+    """Base config of torch models: the architecture's hyperparameters only.
 
-    train: dict[str, Any] = Field(
-        default_factory=dict,
-        description="overrides of the run's `train` section for this model (any TrainConfig key, nested), "
-        "e.g. {epochs: 30, optimizer: {lr: 0.01}}",
-    )
-
-    @field_validator("train")
-    @classmethod
-    def _valid_train_overrides(cls, value: dict[str, Any]) -> dict[str, Any]:
-        from recsmith.config import describe_errors
-        from recsmith.training.config import TrainConfig
-
-        try:
-            TrainConfig.model_validate(value)
-        except ValidationError as err:
-            raise ValueError(describe_errors(err, TrainConfig, ["train"]).replace("\n", "; ")) from None
-        return value
+    How a model is trained is the run's ``train`` section (and ``models.<name>.train`` overrides, split
+    off by the run config before the model sees its parameters), not part of the model.
+    """
 
 
 class TorchRecommender(Recommender):
     """A recommender whose scores come from a torch network trained by the Trainer."""
 
     Config = TorchModelConfig
-    #: the model's own training defaults (e.g. its usual loss), under the run's ``train`` section
+    #: the model's own training defaults (e.g. its usual loss), under the run's ``train`` section:
+    #: a nested dict of ``TrainConfig`` keys
     default_train: ClassVar[dict[str, Any]] = {}
+    #: the loss the network is built for, when only one makes sense (TIGER's token loss); the
+    #: Trainer refuses any other with an error naming the key to set
+    required_loss: ClassVar[str | None] = None
     #: users per forward pass when scoring. Fixed, and the last block padded, so that a user's
     #: scores never depend on which users share the batch: BLAS picks its kernel by matrix shape
     #: and different kernels round the same dot product differently in the last bit.
@@ -82,10 +86,9 @@ class TorchRecommender(Recommender):
     def __init__(self, config: ModelConfig | dict[str, Any] | None = None, **params: Any) -> None:
         super().__init__(config, **params)
         self.network: nn.Module | None = None
-        #: per-epoch metrics of the last fit (loss, lr, validation metrics, sampler statistics)
+        #: per-epoch metrics of the last fit (loss, lr, validation metrics, sampler statistics),
+        #: written by the Trainer
         self.history: list[dict[str, Any]] = []
-        # (trainer, validation data) while Trainer.fit drives fit(); None for a plain model.fit()
-        self._fit_request: tuple[Trainer, Interactions | None] | None = None
 
     # ------------------------------------------------------------------ what a torch model implements
     @abstractmethod
@@ -122,24 +125,32 @@ class TorchRecommender(Recommender):
         """What the network takes to score ``users`` against every item; default: the user ids."""
         return users
 
-    # ------------------------------------------------------------------ configuration
-    def train_config(self, base: "TrainConfig | None" = None) -> "TrainConfig":
-        """The training options of this model, by increasing priority: the TrainConfig defaults, the
-        model's :attr:`default_train`, what ``base`` (the run's ``train`` section) sets explicitly, and
-        this model's ``train`` overrides."""
-        from recsmith.training.config import TrainConfig
-        from recsmith.utils.dicts import deep_merge as merge
+    @classmethod
+    def saved_config(cls, config: dict[str, Any]) -> dict[str, Any]:
+        # models saved before recsmith 0.2 kept their training overrides in their config; how a
+        # model was trained is the run's record now (results.json / leaderboard.json), not the model's
+        return {k: v for k, v in config.items() if k != "train"}
 
-        explicit = base.model_dump(exclude_unset=True) if base is not None else {}
-        merged = merge(merge(merge(TrainConfig().model_dump(), self.default_train), explicit), self.config.train)
-        return TrainConfig.model_validate(merged)
+    # ------------------------------------------------------------------ training hooks (called by the Trainer)
+    def training_defaults(self) -> dict[str, Any]:
+        """This model's training defaults (nested ``TrainConfig`` keys), merged under what the run sets;
+        default: :attr:`default_train`. A model whose defaults depend on its config overrides this."""
+        return self.default_train
+
+    def prepare_fit(self, interactions: Interactions) -> None:
+        """Derive what the network and the examples need (vocabularies, histories, semantic ids),
+        after the contract's bookkeeping and before :meth:`build_network`. Default: nothing."""
+
+    def end_fit(self) -> None:
+        """Drop what was only needed while training (always called, also after a failure)."""
 
     # ------------------------------------------------------------------ Recommender hooks
     def _fit(self, interactions: Interactions) -> None:
-        from recsmith.training.trainer import Trainer
-
-        trainer, valid = self._fit_request or (Trainer(self.train_config()), None)
-        trainer.train(self, interactions, valid)
+        raise RecsmithError(
+            f"{self.name!r} is a torch model, trained by the Trainer: "
+            "recsmith.training.fit_model(model, interactions[, valid, train_config]) or "
+            "recsmith.training.Trainer(TrainConfig(...)).fit(model, interactions, valid)"
+        )
 
     def score_tensor(self, users: "torch.Tensor") -> "torch.Tensor":
         """``(b, n_items)`` float32 scores of ``users`` (int64 ``(b,)``), network in eval mode, no grad."""

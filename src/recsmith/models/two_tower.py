@@ -23,7 +23,7 @@ data nor an encoder (a fine-tuned one is rebuilt from its saved weights).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
@@ -34,6 +34,7 @@ from recsmith.data.histories import window_gather
 from recsmith.data.interactions import Interactions
 from recsmith.data.schema import Columns
 from recsmith.errors import ConfigError
+from recsmith.models.abilities import FoldIn, ItemSimilarity
 from recsmith.models.registry import register
 from recsmith.models.torch_base import TorchModelConfig, TorchRecommender
 
@@ -42,15 +43,16 @@ if TYPE_CHECKING:
 
     from recsmith.nn.embeddings import JaggedFeature
     from recsmith.nn.objectives import Batch
-    from recsmith.training.config import TrainConfig
 
 #: the parameters of a fine-tuned text encoder (their own learning rate, ``text_lr``)
 TEXT_ENCODER_PARAMS = "item_tower.text_encoder.*"
 
 
 @register("two_tower")
-class TwoTower(TorchRecommender):
-    """Two-tower retrieval; item similarity is the cosine of the item tower's vectors."""
+class TwoTower(FoldIn, ItemSimilarity, TorchRecommender):
+    """Two-tower retrieval. The towers' unit vectors are the ``embeddings`` (scores divide their
+    inner product by ``temperature``); fold-in solves for a user vector against the item vectors with
+    the default constants; item similarity is the cosine of the item tower's vectors."""
 
     uses_side_data = True
     default_train: ClassVar[dict[str, Any]] = {
@@ -97,30 +99,22 @@ class TwoTower(TorchRecommender):
         # while fitting: the training sequences that make_batch cuts the examples' histories from
         self._sequence: dict[str, torch.Tensor] = {}
 
-    # ------------------------------------------------------------------ configuration
-    def train_config(self, base: "TrainConfig | None" = None) -> "TrainConfig":
-        """The Trainer's options, plus a parameter group for a fine-tuned encoder (``text_lr``)."""
-        from recsmith.training.config import ParamGroupConfig
-
-        cfg = super().train_config(base)
+    # ------------------------------------------------------------------ training hooks
+    def training_defaults(self) -> dict[str, Any]:
+        """:attr:`default_train`, plus a parameter group for a fine-tuned encoder (``text_lr``); a run
+        that sets ``optimizer.param_groups`` itself replaces the list."""
         c = self.config
         if not c.text_columns or c.text_freeze:
-            return cfg
-        groups = cfg.optimizer.param_groups
-        if any(g.params == TEXT_ENCODER_PARAMS for g in groups):
-            return cfg  # the run set it explicitly
-        group = ParamGroupConfig(params=TEXT_ENCODER_PARAMS, lr=c.text_lr)
-        optimizer = cfg.optimizer.model_copy(update={"param_groups": [group, *groups]})
-        return cfg.model_copy(update={"optimizer": optimizer})
+            return self.default_train
+        group = {"params": TEXT_ENCODER_PARAMS, "lr": c.text_lr}
+        return {**self.default_train, "optimizer": {**self.default_train.get("optimizer", {}), "param_groups": [group]}}
 
-    # ------------------------------------------------------------------ fitting
-    def _fit(self, interactions: Interactions) -> None:
+    def prepare_fit(self, interactions: Interactions) -> None:
         self._derive_side_features()
         self._prepare_histories(interactions)
-        try:
-            super()._fit(interactions)
-        finally:
-            self._sequence = {}
+
+    def end_fit(self) -> None:
+        self._sequence = {}
 
     def _derive_side_features(self) -> None:
         """Vocabulary ids of the configured columns and the item text vectors, from ``self.side``."""
@@ -288,18 +282,22 @@ class TwoTower(TorchRecommender):
         with _inference(self.network) as net:
             return net.all_item_vectors().float().cpu().numpy()
 
-    def user_embeddings(self, users: np.ndarray | list[int]) -> np.ndarray:
-        """``(len(users), dim)`` float32 unit user vectors from their training histories and features."""
+    def user_embeddings(self, users: np.ndarray | Sequence[int] | None = None) -> np.ndarray:
+        """``(len(users), dim)`` float32 unit user vectors from their training histories and features
+        (all users for None)."""
         import torch
 
         self._check_fitted()
-        users = np.asarray(users, dtype=np.int64).ravel()
+        users = np.arange(self.n_users) if users is None else self._checked_users(users)
         out = []
         with _inference(self.network) as net:
             for start in range(0, len(users), 4096):
                 chunk = torch.from_numpy(users[start : start + 4096]).to(net.all_items.device)
                 out.append(net.user_vectors(*self.score_inputs(chunk)).float().cpu().numpy())
         return np.concatenate(out) if out else np.zeros((0, self.config.dim), dtype=np.float32)
+
+    def embedding_scale(self) -> float:
+        return 1.0 / self.config.temperature
 
     def _item_similarity(self, items: np.ndarray) -> np.ndarray:
         v = self.item_embeddings()

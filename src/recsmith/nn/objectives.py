@@ -48,7 +48,7 @@ from recsmith.nn import losses
 from recsmith.nn.samplers import Negatives, NegativeStats, PositiveLookup, build_sampler
 
 if TYPE_CHECKING:
-    from recsmith.training.config import LossConfig, SamplerConfig
+    from recsmith.nn.config import LossConfig, SamplerConfig
 
 
 @dataclass

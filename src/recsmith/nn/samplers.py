@@ -37,7 +37,7 @@ import torch
 from torch import Tensor
 
 if TYPE_CHECKING:  # the config is plain data; nn/ does not depend on the training layer at run time
-    from recsmith.training.config import SamplerConfig
+    from recsmith.nn.config import SamplerConfig
 
 #: scores every item for some users: ``(b,) int64 -> (b, n_items) float``
 Scorer = Callable[[Tensor], Tensor]

@@ -26,7 +26,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag, TypeAdapter, ValidationError
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+)
 
 from recsmith.errors import ConfigError
 
@@ -46,7 +56,9 @@ class ModelSourceSpec(_SourceBase):
 
     kind: Literal["model"] = "model"
     model: str = Field(description="registered model name, e.g. sasrec, itemknn, ease")
-    params: dict[str, Any] = Field(default_factory=dict, description="the model's hyperparameters")
+    params: dict[str, Any] = Field(
+        default_factory=dict, description="the model's hyperparameters; a torch model's Trainer overrides under `train`"
+    )
 
 
 class RepurchaseSpec(_SourceBase):
@@ -179,6 +191,17 @@ class DINSpec(Spec):
         description="Trainer overrides (any TrainConfig key), e.g. {epochs: 10, optimizer: {lr: 0.001}}",
     )
 
+    @field_validator("train")
+    @classmethod
+    def _train_overrides(cls, value: dict[str, Any]) -> dict[str, Any]:
+        from recsmith.training.config import check_train_overrides
+
+        try:
+            check_train_overrides(value, ["ranker"])
+        except ConfigError as err:
+            raise ValueError(str(err)) from None
+        return value
+
 
 def _ranker_name(value: Any) -> str | None:
     return value.get("name", "lightgbm") if isinstance(value, dict) else getattr(value, "name", None)
@@ -244,7 +267,10 @@ def describe(
 def check_sources(sources: dict[str, Any]) -> dict[str, Any]:
     """Source names are usable as feature-name prefixes and each model source's params are valid
     for its model (the model's own error, with its keys)."""
-    from recsmith.models.registry import create_model
+    from recsmith.models.abilities import Embeddings
+    from recsmith.models.registry import create_model, get_model_class
+    from recsmith.models.torch_base import TorchRecommender
+    from recsmith.training.config import check_train_overrides, split_train_overrides
 
     if not sources:
         raise ValueError("at least one candidate source is needed")
@@ -255,7 +281,16 @@ def check_sources(sources: dict[str, Any]) -> dict[str, Any]:
             if spec.model == "two_stage":
                 raise ValueError(f"sources.{name}: a two_stage model cannot be its own candidate source")
             try:
-                create_model(spec.model, spec.params)
+                hyper, train = split_train_overrides(spec.params)
+                model_cls = get_model_class(spec.model)
+                if train and not issubclass(model_cls, TorchRecommender):
+                    raise ConfigError(f"{spec.model!r} is not trained by the Trainer: it takes no train overrides")
+                if spec.kind == "ann" and not issubclass(model_cls, Embeddings):
+                    raise ConfigError(
+                        f"{spec.model!r} has no embeddings ability (models with it: two_tower, mf, als, bpr)"
+                    )
+                create_model(spec.model, hyper)
+                check_train_overrides(train, ["sources", name, "params"])
             except ConfigError as err:
                 raise ValueError(f"sources.{name}: " + str(err).replace("\n", "; ")) from None
     return sources

@@ -41,15 +41,17 @@ class DINRanker(Ranker):
         self.std[self.std <= 0] = 1.0
         train, valid = data.split_users(self.spec.valid_share, seed)
         h = data.histories
-        model = _DINModel(TorchModelConfig(train=self.spec.train))
+        model = _DINModel(TorchModelConfig())
         model.setup(self.spec, h.n_items, 2 * data.features.shape[1])
         model.groups = self._pack(train)
         model.eval_groups = self._pack(valid) if valid is not None else None
         fitted = fit_submodel(
             model,
             _labels(train, h.n_users, h.n_items),
-            valid=_labels(valid, h.n_users, h.n_items) if valid else None,
+            overrides=self.spec.train,
+            valid=_labels(valid, h.n_users, h.n_items) if valid is not None else None,
             seed=seed,
+            prefix=["ranker"],
         )
         self.model = fitted.model
 
@@ -107,7 +109,7 @@ class DINRanker(Ranker):
     def load_state(self, state: dict[str, np.ndarray]) -> None:
         self.mean, self.std = state["mean"], state["std"]
         n_items, n_features = (int(v) for v in state["meta"])
-        model = _DINModel(TorchModelConfig(train=self.spec.train))
+        model = _DINModel(TorchModelConfig())
         model.setup(self.spec, n_items, n_features)
         model.n_items = n_items
         model._load_state({k[4:]: v for k, v in state.items() if k.startswith("net.")})
@@ -132,6 +134,7 @@ class _DINModel(TorchRecommender):
     """The Trainer's view of the ranker (not registered: it only ranks given candidates)."""
 
     name = "din_ranker"
+    required_loss: ClassVar[str | None] = "network_loss"  # the network computes its listwise loss
     default_train: ClassVar[dict[str, Any]] = {
         "loss": {"name": "network_loss"},
         "epochs": 10,

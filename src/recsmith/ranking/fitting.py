@@ -1,25 +1,30 @@
-"""Fitting the models inside a two-stage model: plain models by ``fit``, torch models by the one
-:class:`~recsmith.training.trainer.Trainer`, with the benchmark's protocol in miniature: early
-stopping on the ranker's holdout when it is given, a fixed epoch count (the best one found there)
-for the refit on all the data.
+"""Fitting the retrievers inside a two-stage model with the benchmark's protocol in miniature: a
+torch source early-stops on the ranker's holdout, and its refit on all the data runs for the best
+epoch count found there. Plain models are fitted by their own ``fit``.
 
 The two-stage model is fitted as one model, so the run's ``train`` section does not reach its
-parts: a torch source trains under its own defaults and the ``train`` overrides in its params.
-Checkpoints and MLflow tracking are off (the parts of one model are not runs of their own).
+parts: a torch source trains under its own training defaults and the ``train`` overrides among its
+params (as a hybrid's parts do), in memory (no checkpoints) and without MLflow tracking.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from recsmith.data.interactions import Interactions
 from recsmith.models.base import Recommender
+from recsmith.models.torch_base import TorchRecommender
+from recsmith.training.config import resolve_train_config
+from recsmith.training.fit import fit_model
+from recsmith.training.trainer import Trainer
+from recsmith.utils.dicts import deep_merge
 
 
 @dataclass
 class SubModelFit:
     model: Recommender
-    #: the best epoch on ``valid`` of a torch model that early-stopped (None otherwise)
+    #: epochs a torch model trained for, the best one on ``valid`` when it early-stopped (else None)
     best_epoch: int | None
 
 
@@ -27,32 +32,21 @@ def fit_submodel(
     model: Recommender,
     train: Interactions,
     *,
+    overrides: dict[str, Any] | None = None,
     valid: Interactions | None = None,
     epochs: int | None = None,
     seed: int = 0,
+    prefix: list[str] | None = None,
 ) -> SubModelFit:
-    """Fit ``model`` on ``train``; a torch model early-stops on ``valid`` or runs ``epochs`` epochs
-    (its training seed is ``seed`` unless its ``train`` overrides set one)."""
-    from recsmith.models.torch_base import TorchRecommender
-
+    """Fit ``model`` on ``train``. A torch model trains under its defaults and ``overrides``,
+    early-stopping on ``valid`` or, with ``epochs``, for exactly that many epochs; ``seed`` unless
+    the overrides set one. ``prefix`` names the overrides in errors."""
     if not isinstance(model, TorchRecommender):
-        return SubModelFit(model.fit(train), None)
-    from recsmith.training.trainer import Trainer
-
-    cfg = submodel_train_config(model.train_config(), epochs=epochs, seed=seed)
-    result = Trainer(cfg).fit(model, train, valid if epochs is None else None)
-    best = result.best_epoch if valid is not None and len(valid) and epochs is None else None
-    return SubModelFit(model, best or (result.epochs_run if epochs is None else None))
-
-
-def submodel_train_config(cfg, *, epochs: int | None = None, seed: int = 0):
-    """``cfg`` without checkpoints and tracking; with ``epochs``, that many and no early stopping."""
-    from recsmith.training.config import TrainConfig
-    from recsmith.utils.dicts import deep_merge
-
-    update: dict = {"checkpoint": {"enabled": False}, "tracking": {"mlflow": False}}
-    if cfg.seed is None:
-        update["seed"] = seed
+        return SubModelFit(fit_model(model, train), None)
+    update: dict[str, Any] = {"tracking": {"mlflow": False}}
     if epochs is not None:
         update.update({"epochs": epochs, "early_stopping": {"enabled": False}})
-    return TrainConfig.model_validate(deep_merge(cfg.model_dump(), update))
+    cfg = resolve_train_config(model, overrides=deep_merge(overrides or {}, update), seed=seed, prefix=prefix)
+    validating = epochs is None and valid is not None and len(valid) > 0
+    result = Trainer(cfg.in_memory()).fit(model, train, valid if validating else None)
+    return SubModelFit(model, (result.best_epoch or result.epochs_run) if epochs is None else None)

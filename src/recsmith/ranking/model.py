@@ -338,14 +338,6 @@ class TwoStage(Recommender):
             out[start : start + len(batch)] = ~np.isin(batch, found)
         return out
 
-    def _item_similarity(self, items: np.ndarray) -> np.ndarray:
-        for source in self.sources:
-            try:
-                return source.item_similarity(items)
-            except RecsmithError:
-                continue
-        raise RecsmithError(f"model {self.name!r} has no source with item similarity")
-
     def feature_importance(self) -> dict[str, float]:
         """Gain per feature of the fitted ranker, largest first."""
         self._check_fitted()

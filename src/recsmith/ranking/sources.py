@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -39,14 +39,13 @@ from recsmith.data.histories import Histories
 from recsmith.data.interactions import Interactions
 from recsmith.data.schema import Columns
 from recsmith.data.side import SideData
-from recsmith.errors import ConfigError, RecsmithError
+from recsmith.errors import ConfigError
 from recsmith.features.aggregates import DAY, item_group_codes
+from recsmith.models.abilities import Embeddings
 from recsmith.models.base import Recommender, top_k
 from recsmith.models.registry import create_model, get_model_class
 from recsmith.ranking import config as C
-
-if TYPE_CHECKING:
-    from recsmith.ranking.fitting import SubModelFit
+from recsmith.training.config import split_train_overrides
 
 _LN2 = float(np.log(2.0))
 
@@ -101,9 +100,6 @@ class Source(ABC):
     def load_state(self, state: dict[str, np.ndarray], owner: Recommender) -> None:  # noqa: B027 (stateless default)
         pass
 
-    def item_similarity(self, items: np.ndarray) -> np.ndarray:
-        raise RecsmithError(f"source {self.name!r} has no item similarity")
-
 
 # ---------------------------------------------------------------------- any registered model
 class ModelSource(Source):
@@ -114,7 +110,7 @@ class ModelSource(Source):
         self.model: Recommender | None = None
 
     def _new_model(self, seed: int | None) -> Recommender:
-        params = dict(self.spec.params)
+        params = split_train_overrides(self.spec.params)[0]
         if seed is not None and "seed" in get_model_class(self.spec.model).Config.model_fields:
             params.setdefault("seed", seed)
         return create_model(self.spec.model, params)
@@ -123,12 +119,19 @@ class ModelSource(Source):
         from recsmith.ranking.fitting import fit_submodel
 
         model = self._new_model(data.seed).with_side_data(data.side)
-        epochs = (data.epochs or {}).get(self.name)
-        fitted: SubModelFit = fit_submodel(model, data.interactions, valid=data.valid, epochs=epochs, seed=data.seed)
+        fitted = fit_submodel(
+            model,
+            data.interactions,
+            overrides=split_train_overrides(self.spec.params)[1],
+            valid=data.valid,
+            epochs=(data.epochs or {}).get(self.name),
+            seed=data.seed,
+            prefix=["sources", self.name, "params"],
+        )
         self.model, self.best_epoch = fitted.model, fitted.best_epoch
 
     def scores(self, users: np.ndarray, ctx: Context) -> np.ndarray:
-        return np.array(self.model._score(users), dtype=np.float32)  # a copy: callers mask in place
+        return self.model.scores(users)  # a fresh array: callers may mask it in place
 
     def state(self) -> dict[str, np.ndarray]:
         return {k: np.asarray(v) for k, v in self.model._state().items()}
@@ -141,15 +144,13 @@ class ModelSource(Source):
         model._load_state(state)
         self.model = model
 
-    def item_similarity(self, items: np.ndarray) -> np.ndarray:
-        return np.asarray(self.model._item_similarity(items), dtype=np.float32)
-
 
 class AnnSource(ModelSource):
-    """Proposals from a FAISS index of the model's item vectors (inner product); scores for the
-    features are the exact inner products."""
+    """Proposals from a FAISS index of the model's item vectors (inner product; the model declares
+    the ``embeddings`` ability); scores for the features are the model's exact scores."""
 
     spec: C.AnnSpec
+    model: Embeddings
 
     def __init__(self, name: str, spec: Any) -> None:
         super().__init__(name, spec)
@@ -280,11 +281,6 @@ class CooccurrenceSource(Source):
     def load_state(self, state: dict[str, np.ndarray], owner: Recommender) -> None:
         n = int(state["n"])
         self.neighbours = sp.csr_matrix((state["data"], state["indices"], state["indptr"]), shape=(n, n))
-
-    def item_similarity(self, items: np.ndarray) -> np.ndarray:
-        sims = self.neighbours[items].toarray().astype(np.float32)
-        sims[sims == 0] = -np.inf
-        return sims
 
 
 class SameGroupSource(Source):

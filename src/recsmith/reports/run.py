@@ -1,10 +1,11 @@
-"""Read a leaderboard run directory into what a report needs.
+"""Read a run directory (:mod:`recsmith.runs.layout`) into what a report needs.
 
-A run written by the current leaderboard keeps per-user metrics, top-K lists and the split in
-``eval/`` and ``split/`` (:mod:`recsmith.evaluation.store`), so nothing else is read. A run written
-before those existed is *re-evaluated in memory*: its saved models are loaded and scored again on
-the split recomputed from the prepared dataset named in ``run.json`` (the run directory is not
-modified). Training curves come from any ``metrics.jsonl`` in the run (the Trainer's log).
+A leaderboard run keeps per-user metrics, top-K lists and the split in ``eval/`` and ``split/``
+(:mod:`recsmith.evaluation.store`), so nothing else is read. A run without them (a ``recsmith
+train`` run, or a leaderboard written before they existed) is *re-evaluated in memory*: its saved
+models are loaded and scored again on the split recomputed from the prepared dataset named in
+``run.json`` (the run directory is not modified). Training curves come from any ``metrics.jsonl``
+in the run (the Trainer's log).
 """
 
 from __future__ import annotations
@@ -17,12 +18,13 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from recsmith.config import RunConfig, load_config
+from recsmith.config import RunConfig
 from recsmith.data.interactions import Interactions
 from recsmith.errors import RecsmithError
 from recsmith.evaluation import evaluate
 from recsmith.evaluation.analysis import ModelEval
 from recsmith.evaluation.store import has_evaluations, load_evaluation, load_manifest, load_split
+from recsmith.runs.layout import Run, model_dir
 from recsmith.utils.logging import log
 
 METRICS_LOG = "metrics.jsonl"
@@ -58,16 +60,11 @@ class RunData:
 def load_run(path: str | Path) -> RunData:
     """Load ``path`` (see the module docstring); :class:`RecsmithError` if it is not a run."""
     path = Path(path)
-    board_file = path / "leaderboard.json"
-    if not board_file.is_file():
-        raise RecsmithError(
-            f"{path} is not a leaderboard run (no leaderboard.json); create one with `recsmith benchmark`"
-        )
-    board = json.loads(board_file.read_text())
-    info = json.loads((path / "run.json").read_text()) if (path / "run.json").is_file() else {}
-    cfg = load_config(path / "config.yaml") if (path / "config.yaml").is_file() else RunConfig()
-    items_file = path / "dataset" / "items.parquet"
-    items = pl.read_parquet(items_file) if items_file.is_file() else None
+    run = Run.open(path)
+    board = run.board()
+    if not board:
+        raise RecsmithError(f"{path} holds no finished model (no leaderboard.json or results.json): nothing to report")
+    info, cfg, items = run.info, run.config(), run.items
     name = path.resolve().name
     curves = _training_curves(path)
     if has_evaluations(path):
@@ -115,10 +112,10 @@ def _reevaluate(
     ev = cfg.evaluation
     evals = {}
     for name in board:
-        model_dir = path / "models" / name
-        if not model_dir.is_dir():
+        saved = model_dir(path, name)
+        if not saved.is_dir():
             continue
-        model = Recommender.load(model_dir)
+        model = Recommender.load(saved)
         result = evaluate(
             model,
             parts.test,

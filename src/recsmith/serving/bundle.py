@@ -1,4 +1,6 @@
-"""The model bundle: everything the service needs, in one directory, written by ``recsmith export``.
+"""The model bundle: everything the service needs, in one directory. The service reads only bundles;
+:func:`write_bundle` is the one writer (``recsmith export`` turns a run into one through it,
+:mod:`recsmith.pipelines.export`).
 
 Layout (written atomically)::
 
@@ -11,7 +13,7 @@ Layout (written atomically)::
       ids/item_ids.parquet external item ids (row i = internal item i)
       items.parquet        item attributes (item:int32 + columns); business-rule filters read it
       features/            feature-store encoders (manifest with fitted encoder states + vocab/),
-                           from --features DIR, RUN/features or the run's DATASET/features
+                           from --features DIR, or the run's (RUN/features, else its DATASET/features)
       index/               ANN index over item vectors (factor models): index.faiss + index.json
                            + labels.npy + external_ids.parquet
       encoders/            optional ONNX query encoder(s) (``--onnx``)
@@ -39,6 +41,7 @@ import polars as pl
 from recsmith import __version__
 from recsmith.data.idmap import IdMap
 from recsmith.errors import RecsmithError
+from recsmith.models.abilities import Embeddings
 from recsmith.models.base import Recommender
 from recsmith.utils.atomic import atomic_dir
 
@@ -98,14 +101,11 @@ class Bundle:
 
 
 def item_vectors(model: Recommender) -> np.ndarray | None:
-    """``(n_items, d [+1])`` vectors whose inner product with :func:`query_vector` is the score
-    (embedding models: als, bpr, mf), else None."""
-    from recsmith.retrieval.encoders import embedding_tables
-
-    tables = embedding_tables(model)
-    if tables is None:
+    """``(n_items, d [+1])`` vectors ``[v, b]`` whose inner product with :func:`query_vector` ranks as
+    the model does (models with the ``embeddings`` ability: als, bpr, mf, two_tower), else None."""
+    if not isinstance(model, Embeddings):
         return None
-    _, V, bias = tables
+    V, bias = model.item_embeddings(), model.item_biases()
     return V if bias is None else np.hstack([V, bias[:, None]]).astype(np.float32)
 
 
@@ -113,95 +113,6 @@ def query_vector(user_vector: np.ndarray, has_bias: bool) -> np.ndarray:
     """The ANN query for a user vector ``(d,)``: ``[u, 1]`` when the items carry a bias column."""
     u = np.asarray(user_vector, dtype=np.float32)
     return np.append(u, np.float32(1.0)) if has_bias else u
-
-
-def export_bundle(
-    run: str | Path,
-    model_name: str,
-    out: str | Path,
-    *,
-    index_factory: str | None = "auto",
-    search_params: dict[str, int] | None = None,
-    version: str | None = None,
-    features: str | Path | None = None,
-    onnx: bool = False,
-    quantize: bool = False,
-    text_columns: list[str] | None = None,
-    text_model: str | None = None,
-    overwrite: bool = False,
-) -> Path:
-    """Write a bundle for ``model_name`` of benchmark run ``run`` into ``out``; returns ``out``.
-
-    Args:
-        index_factory: FAISS factory string for the item index of factor models; ``"auto"`` picks
-            ``Flat`` below 20k items and ``HNSW32`` above; ``None`` / ``"none"`` builds none.
-        search_params: e.g. ``{"efSearch": 128}``; ``auto`` HNSW defaults to efSearch 128.
-        version: bundle version (default: ``<model>-<UTC timestamp>``).
-        features: a feature-store directory to copy in (default ``RUN/features`` when it exists).
-        onnx / quantize: also export the ONNX query encoder (and its dynamic-int8 version).
-        text_columns: item columns whose joined text is encoded for ``POST /v1/search`` (cached
-            under ``RUN/cache``); None: no text search.
-        text_model: text encoder name or path (default all-MiniLM-L6-v2); stored, not copied.
-    """
-    from recsmith.experiments.recommend import load_run
-    from recsmith.experiments.search import CACHE_DIR  # the run's embedding cache, shared with `recommend --query`
-
-    run = Path(run)
-    artifacts = load_run(run)
-    model = artifacts.load_model(model_name)
-    board = _read_json(run / "leaderboard.json").get(model_name, {})
-    run_info = _read_json(run / "run.json")
-    created = datetime.now(UTC)
-    version = version or f"{model_name}-{created.strftime('%Y%m%dT%H%M%SZ')}"
-    features = Path(features) if features else _default_features(run, run_info)
-    texts = _text_source(text_columns, text_model, artifacts.items, len(artifacts.item_map))
-    with atomic_dir(out, overwrite=overwrite) as tmp:
-        shutil.copytree(run / "models" / model_name, tmp / "model")
-        (tmp / "ids").mkdir()
-        shutil.copy2(run / "dataset" / "user_ids.parquet", tmp / "ids" / "user_ids.parquet")
-        shutil.copy2(run / "dataset" / "item_ids.parquet", tmp / "ids" / "item_ids.parquet")
-        if (run / "dataset" / "items.parquet").exists():
-            shutil.copy2(run / "dataset" / "items.parquet", tmp / "items.parquet")
-        if features is not None:
-            _copy_encoders(features, tmp / "features")
-        index_meta = _write_index(tmp, model, artifacts.item_map, index_factory, search_params)
-        encoders = {}
-        if onnx:
-            from recsmith.retrieval.encoders import export_query_encoder
-
-            encoders = export_query_encoder(model, tmp / "encoders", quantize=quantize)
-        text_meta = _write_text(tmp, texts, text_columns, text_model, artifacts.item_map, run / CACHE_DIR)
-        manifest = {
-            "format_version": FORMAT_VERSION,
-            "version": version,
-            "created": created.isoformat(timespec="seconds"),
-            "recsmith_version": __version__,
-            "model": {
-                "name": model.name,
-                "config": model.config.model_dump(mode="json"),
-                "n_users": model.n_users,
-                "n_items": model.n_items,
-            },
-            "source": {
-                "run": str(run.resolve()),
-                "run_created": run_info.get("created"),
-                "dataset": run_info.get("dataset", {}).get("name"),
-                "split": run_info.get("split"),
-            },
-            "metrics": {
-                "valid": board.get("valid", {}),
-                "test": board.get("test", {}),
-                "fit_seconds": board.get("fit_seconds"),
-                "params": board.get("params", {}),
-            },
-            "index": index_meta,
-            "encoders": encoders,
-            "features": "features" if features is not None else None,
-            "text_encoder": text_meta,
-        }
-        manifest["files"] = _checksums(tmp)
-        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2))
-    return Path(out)
 
 
 def write_bundle(
@@ -215,24 +126,56 @@ def write_bundle(
     index_factory: str | None = "auto",
     search_params: dict[str, int] | None = None,
     metrics: dict[str, Any] | None = None,
+    source: dict[str, Any] | None = None,
+    model_files: str | Path | None = None,
+    features: str | Path | None = None,
+    onnx: bool = False,
+    quantize: bool = False,
     text_columns: list[str] | None = None,
     text_model: str | None = None,
+    text_cache: str | Path | None = None,
     overwrite: bool = False,
 ) -> Path:
-    """Write a bundle from objects in memory (tests, benchmarks, custom pipelines).
+    """Write a bundle of ``model`` into ``out`` (atomically); returns ``out``. The one bundle writer:
+    ``recsmith export`` (:func:`recsmith.pipelines.export.export_bundle`) calls it with what a run
+    holds, tests and custom pipelines with objects in memory.
 
-    ``text_columns`` / ``text_model``: as for :func:`export_bundle`, read from ``items`` (no cache).
+    Args:
+        items: the item table (``item`` + attribute columns), for business rules and text search.
+        version: the bundle's version (what ``/v1/model`` and every answer report).
+        index_factory: FAISS factory string for the item index of factor models; ``"auto"`` picks
+            ``Flat`` below 20k items and ``HNSW32`` above; ``None`` / ``"none"`` builds none.
+        search_params: e.g. ``{"efSearch": 128}``; ``auto`` HNSW defaults to efSearch 128.
+        metrics / source: the training record kept in the manifest (metrics, run, dataset, split).
+        model_files: the model's saved directory to copy as it is (default: ``model.save``).
+        features: a feature-store directory whose fitted encoders are copied in.
+        onnx / quantize: also export the ONNX query encoder (and its dynamic-int8 version).
+        text_columns: item columns whose joined text is encoded for ``POST /v1/search``; None: no
+            text search. ``text_model``: encoder name or path (default all-MiniLM-L6-v2), stored,
+            not copied. ``text_cache``: an embedding cache directory to reuse.
     """
     texts = _text_source(text_columns, text_model, items, len(item_map))
     with atomic_dir(out, overwrite=overwrite) as tmp:
-        model.save(tmp / "model")
+        if model_files is not None:
+            shutil.copytree(model_files, tmp / "model")
+        else:
+            model.save(tmp / "model")
         (tmp / "ids").mkdir()
         user_map.save(tmp / "ids" / "user_ids.parquet")
         item_map.save(tmp / "ids" / "item_ids.parquet")
         if items is not None:
             items.write_parquet(tmp / "items.parquet")
+        if features is not None:
+            _copy_encoders(Path(features), tmp / "features")
         index_meta = _write_index(tmp, model, item_map, index_factory, search_params)
-        text_meta = _write_text(tmp, texts, text_columns, text_model, item_map, None)
+        encoders = {}
+        if onnx:
+            from recsmith.retrieval.query_encoder import export_query_encoder
+
+            encoders = export_query_encoder(model, tmp / "encoders", quantize=quantize)
+        text_meta = _write_text(
+            tmp, texts, text_columns, text_model, item_map, Path(text_cache) if text_cache else None
+        )
         manifest = {
             "format_version": FORMAT_VERSION,
             "version": version,
@@ -244,11 +187,11 @@ def write_bundle(
                 "n_users": model.n_users,
                 "n_items": model.n_items,
             },
-            "source": None,
+            "source": source,
             "metrics": metrics or {},
             "index": index_meta,
-            "encoders": {},
-            "features": None,
+            "encoders": encoders,
+            "features": "features" if features is not None else None,
             "text_encoder": text_meta,
         }
         manifest["files"] = _checksums(tmp)
@@ -312,15 +255,6 @@ def _write_text(
     )
 
 
-def _default_features(run: Path, run_info: dict[str, Any]) -> Path | None:
-    """RUN/features, else the feature store of the run's prepared dataset (DATASET/features)."""
-    candidates = [run / "features"]
-    dataset = (run_info.get("dataset") or {}).get("path")
-    if dataset:
-        candidates.append(Path(dataset) / "features")
-    return next((c for c in candidates if (c / "manifest.json").is_file()), None)
-
-
 def _copy_encoders(src: Path, dst: Path) -> None:
     """The feature store's fitted encoders: its manifest (encoder states) and vocabularies.
 
@@ -344,7 +278,3 @@ def _checksums(root: Path) -> dict[str, str]:
                 digest.update(chunk)
         out[str(file.relative_to(root))] = digest.hexdigest()
     return out
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    return json.loads(path.read_text()) if path.exists() else {}

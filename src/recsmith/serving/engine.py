@@ -7,9 +7,9 @@ the engine they started with.
 Selecting the top ``k`` under business rules (see :mod:`recsmith.serving.rules`): the rules become
 one boolean mask of eligible items (seen items removed too when ``exclude_seen``), then
 
-* factor models with an ANN index: the index is searched with the mask as a FAISS id selector; if
-  at most ``exact_below`` items are eligible, or the index found fewer than ``min(k, eligible)``,
-  the eligible items are scored exactly instead;
+* models with the ``fold_in`` ability and an ANN index: the index is searched with the mask as a
+  FAISS id selector; if at most ``exact_below`` items are eligible, or the index found fewer than
+  ``min(k, eligible)``, the eligible items are scored exactly instead;
 * every other model: the dense score vector is masked with ``-inf`` and the top ``k`` taken.
 
 Either way an answer has ``k`` items whenever ``k`` items are eligible.
@@ -28,7 +28,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from recsmith.errors import RecsmithError
+from recsmith.models.abilities import ItemSimilarity, missing_ability
 from recsmith.models.base import top_k
 from recsmith.serving.bundle import Bundle, item_vectors
 from recsmith.serving.errors import NotFound, NotImplementedByModel
@@ -130,10 +130,12 @@ class Engine:
         item = int(self.bundle.item_map.to_internal([item_id], strict=False)[0])
         if item < 0:
             raise NotFound(f"unknown item id {item_id!r}", details={"item_id": item_id})
-        try:
-            sims = np.array(self.model._item_similarity(np.array([item]))[0], dtype=np.float32)
-        except RecsmithError as err:
-            raise NotImplementedByModel(str(err), details={"model": self.model.name}) from None
+        if not isinstance(self.model, ItemSimilarity):
+            raise NotImplementedByModel(
+                f"{missing_ability(self.model, ItemSimilarity)}, so it cannot list similar items",
+                details={"model": self.model.name, "abilities": list(self.model.abilities())},
+            )
+        sims = self.model.item_similarity([item])[0]
         sims[item] = -np.inf
         allowed = self._mask(rules, None)
         if allowed is not None:

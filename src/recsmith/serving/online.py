@@ -7,21 +7,23 @@ A user's next recommendation reflects them:
 * every event's item counts as seen (removed when ``exclude_seen``);
 * positive events (all but ``dislike``) enter the user's history, and the scorer re-scores from it:
 
-  - item-item models (itemknn, ease; ``scores = x_u W``): the history row ``x_u`` gains the items,
-    so the score vector changes exactly as if the interactions had been in the training data;
-  - embedding models (als, bpr, mf; ``scores = U V^T (+ b)``): the user vector is *folded in* by one
-    implicit-ALS least-squares step on the whole history, item factors fixed::
+  The scorer is chosen by the abilities the model declares (:mod:`recsmith.models.abilities`):
+
+  - ``item_item`` (itemknn, ease, tfidf; ``scores = x_u W``): the history row ``x_u`` gains the
+    items, so the score vector changes exactly as if the interactions had been in the training data;
+  - ``fold_in`` (als, bpr, mf, two_tower; ``scores = U V^T (+ b)``): the user vector is *folded in*
+    by one implicit-ALS least-squares step on the whole history, item vectors fixed::
 
         u = (V^T V + alpha * V_h^T V_h + lambda I)^-1  (1 + alpha) V_h^T 1
 
     (Hu, Koren & Volinsky 2008, eq. 4, for the user's row with confidence ``1 + alpha`` on the
-    history ``h``). ALS uses its own ``alpha`` and ``regularization``; other embedding models use
-    ``alpha=10, lambda=1``. A user with no new events keeps the trained vector;
-  - other models (popular, random) score as trained: only the seen-item exclusion changes.
-
-  - sequential models (sasrec, bert4rec, gru4rec): the online items, in event order, are appended
-    to the user's training history and the network reads the most recent ``max_len`` of them, so the
-    newest item shapes the next prediction most (its position is "now").
+    history ``h``), with the model's own constants (ALS: its ``alpha`` and ``regularization``;
+    the others ``alpha=10, lambda=1``). A user with no new events keeps the trained vector;
+  - ``sessions`` (sasrec, bert4rec, gru4rec, tiger): the online items, in event order, are appended
+    to the user's training history and the model scores it as a session (sequential networks read
+    the most recent ``max_len`` items, so the newest item shapes the next prediction most);
+  - other models (popular, random, ncf, hybrid) score as trained: only the seen-item exclusion
+    changes.
 
 Users unknown to the bundle who sent feedback are scored from their events alone (a session
 answer, flagged ``cold_start``); the same scorer serves anonymous sessions (recent item ids).
@@ -36,7 +38,9 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from recsmith.models.abilities import FoldIn, ItemItemScoring
 from recsmith.models.base import Recommender
+from recsmith.models.sessions import SessionRecommender
 
 MAX_HISTORY = 500  # online items kept per user (oldest dropped): bounds memory and fold-in cost
 NEGATIVE_TYPES = frozenset({"dislike"})
@@ -84,66 +88,64 @@ class OnlineState:
 
 
 class Scorer:
-    """Dense scores for a user from their training history plus online items (see module doc)."""
+    """Dense scores for a user from their training history plus online items (see module doc).
+
+    The base scores a known user as trained; the subclasses use a model ability to take the online
+    items into account (:func:`scorer_for` picks by the abilities the model declares).
+    """
 
     def __init__(self, model: Recommender) -> None:
         self.model = model
-        # the training history the model filters as seen (train + validation of the run)
-        self.seen: sp.csr_matrix = model._seen
 
     def seen_items(self, user: int) -> np.ndarray:
-        if user < 0:
-            return np.empty(0, dtype=np.int64)
-        s = self.seen
-        return s.indices[s.indptr[user] : s.indptr[user + 1]].astype(np.int64)
+        """The training items of ``user`` (train + validation of the run), none for an unknown user."""
+        return np.empty(0, dtype=np.int64) if user < 0 else self.model.seen_items(user)
 
     def scores(self, user: int, added: np.ndarray) -> np.ndarray | None:
         """``(n_items,)`` float32 scores, or None when nothing personal is known (cold start)."""
         if user < 0:  # scores of these models do not depend on a history: popular items it is
             return None
-        return np.asarray(self.model._score(np.array([user]))[0], dtype=np.float32)
+        return self.model.scores([user])[0]
 
     def query(self, user: int, added: np.ndarray) -> np.ndarray | None:
-        """The user's vector for an ANN search (factor models), else None."""
+        """The user's vector for an ANN search (models with fold-in), else None."""
         return None
 
 
 class ItemItemScorer(Scorer):
+    """``item_item`` models: the online items join the user's history row, which is scored as is."""
+
+    model: ItemItemScoring
+
     def scores(self, user: int, added: np.ndarray) -> np.ndarray | None:
         if added.size == 0:
             return None if user < 0 else super().scores(user, added)
-        model = self.model
-        n = model.n_items
         items = np.unique(added)
         row = sp.csr_matrix(
-            (np.ones(items.size, dtype=np.float32), (np.zeros(items.size, dtype=np.int64), items)), shape=(1, n)
+            (np.ones(items.size, dtype=np.float32), (np.zeros(items.size, dtype=np.int64), items)),
+            shape=(1, self.model.n_items),
         )
         if user >= 0:
-            row = row.maximum(model._user_rows(np.array([user])))
-        scores = row @ model._weights
-        if sp.issparse(scores):
-            scores = scores.toarray()
-        return np.asarray(scores, dtype=np.float32).ravel()
+            row = row.maximum(self.model.history_rows([user]))
+        return self.model.score_history_rows(row).ravel()
 
 
 class FactorScorer(Scorer):
-    def __init__(self, model: Recommender, tables: tuple[np.ndarray, np.ndarray, np.ndarray | None]) -> None:
-        from recsmith.retrieval.encoders import fold_in_constants
+    """``fold_in`` models: a user with online items gets a folded-in vector, scored like a trained one."""
 
+    model: FoldIn
+
+    def __init__(self, model: FoldIn) -> None:
         super().__init__(model)
-        self.U, self.V, self.bias = tables
-        self.alpha, self.reg = fold_in_constants(model)
-        # V^T V in float32 (no float64 copy of V), accumulated and solved in float64
-        self._gram = (self.V.T @ self.V).astype(np.float64) + self.reg * np.eye(self.V.shape[1])
+        self.U = model.user_embeddings()
+        self.V = model.item_embeddings()
+        self.bias = model.item_biases()
+        self.solver = model.fold_in_solver()
 
     def user_vector(self, user: int, added: np.ndarray) -> np.ndarray | None:
         if added.size == 0:
             return None if user < 0 else self.U[user]
-        history = np.unique(np.concatenate([self.seen_items(user), added]))
-        Vh = self.V[history].astype(np.float64)
-        A = self._gram + self.alpha * (Vh.T @ Vh)
-        b = (1.0 + self.alpha) * Vh.sum(axis=0)
-        return np.linalg.solve(A, b).astype(np.float32)
+        return self.solver.user_vector(np.concatenate([self.seen_items(user), added]))
 
     def scores(self, user: int, added: np.ndarray) -> np.ndarray | None:
         u = self.user_vector(user, added)
@@ -162,26 +164,23 @@ class FactorScorer(Scorer):
 
 
 class SequenceScorer(Scorer):
-    """Session recommenders (sequential models, TIGER): feedback events extend the user's history."""
+    """``sessions`` models (sequential models, TIGER): feedback events extend the user's history."""
+
+    model: SessionRecommender
 
     def scores(self, user: int, added: np.ndarray) -> np.ndarray | None:
         if added.size == 0:
             return None if user < 0 else super().scores(user, added)
-        history = added if user < 0 else np.concatenate([self.model.histories.of(user), added])
+        history = added if user < 0 else np.concatenate([self.model.training_history(user), added])
         return np.asarray(self.model.session_scores([history], users=[user])[0], dtype=np.float32)
 
 
 def scorer_for(model: Recommender) -> Scorer:
-    from recsmith.models.item_item import ItemItemModel
-    from recsmith.models.sessions import SessionRecommender
-    from recsmith.retrieval.encoders import embedding_tables
-
+    """The scorer of ``model``, chosen by its declared abilities."""
     if isinstance(model, SessionRecommender):
         return SequenceScorer(model)
-
-    tables = embedding_tables(model)
-    if tables is not None:
-        return FactorScorer(model, tables)
-    if isinstance(model, ItemItemModel):
+    if isinstance(model, FoldIn):
+        return FactorScorer(model)
+    if isinstance(model, ItemItemScoring):
         return ItemItemScorer(model)
     return Scorer(model)

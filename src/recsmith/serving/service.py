@@ -81,6 +81,11 @@ class Service:
         return self._engine is not None and self.feedback is not None
 
     @property
+    def loaded_engine(self) -> Engine | None:
+        """The engine serving now, or None while none is loaded (no reload check, never raises)."""
+        return self._engine
+
+    @property
     def engine(self) -> Engine:
         self._follow_pointer()
         engine = self._engine

@@ -13,16 +13,25 @@ Declared once, here, without importing torch (so that loading a config stays fas
       early_stopping: {monitor: ndcg@10, patience: 3}
 
 and on the command line ``--set train.optimizer.lr=0.01 --set train.amp=off``. A torch model may
-carry its own overrides under ``models.<name>.train`` (merged over this section, see
-:meth:`~recsmith.models.torch_base.TorchRecommender.train_config`).
+carry its own overrides under ``models.<name>.train``, and declares its own defaults
+(:meth:`~recsmith.models.torch_base.TorchRecommender.training_defaults`); :func:`resolve_train_config`
+merges them.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from recsmith.errors import ConfigError
+from recsmith.nn.config import LossConfig, SamplerConfig
+from recsmith.utils.dicts import deep_merge
+from recsmith.utils.validation import describe_errors
+
+if TYPE_CHECKING:
+    from recsmith.models.torch_base import TorchRecommender
 
 
 class _Section(BaseModel):
@@ -81,36 +90,6 @@ class SchedulerConfig(_Section):
     restart_mult: int = Field(1, ge=1, description="cosine_warm_restarts: each cycle is this many times longer")
     plateau_factor: float = Field(0.5, gt=0, lt=1, description="reduce_on_plateau: multiply the rate by this")
     plateau_patience: int = Field(1, ge=0, description="reduce_on_plateau: epochs without improvement first")
-
-
-class LossConfig(_Section):
-    """The objective. Losses and samplers live apart from models (see :mod:`recsmith.nn.objectives`)."""
-
-    name: Literal["softmax", "sampled_softmax", "bce", "gbce", "bpr", "infonce", "mse", "network_loss"] = "bpr"
-    label_smoothing: float = Field(
-        0.0,
-        ge=0,
-        lt=1,
-        description="softmax / sampled_softmax / infonce: share of the target spread over "
-        "all candidates; mse: targets shrunk toward the mean rating by this share",
-    )
-    temperature: float = Field(1.0, gt=0, description="softmax / sampled_softmax / infonce: logits / temperature")
-    logq_correction: bool = Field(
-        True, description="sampled_softmax / infonce: subtract log(sampling probability) from each logit"
-    )
-    gbce_t: float = Field(0.75, ge=0, le=1, description="gbce: calibration t (0 = BCE, 1 = fully calibrated)")
-
-
-class SamplerConfig(_Section):
-    """Negative items for the sampled losses (bce, gbce, bpr, sampled_softmax)."""
-
-    name: Literal["uniform", "popularity", "in_batch", "hard"] = "uniform"
-    n_negatives: int = Field(1, ge=1, description="negatives per example (shared by the batch for sampled_softmax)")
-    exponent: float = Field(0.75, ge=0, description="popularity: P(item) ~ count ** exponent")
-    hard_ratio: float = Field(0.5, ge=0, le=1, description="hard: share of negatives mined, the rest random")
-    hard_pool: int = Field(50, ge=1, description="hard: highest-scored non-positives kept per user")
-    refresh_every: int = Field(100, ge=1, description="hard: optimizer steps between re-scoring the pools")
-    hard_base: Literal["uniform", "popularity"] = Field("uniform", description="hard: sampler of the random part")
 
 
 class EarlyStoppingConfig(_Section):
@@ -185,3 +164,59 @@ class TrainConfig(_Section):
                 "set loss.logq_correction=false or sampler.name to uniform / popularity / in_batch"
             )
         return self
+
+    def with_fixed_epochs(self, epochs: int) -> "TrainConfig":
+        """Exactly ``epochs`` epochs, no early stopping: the refit on train + validation for the best
+        epoch count that early stopping found."""
+        return TrainConfig.model_validate(
+            deep_merge(self.model_dump(), {"epochs": epochs, "early_stopping": {"enabled": False}})
+        )
+
+    def in_memory(self) -> "TrainConfig":
+        """No checkpoints (for fits that keep only the model object: selection, refits, studies)."""
+        return self.model_copy(update={"checkpoint": self.checkpoint.model_copy(update={"enabled": False})})
+
+
+# ---------------------------------------------------------------------- a model's training options
+#: the key, among a model's parameters in a run config (``models.<name>.train``) or a composite
+#: model's part parameters, that holds that model's overrides of the run's ``train`` section
+TRAIN_KEY = "train"
+
+
+def split_train_overrides(params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(model hyperparameters, train overrides)`` of a model's parameter dict."""
+    overrides = params.get(TRAIN_KEY) or {}
+    if not isinstance(overrides, dict):
+        raise ConfigError(f"{TRAIN_KEY}: expected a mapping of train keys, got {overrides!r}")
+    return {k: v for k, v in params.items() if k != TRAIN_KEY}, overrides
+
+
+def check_train_overrides(overrides: dict[str, Any], prefix: list[str]) -> None:
+    """Raise a :class:`ConfigError` naming the dotted key (under ``prefix``) of a bad override."""
+    try:
+        TrainConfig.model_validate(overrides)
+    except ValidationError as err:
+        raise ConfigError(describe_errors(err, TrainConfig, [*prefix, TRAIN_KEY])) from None
+
+
+def resolve_train_config(
+    model: "TorchRecommender",
+    base: TrainConfig | None = None,
+    overrides: dict[str, Any] | None = None,
+    *,
+    seed: int | None = None,
+    prefix: list[str] | None = None,
+) -> TrainConfig:
+    """The training options of ``model``, by increasing priority: the ``TrainConfig`` defaults, the
+    model's own defaults (:meth:`~recsmith.models.torch_base.TorchRecommender.training_defaults`), what ``base`` (the run's ``train``
+    section) sets explicitly, and ``overrides`` (``models.<name>.train``). ``seed`` fills in a seed
+    that none of them set (the run's top-level seed). ``prefix`` names the overrides in errors."""
+    overrides = overrides or {}
+    check_train_overrides(overrides, prefix or ["models", model.name])
+    own = model.training_defaults()
+    explicit = base.model_dump(exclude_unset=True) if base is not None else {}
+    merged = deep_merge(deep_merge(deep_merge(TrainConfig().model_dump(), own), explicit), overrides)
+    cfg = TrainConfig.model_validate(merged)
+    if cfg.seed is None and seed is not None:
+        cfg = cfg.model_copy(update={"seed": seed})
+    return cfg

@@ -13,11 +13,10 @@ CLI pipeline (plot + JSON).
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,11 +25,8 @@ import numpy as np
 from recsmith.data.interactions import Interactions
 from recsmith.errors import RecsmithError
 from recsmith.training.config import TrainConfig
-from recsmith.utils.atomic import atomic_write_text
 
 if TYPE_CHECKING:
-    from recsmith.config import RunConfig
-    from recsmith.data.dataset import Dataset
     from recsmith.models.torch_base import TorchRecommender
 
 
@@ -155,88 +151,44 @@ def find_lr(
     tenth). The model is left fitted with the weights of the last step, which mean nothing: fit
     it again to use it.
     """
-    runner = _RangeTestRunner(cfg, start_lr, end_lr, num_steps)
-    model._fit_request = (runner, None)
-    try:
-        model.fit(train)
-    finally:
-        model._fit_request = None
-    return runner.result
+    import torch
 
+    from recsmith.training.optim import clip_grad_norm
+    from recsmith.training.trainer import autocast_context, fitting_session, generator, resolve_device, setup
 
-class _RangeTestRunner:
-    """Takes the Trainer's place inside ``model.fit`` (same set-up, a ramp instead of epochs)."""
+    seed = cfg.seed or 0
+    device = resolve_device(cfg.device)
+    # the Trainer's set-up (same session, network, objective, optimizer), a ramp instead of epochs
+    with fitting_session(model, train, cfg):
+        network, examples, objective, optimizer = setup(model, train, cfg, device, seed)
+        ratios = [g["lr"] / cfg.optimizer.lr for g in optimizer.param_groups]
+        scaler = torch.amp.GradScaler(device.type, enabled=cfg.amp == "fp16")
+        autocast = autocast_context(device, cfg.amp)
+        n = len(next(iter(examples.values())))
+        gen = generator(seed, 0, 0, 1)
+        order, position = torch.randperm(n, generator=generator(seed, 0)), 0
+        network.train()
 
-    def __init__(self, cfg: TrainConfig, start_lr: float, end_lr: float, num_steps: int) -> None:
-        self.cfg, self.start_lr, self.end_lr, self.num_steps = cfg, start_lr, end_lr, num_steps
-        self.result: LRFinderResult | None = None
+        def step(lr: float) -> float:
+            nonlocal order, position
+            if position >= n:  # a new epoch when the examples run out
+                order, position = torch.randperm(n, generator=gen), 0
+            index = order[position : position + cfg.batch_size].to(device)
+            position += cfg.batch_size
+            for group, ratio in zip(optimizer.param_groups, ratios):
+                group["lr"] = lr * ratio
+            batch = model.make_batch({k: v[index] for k, v in examples.items()})
+            if objective.sampler is not None:
+                objective.sampler.maybe_refresh(0, model.score_tensor)
+            with autocast:
+                loss = objective(network, batch, gen)
+            scaler.scale(loss).backward()
+            if cfg.grad_clip is not None:
+                scaler.unscale_(optimizer)
+                clip_grad_norm(network.parameters(), cfg.grad_clip)
+            scaler.step(optimizer)
+            scaler.update()
+            optimizer.zero_grad(set_to_none=True)
+            return float(loss.detach())
 
-    def train(self, model: "TorchRecommender", train: Interactions, valid: Interactions | None) -> None:
-        import torch
-
-        from recsmith.training.optim import clip_grad_norm
-        from recsmith.training.trainer import autocast_context, generator, resolve_device, setup, torch_settings
-
-        cfg = self.cfg
-        seed = cfg.seed or 0
-        device = resolve_device(cfg.device)
-        with torch_settings(cfg):
-            network, examples, objective, optimizer = setup(model, train, cfg, device, seed)
-            ratios = [g["lr"] / cfg.optimizer.lr for g in optimizer.param_groups]
-            scaler = torch.amp.GradScaler(device.type, enabled=cfg.amp == "fp16")
-            autocast = autocast_context(device, cfg.amp)
-            n = len(next(iter(examples.values())))
-            gen = generator(seed, 0, 0, 1)
-            order, position = torch.randperm(n, generator=generator(seed, 0)), 0
-            network.train()
-
-            def step(lr: float) -> float:
-                nonlocal order, position
-                if position >= n:  # a new epoch when the examples run out
-                    order, position = torch.randperm(n, generator=gen), 0
-                index = order[position : position + cfg.batch_size].to(device)
-                position += cfg.batch_size
-                for group, ratio in zip(optimizer.param_groups, ratios):
-                    group["lr"] = lr * ratio
-                batch = model.make_batch({k: v[index] for k, v in examples.items()})
-                if objective.sampler is not None:
-                    objective.sampler.maybe_refresh(0, model.score_tensor)
-                with autocast:
-                    loss = objective(network, batch, gen)
-                scaler.scale(loss).backward()
-                if cfg.grad_clip is not None:
-                    scaler.unscale_(optimizer)
-                    clip_grad_norm(network.parameters(), cfg.grad_clip)
-                scaler.step(optimizer)
-                scaler.update()
-                optimizer.zero_grad(set_to_none=True)
-                return float(loss.detach())
-
-            self.result = range_test(step, start_lr=self.start_lr, end_lr=self.end_lr, num_steps=self.num_steps)
-
-
-def run_lr_find(
-    dataset: "Dataset",
-    cfg: "RunConfig",
-    out: str | Path,
-    *,
-    model_name: str | None = None,
-    start_lr: float = 1e-6,
-    end_lr: float = 10.0,
-    steps: int = 100,
-) -> LRFinderResult:
-    """The range test of the config's torch model on its training split; writes ``lr_find.png`` / ``.json``."""
-    from recsmith.data.splits import split
-    from recsmith.experiments.train import resolved_train_config, torch_model
-
-    name, model_cls = torch_model(cfg, model_name)
-    parts = split(dataset.interactions, cfg.split)
-    model = model_cls(cfg.model_params(name))
-    result = find_lr(
-        model, parts.train, resolved_train_config(cfg, model), start_lr=start_lr, end_lr=end_lr, num_steps=steps
-    )
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    result.plot(out / "lr_find.png")
-    atomic_write_text(out / "lr_find.json", json.dumps({"model": name, **asdict(result)}, indent=2))
-    return result
+        return range_test(step, start_lr=start_lr, end_lr=end_lr, num_steps=num_steps)

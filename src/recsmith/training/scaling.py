@@ -24,23 +24,15 @@ data, nor an interaction of width and data size: look at the plot before trustin
 
 from __future__ import annotations
 
-import json
 import math
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from recsmith.data.interactions import Interactions
-from recsmith.errors import ConfigError, RecsmithError
-from recsmith.utils.atomic import atomic_dir
-from recsmith.utils.logging import log
-
-if TYPE_CHECKING:
-    from recsmith.config import RunConfig
-    from recsmith.data.dataset import Dataset
+from recsmith.errors import RecsmithError
 
 
 @dataclass
@@ -228,84 +220,7 @@ def candidates_per_example(cfg: Any, n_items: int) -> float:
     return float(per_loss.get(cfg.loss.name, 1 + cfg.sampler.n_negatives))
 
 
-def run_scaling(
-    dataset: "Dataset",
-    cfg: "RunConfig",
-    out: str | Path,
-    *,
-    dims: list[int],
-    fractions: list[float],
-    model_name: str | None = None,
-    tolerance: float = 0.02,
-    overwrite: bool = False,
-) -> ScalingReport:
-    """Train ``len(dims) * len(fractions)`` models, fit the law, write ``scaling.{json,md,png}`` into ``out``."""
-    from recsmith.data.splits import split
-    from recsmith.experiments.train import resolved_train_config, torch_model
-    from recsmith.training.trainer import Trainer
-
-    name, model_cls = torch_model(cfg, model_name)
-    if "dim" not in model_cls.Config.model_fields:
-        raise ConfigError(f"model {name!r} has no 'dim' hyperparameter to scale")
-    if not dims or min(dims) < 1 or not fractions or not all(0 < f <= 1 for f in fractions):
-        raise ConfigError("--dims must be positive integers and --fractions numbers in (0, 1]")
-    if len(dims) * len(fractions) < 5:
-        raise ConfigError("the power law has 5 parameters: give at least 5 (dim, fraction) combinations")
-    parts = split(dataset.interactions, cfg.split)
-    if parts.valid is None or len(parts.valid) == 0:
-        raise ConfigError("scaling scores each run on validation: set split.valid=true")
-    out = Path(out)
-    if out.exists() and not overwrite:
-        raise FileExistsError(f"{out} already exists (pass --overwrite to replace it)")
-
-    points: list[ScalingPoint] = []
-    train_cfg = None
-    for fraction in sorted(fractions):
-        train = subsample(parts.train, fraction, cfg.seed)
-        for dim in sorted(dims):
-            model = model_cls({**cfg.model_params(name), "dim": dim})
-            train_cfg = resolved_train_config(cfg, model)  # in memory: no checkpoints, no tracking
-            base_epochs = train_cfg.epochs
-            train_cfg = train_cfg.model_copy(update={"epochs": math.ceil(base_epochs / fraction)})
-            start = time.perf_counter()
-            result = Trainer(train_cfg).fit(model, train, parts.valid, exclude=parts.train.binary)
-            value = result.best_value if result.best_value is not None else result.best.get(result.monitor, math.nan)
-            points.append(
-                ScalingPoint(
-                    dim,
-                    fraction,
-                    len(train),
-                    float(value),
-                    result.best_epoch,
-                    result.epochs_run,
-                    time.perf_counter() - start,
-                )
-            )
-            log(
-                f"scaling: dim {dim}, {fraction:g} of train ({len(train)}): {train_cfg.early_stopping.monitor} {value:.4f}"
-            )
-
-    monitor = train_cfg.early_stopping.monitor
-    sign = 1.0 if train_cfg.early_stopping.mode == "max" else -1.0
-    loss = np.array([1 - p.value if sign > 0 else p.value for p in points])
-    law = fit_power_law(np.array([p.dim for p in points]), np.array([p.n_train for p in points]), loss)
-    n_full = len(parts.train)
-    dim = suggest_dim(law, n_full, tolerance)
-    candidates = candidates_per_example(train_cfg, dataset.n_items)
-    report = ScalingReport(name, monitor, n_full, candidates, points, law, tolerance, dim)
-    if dim is not None:
-        report.budget = _budget(points, dim, n_full, candidates)
-    with atomic_dir(out, overwrite=overwrite) as tmp:
-        (tmp / "scaling.json").write_text(json.dumps(report.to_json(), indent=2))
-        (tmp / "scaling.md").write_text(
-            f"# Scaling: {name}, validation {monitor}\n\n{report.markdown_table()}\n\n"
-            f"```\n{report.suggestion_text()}\n```\n"
-        )
-        report.plot(tmp / "scaling.png")
-    return report
-
-
-def _budget(points: list[ScalingPoint], dim: int, n_full: int, candidates: float) -> dict[str, float]:
+def budget(points: list[ScalingPoint], dim: int, n_full: int, candidates: float) -> dict[str, float]:
     """FLOPs and predicted seconds of training ``dim`` on the full data, for as many epochs as the
     full-data runs needed to reach their best validation."""
     full = [p for p in points if p.n_train == max(q.n_train for q in points)]

@@ -10,7 +10,10 @@ step: unscale, clip, step, update the scaler, zero the gradients, advance the sc
 epoch: validate with the evaluation core (rank 0, shared with the other processes), early
 stopping, one line of metrics to ``metrics.jsonl`` / MLflow, and a checkpoint.
 
-The model supplies the network and its examples (:class:`~recsmith.models.torch_base.TorchRecommender`);
+The Trainer drives; the model supplies the network and its examples through its public hooks
+(:class:`~recsmith.models.torch_base.TorchRecommender`: ``fitting``, ``prepare_fit``,
+``build_network``, ``training_examples``, ``batch_order``, ``make_batch``, ``end_fit``) and never
+calls back;
 the loss and sampler come from the config (:class:`~recsmith.nn.objectives.Objective`); DDP lives
 behind :class:`~recsmith.training.distributed.Distributed`, whose methods are no-ops in one process.
 """
@@ -140,53 +143,51 @@ class Trainer:
         *,
         exclude: sp.csr_matrix | None = None,
     ) -> TrainResult:
-        """Fit ``model`` on ``train`` (through its public ``fit``), validating on ``valid``.
+        """Fit ``model`` on ``train``, validating on ``valid``; the model ends with the best weights
+        (or the last ones without early stopping).
 
         ``exclude``: further ``(n_users, n_items)`` items to remove from the validation rankings,
         beyond the training items (e.g. a user's full history when ``train`` is a subsample of it).
         """
-        model._fit_request = (self, valid)
+        _check_monitor(self.config)
         self.valid_exclude = exclude
         try:
-            model.fit(train)
+            with fitting_session(model, train, self.config):
+                return self._train(model, train, valid)
         finally:
-            model._fit_request = None
             self.valid_exclude = None
-        return self.result
 
     # ------------------------------------------------------------------ the loop
-    def train(self, model: "TorchRecommender", train: Interactions, valid: Interactions | None) -> TrainResult:
-        """The loop; runs inside ``model.fit`` after the base class's bookkeeping (seen items etc.)."""
+    def _train(self, model: "TorchRecommender", train: Interactions, valid: Interactions | None) -> TrainResult:
+        """The loop, inside the model's fitting session (bookkeeping done, model prepared)."""
         cfg = self.config
         started = time.perf_counter()
-        _check_monitor(cfg)
         validating = valid is not None and len(valid) > 0
-        with torch_settings(cfg):
-            run = self._build(model, train, validating)
-            loop = self._restore(run) if self.resume else _LoopState()
-            self.tracker = Tracker(self.run_dir, cfg.tracking, enabled=self.dist.is_main)
-            self.tracker.start(self._tracked_params(model), resume_epoch=loop.epoch or None)
-            try:
-                for epoch in range(loop.epoch + 1, cfg.epochs + 1):
-                    if loop.stopped:
-                        break
-                    metrics = self._train_epoch(run, loop, epoch)
-                    if validating and (epoch % cfg.validation.every == 0 or epoch == cfg.epochs):
-                        metrics.update(self._validate(model, valid))
-                        run.schedule.after_epoch(metrics[run.monitor])
-                        self._early_stopping(run, loop, epoch, metrics[run.monitor])
-                    elif not validating:
-                        run.schedule.after_epoch(metrics["loss"])  # reduce_on_plateau on the training loss
-                    loop.epoch = epoch
-                    loop.history.append(metrics)
-                    self.tracker.log(metrics, step=epoch)
-                    if self.dist.is_main:
-                        log(_summary(metrics, run.monitor))
-                    if epoch % cfg.checkpoint.every == 0 or loop.stopped or epoch == cfg.epochs:
-                        self._save_last(run, loop)
-            except BaseException:
-                self.tracker.finish(status="FAILED")
-                raise
+        run = self._build(model, train, validating)
+        loop = self._restore(run) if self.resume else _LoopState()
+        self.tracker = Tracker(self.run_dir, cfg.tracking, enabled=self.dist.is_main)
+        self.tracker.start(self._tracked_params(model), resume_epoch=loop.epoch or None)
+        try:
+            for epoch in range(loop.epoch + 1, cfg.epochs + 1):
+                if loop.stopped:
+                    break
+                metrics = self._train_epoch(run, loop, epoch)
+                if validating and (epoch % cfg.validation.every == 0 or epoch == cfg.epochs):
+                    metrics.update(self._validate(model, valid))
+                    run.schedule.after_epoch(metrics[run.monitor])
+                    self._early_stopping(run, loop, epoch, metrics[run.monitor])
+                elif not validating:
+                    run.schedule.after_epoch(metrics["loss"])  # reduce_on_plateau on the training loss
+                loop.epoch = epoch
+                loop.history.append(metrics)
+                self.tracker.log(metrics, step=epoch)
+                if self.dist.is_main:
+                    log(_summary(metrics, run.monitor))
+                if epoch % cfg.checkpoint.every == 0 or loop.stopped or epoch == cfg.epochs:
+                    self._save_last(run, loop)
+        except BaseException:
+            self.tracker.finish(status="FAILED")
+            raise
 
         if run.stopper is not None and cfg.early_stopping.restore_best and loop.best_weights is not None:
             run.network.load_state_dict(loop.best_weights)
@@ -405,6 +406,24 @@ def autocast_context(device: torch.device, amp: str) -> AbstractContextManager:
             "exists for GPUs); use train.amp=bf16 on CPU"
         )
     return torch.autocast(device_type=device.type, dtype=torch.bfloat16 if amp == "bf16" else torch.float16)
+
+
+@contextlib.contextmanager
+def fitting_session(model: "TorchRecommender", train: Interactions, cfg: TrainConfig) -> Iterator[None]:
+    """What every loop over a torch model runs inside (the Trainer, the LR finder): the run's torch
+    settings, the model contract's fitting bookkeeping, then the model's own preparation; the
+    model's ``end_fit`` afterwards, also after a failure (which leaves the model unfitted)."""
+    if model.required_loss is not None and cfg.loss.name != model.required_loss:
+        raise ConfigError(
+            f"{model.name} trains with loss {model.required_loss}, not {cfg.loss.name!r}: "
+            f"set models.{model.name}.train.loss.name={model.required_loss}"
+        )
+    with torch_settings(cfg), model.fitting(train):
+        try:
+            model.prepare_fit(train)
+            yield
+        finally:
+            model.end_fit()
 
 
 @contextlib.contextmanager

@@ -23,9 +23,9 @@ from recsmith.config import validate_config
 from recsmith.data.dataset import Dataset
 from recsmith.data.idmap import IdMap
 from recsmith.data.interactions import Interactions
-from recsmith.errors import ConfigError, UnknownIdError
-from recsmith.experiments import search
-from recsmith.experiments.benchmark import run_benchmark
+from recsmith.errors import ConfigError, RecsmithError, UnknownIdError
+from recsmith.pipelines.benchmark import run_benchmark
+from recsmith.runs import search
 
 N_USERS, N_ITEMS = 30, 12
 WORDS = ("blue denim jeans", "red silk scarf")
@@ -190,8 +190,8 @@ def test_exactly_one_form(run_dir) -> None:
     assert "--user-id and --query" in res.output
     res = invoke("--run", str(run_dir), "-m", "itemknn")
     assert res.exit_code == 2 and "got none" in res.output
-    res = invoke("--run", str(run_dir), "--user-id", "u0")
-    assert res.exit_code == 2 and "--user-id needs --model" in res.output
+    res = invoke("--run", str(run_dir), "--user-id", "u0")  # a run of several models: which one?
+    assert isinstance(res.exception, RecsmithError) and "pass --model NAME" in str(res.exception)
 
 
 def test_unknown_item_id_says_where_ids_are(run_dir) -> None:

@@ -10,10 +10,15 @@ The main fixture is a *checkerboard*: users and items form two groups, each user
 every item of their own group except one held-out item and with nothing of the other group. A
 model that learns anything from co-occurrence must rank the held-out item first once seen items
 are filtered (the idea of implicit's ``RecommenderBaseTestMixin``).
+
+Each test class states the optional abilities its model declares (``abilities``, see
+:mod:`recsmith.models.abilities`); ``test_ability_<name>`` checks an ability's contract on every
+model that declares it, and a model that does not declare one must not have its methods.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -27,6 +32,9 @@ from recsmith.data.interactions import Interactions
 from recsmith.data.side import SideData
 from recsmith.errors import ConfigError, NotFittedError, RecsmithError
 from recsmith.models import Recommender, create_model
+from recsmith.models.abilities import ItemSimilarity, ability_methods, all_abilities
+from recsmith.training import fit_model
+from recsmith.training.config import split_train_overrides
 
 N_USERS, N_ITEMS, GROUP_ITEMS = 40, 20, 10
 
@@ -36,6 +44,20 @@ N_USERS, N_ITEMS, GROUP_ITEMS = 40, 20, 10
 #: Seen: 6e-8 (ALS) and 2.4e-7 (BPR) absolute. The tolerance is a few float32 epsilons (1.2e-7)
 #: relative, plus an absolute floor for scores near zero.
 SCORE_RTOL, SCORE_ATOL = 1e-5, 1e-6
+#: Two formulas for the same scores (embedding tables multiplied in numpy vs the network's torch
+#: forward; a session batch vs the padded scoring blocks) sum float32 products in other orders and
+#: shapes: errors are a few float32 epsilons (1.2e-7) of the largest |score| (seen: 3e-7 of it), so
+#: they are compared within this share of the row's largest finite |score|.
+SCALED_RTOL = 1e-5
+
+
+def assert_scores_close(actual: np.ndarray, expected: np.ndarray) -> None:
+    """Equal up to :data:`SCALED_RTOL` of the largest finite |score|; ``-inf`` in the same places."""
+    assert actual.shape == expected.shape
+    np.testing.assert_array_equal(np.isneginf(actual), np.isneginf(expected))
+    finite = np.isfinite(expected)
+    scale = float(np.abs(expected[finite]).max(initial=1.0))
+    np.testing.assert_allclose(actual[finite], expected[finite], rtol=0, atol=SCALED_RTOL * scale)
 
 
 def assert_same_ranking(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]) -> None:
@@ -85,10 +107,13 @@ class RecommenderContract:
     """Checks of the public model contract; set ``name`` / ``params`` (and the flags) per model."""
 
     name: ClassVar[str]
+    #: the model's parameters as a run config's ``models.<name>`` entry holds them: a torch model's
+    #: ``train`` overrides (of its training defaults) among them
     params: ClassVar[dict[str, Any]] = {}
+    #: the optional abilities the model declares (``Recommender.abilities()``), stated per test class
+    abilities: ClassVar[frozenset[str]]
     #: False for models without personalisation (popular, random): they get their own ranking tests
     ranks_held_out_first: ClassVar[bool] = True
-    supports_similar_items: ClassVar[bool] = True
 
     @classmethod
     def side_data(cls) -> SideData | None:
@@ -96,7 +121,13 @@ class RecommenderContract:
         return None
 
     def make(self, **overrides: Any) -> Recommender:
-        return create_model(self.name, {**self.params, **overrides}).with_side_data(self.side_data())
+        hyper = split_train_overrides({**self.params, **overrides})[0]
+        return create_model(self.name, hyper).with_side_data(self.side_data())
+
+    @classmethod
+    def fit(cls, model: Recommender, data: Interactions) -> Recommender:
+        """Fit as any caller does: torch models through the Trainer, with the ``train`` overrides."""
+        return fit_model(model, data, train_config=split_train_overrides(cls.params)[1] or None)
 
     @pytest.fixture(scope="class")
     @classmethod
@@ -106,7 +137,8 @@ class RecommenderContract:
     @pytest.fixture(scope="class")
     @classmethod
     def model(cls, data: Checkerboard) -> Recommender:
-        return create_model(cls.name, cls.params).with_side_data(cls.side_data()).fit(data.train)
+        hyper = split_train_overrides(cls.params)[0]
+        return cls.fit(create_model(cls.name, hyper).with_side_data(cls.side_data()), data.train)
 
     # ------------------------------------------------------------------ ranking
     def test_held_out_item_ranks_first(self, model: Recommender, data: Checkerboard) -> None:
@@ -190,7 +222,7 @@ class RecommenderContract:
 
     # ------------------------------------------------------------------ determinism
     def test_same_seed_same_output(self, model: Recommender, data: Checkerboard) -> None:
-        again = self.make().fit(data.train)
+        again = self.fit(self.make(), data.train)
         users = np.arange(data.train.n_users)
         assert_same_ranking(model.recommend(users, k=5), again.recommend(users, k=5))
 
@@ -203,7 +235,8 @@ class RecommenderContract:
         for args in ({"k": 5}, {"k": 5, "filter_seen": False}):
             assert_same_ranking(model.recommend(users, **args), loaded.recommend(users, **args))
         np.testing.assert_array_equal(model.recommend_cold(5)[0], loaded.recommend_cold(5)[0])
-        if self.supports_similar_items:
+        assert loaded.abilities() == model.abilities()
+        if isinstance(model, ItemSimilarity):
             assert_same_ranking(model.similar_items([0, 11], k=4), loaded.similar_items([0, 11], k=4))
 
     def test_saved_files_hold_no_pickle(self, model: Recommender, tmp_path) -> None:
@@ -222,7 +255,7 @@ class RecommenderContract:
         with pytest.raises(RecsmithError, match="holds a"):
             type(create_model(other)).load(path)
 
-    # ------------------------------------------------------------------ cold start, similar items
+    # ------------------------------------------------------------------ cold start
     def test_recommend_cold_returns_popular_items(self, model: Recommender, data: Checkerboard) -> None:
         items, scores = model.recommend_cold(k=5)
         counts = np.asarray(data.train.binary.sum(axis=0)).ravel()
@@ -230,18 +263,171 @@ class RecommenderContract:
         np.testing.assert_array_equal(items, expected)
         np.testing.assert_array_equal(scores, counts[expected])
 
-    def test_similar_items(self, model: Recommender, data: Checkerboard) -> None:
-        query = np.array([0, 3, 12, 19])
-        if not self.supports_similar_items:
-            with pytest.raises(RecsmithError, match="no notion of item similarity"):
-                model.similar_items(query, k=3)
+    # ------------------------------------------------------------------ what every fitted model knows
+    def test_seen_and_scores_accessors(self, model: Recommender, data: Checkerboard) -> None:
+        assert (model.seen != data.train.binary).nnz == 0
+        for u in (0, 7):
+            np.testing.assert_array_equal(model.seen_items(u), np.sort(data.train.binary[u].indices))
+            assert model.seen_items(u).dtype == np.int64
+        users = np.array([0, 3])
+        scores = model.scores(users)
+        assert scores.shape == (2, N_ITEMS) and scores.dtype == np.float32
+        items, top = model.recommend(users, k=5, filter_seen=False)  # recommend ranks these scores
+        listed = items >= 0  # tiger scores only its beam
+        np.testing.assert_allclose(
+            np.take_along_axis(scores, np.maximum(items, 0), axis=1)[listed],
+            top[listed],
+            rtol=SCORE_RTOL,
+            atol=SCORE_ATOL,
+        )
+        scores[:] = 7.0  # a fresh array: writing to it changes nothing in the model
+        assert_same_ranking(model.recommend(users, k=5, filter_seen=False), (items, top))
+        with pytest.raises(RecsmithError, match="user ids must lie in"):
+            model.scores([N_USERS])
+        with pytest.raises(RecsmithError, match="user ids must lie in"):
+            model.seen_items(-1)
+        with pytest.raises(NotFittedError):
+            self.make().scores([0])
+
+    # ------------------------------------------------------------------ abilities
+    def test_declares_the_stated_abilities(self, model: Recommender) -> None:
+        assert type(model).abilities() == tuple(sorted(self.abilities))
+
+    def _declares(self, model: Recommender, name: str) -> bool:
+        """Whether ``model`` declares ability ``name``; if not, checks that it has none of its methods
+        (each ``test_ability_<name>`` checks this on the models without the ability)."""
+        ability = all_abilities()[name]
+        if name in model.abilities():
+            assert isinstance(model, ability)
+            return True
+        assert not isinstance(model, ability)
+        exposed = [m for m in ability_methods(ability) if hasattr(model, m)]
+        assert not exposed, f"{self.name} does not declare {name!r} but has {exposed}"
+        return False
+
+    def test_ability_embeddings(self, model: Recommender, data: Checkerboard) -> None:
+        """scores = scale * (U V^T + b) + a per-user constant, within the float tolerance above."""
+        if not self._declares(model, "embeddings"):
             return
+        U, V, bias, scale = (
+            model.user_embeddings(),
+            model.item_embeddings(),
+            model.item_biases(),
+            model.embedding_scale(),
+        )
+        d = V.shape[1]
+        assert U.shape == (N_USERS, d) and V.shape == (N_ITEMS, d) and U.dtype == V.dtype == np.float32
+        assert bias is None or (bias.shape == (N_ITEMS,) and bias.dtype == np.float32)
+        assert np.isfinite(U).all() and np.isfinite(V).all() and scale > 0
+        np.testing.assert_allclose(model.user_embeddings([3, 0]), U[[3, 0]], rtol=SCORE_RTOL, atol=SCORE_ATOL)
+        users = np.arange(N_USERS)
+        scores = model.scores(users)
+        inner = scale * (U.astype(np.float64) @ V.T.astype(np.float64) + (0.0 if bias is None else bias))
+        shift = scores - inner  # a user bias shifts all of a user's scores alike
+        assert_scores_close(scores - shift[:, :1], inner)
+        with pytest.raises(RecsmithError, match="user ids must lie in"):
+            model.user_embeddings([N_USERS])
+        with contextlib.suppress(ValueError):  # tables are read-only views of model state, or copies
+            V[:] = 0.0
+        assert_scores_close(model.scores(users), scores)
+
+    def test_ability_fold_in(self, model: Recommender, data: Checkerboard) -> None:
+        """The fold-in of a user's own training history ranks like the trained user and minimises the
+        implicit-ALS objective of the user's row."""
+        if not self._declares(model, "fold_in"):
+            return
+        constants = model.fold_in_constants()
+        assert constants.alpha > 0 and constants.regularization > 0
+        V = model.item_embeddings().astype(np.float64)
+        histories = [model.seen_items(u) for u in range(N_USERS)]
+        folded = model.fold_in(histories)
+        assert folded.shape == (N_USERS, V.shape[1]) and folded.dtype == np.float32
+        # the held-out item is the only unseen item of the user's group: first by the folded-in vector
+        # (its inner products: the fold-in fits them to the history, item biases are not part of it)
+        inner = folded @ V.T
+        inner[data.train.binary.toarray() > 0] = -np.inf
+        np.testing.assert_array_equal(inner.argmax(axis=1), data.held_out)
+        # optimality: the gradient of sum_i c_i (u.v_i - p_i)^2 + lambda |u|^2 vanishes, with p_i = 1
+        # and c_i = 1 + alpha on the history, p_i = 0 and c_i = 1 elsewhere
+        u = folded[0].astype(np.float64)
+        p = np.zeros(N_ITEMS)
+        p[histories[0]] = 1.0
+        c = 1.0 + constants.alpha * p
+        gradient = V.T @ (c * (V @ u - p)) + constants.regularization * u
+        np.testing.assert_allclose(gradient, 0.0, atol=1e-4 * np.abs(V.T @ (c * p)).max())
+        # the same vector from the reusable solver; repeated items count once; no history, no vector
+        solver = model.fold_in_solver()
+        np.testing.assert_allclose(solver.user_vector(histories[5]), folded[5], rtol=1e-5, atol=1e-6)
+        repeated = model.fold_in([np.concatenate([histories[5], histories[5][:3]])])
+        np.testing.assert_allclose(repeated[0], folded[5], rtol=1e-5, atol=1e-6)
+        np.testing.assert_array_equal(model.fold_in([[]]), np.zeros((1, V.shape[1]), dtype=np.float32))
+        with pytest.raises(RecsmithError, match="item ids must lie in"):
+            model.fold_in([[N_ITEMS]])
+
+    def test_ability_item_item(self, model: Recommender, data: Checkerboard) -> None:
+        """scores = history_rows @ W: the rows reproduce the scores, and scoring is linear in them."""
+        if not self._declares(model, "item_item"):
+            return
+        users = np.arange(N_USERS)
+        rows = model.history_rows(users)
+        assert sp.issparse(rows) and rows.shape == (N_USERS, N_ITEMS) and rows.dtype == np.float32
+        np.testing.assert_array_equal((rows != 0).toarray(), data.train.binary.toarray() > 0)
+        scores = model.scores(users)
+        np.testing.assert_allclose(model.score_history_rows(rows), scores, rtol=SCORE_RTOL, atol=SCORE_ATOL)
+        # adding item j to a row adds W[j]: what an online event does to a user's scores
+        j = int(data.held_out[0])
+        one = sp.csr_matrix(([1.0], ([0], [j])), shape=(1, N_ITEMS), dtype=np.float32)
+        np.testing.assert_allclose(
+            model.score_history_rows(rows[:1] + one),
+            scores[:1] + model.score_history_rows(one),
+            rtol=SCORE_RTOL,
+            atol=SCORE_ATOL,
+        )
+        with pytest.raises(RecsmithError, match="columns"):
+            model.score_history_rows(sp.csr_matrix((1, N_ITEMS + 1), dtype=np.float32))
+
+    def test_ability_item_similarity(self, model: Recommender, data: Checkerboard) -> None:
+        if not self._declares(model, "item_similarity"):
+            return
+        query = np.array([0, 3, 12, 19])
+        sims = model.item_similarity(query)
+        assert sims.shape == (len(query), N_ITEMS) and sims.dtype == np.float32
+        kept = sims.copy()
+        sims[:] = 7.0  # a fresh array: writing to it changes nothing in the model
+        np.testing.assert_array_equal(model.item_similarity(query), kept)
         items, scores = model.similar_items(query, k=3)
         assert items.shape == scores.shape == (len(query), 3)
         assert not np.any(items == query[:, None]), "an item is not similar to itself"
-        groups = data.group_of_item
-        np.testing.assert_array_equal(groups[items[:, 0]], groups[query])
+        np.testing.assert_array_equal(np.take_along_axis(kept, items, axis=1), scores)  # ranked by item_similarity
+        assert np.all(np.diff(scores, axis=1) <= 0)
+        self.check_similar_items_follow_groups(items, scores, query, data)
         everything, _ = model.similar_items(query, k=N_ITEMS + 3)
         assert not np.any(everything == query[:, None])
-        with pytest.raises(RecsmithError, match="item ids must lie in"):
-            model.similar_items([N_ITEMS], k=3)
+        for bad in (model.similar_items, model.item_similarity):
+            with pytest.raises(RecsmithError, match="item ids must lie in"):
+                bad([N_ITEMS])
+
+    def check_similar_items_follow_groups(
+        self, items: np.ndarray, scores: np.ndarray, query: np.ndarray, data: Checkerboard
+    ) -> None:
+        """The nearest item is of the query's checkerboard group (models override where it need not be)."""
+        groups = data.group_of_item
+        np.testing.assert_array_equal(groups[items[:, 0]], groups[query])
+
+    def test_ability_sessions(self, model: Recommender, data: Checkerboard) -> None:
+        """A user's own history scored as a session gives the user's scores."""
+        if not self._declares(model, "sessions"):
+            return
+        users = np.arange(0, N_USERS, 5)
+        histories = [model.training_history(int(u)) for u in users]
+        for u, history in zip(users, histories):
+            assert history.dtype == np.int64 and history.size
+            assert set(history.tolist()) <= set(model.seen_items(int(u)).tolist())
+        assert_scores_close(model.session_scores(histories, users=users), model.scores(users))
+        sessions = [[0, 3, 5], [12]]
+        items, scores = model.recommend_sessions(sessions, k=3)
+        assert items.shape == scores.shape == (2, 3)
+        for row, session in zip(items, sessions):
+            assert not set(row.tolist()) & set(session)
+        with pytest.raises(RecsmithError, match="user ids must lie in"):
+            model.training_history(N_USERS)

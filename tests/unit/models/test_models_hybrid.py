@@ -21,6 +21,7 @@ _MF_TRAIN = {"epochs": 2, "batch_size": 64, "tracking": {"mlflow": False}, "thre
 class TestHybrid(RecommenderContract):
     name = "hybrid"
     params = {"collaborative": "itemknn", "collaborative_params": {"k": 20}}
+    abilities = frozenset({"item_similarity"})
 
     @classmethod
     def side_data(cls):

@@ -52,6 +52,31 @@ def test_bpr_scores_equal_implicit_including_its_bias_column() -> None:
     np.testing.assert_allclose(model._score(users), ref.user_factors @ ref.item_factors.T, rtol=1e-5, atol=1e-6)
 
 
+def test_als_fold_in_is_implicits_user_recalculation_with_its_own_constants() -> None:
+    """ALS folds a history in with its alpha and regularization, as implicit's exact (Cholesky)
+    ``recalculate_user`` solves a user's row against the item factors."""
+    data = _interactions()
+    model = create_model("als", {"factors": 5, "alpha": 3.0, "regularization": 0.5, "iterations": 4, "seed": 9})
+    model.fit(data)
+    constants = model.fold_in_constants()
+    assert (constants.alpha, constants.regularization) == (3.0, 0.5)
+    users = np.arange(20)
+    confidence = data.binary[users].astype(np.float32)  # the fit's confidence 1 + alpha * w, w = 1
+    confidence.data = 1.0 + 3.0 * confidence.data
+    ref = AlternatingLeastSquares(factors=5, regularization=0.5, alpha=1.0, dtype=np.float32, random_state=0)
+    ref.item_factors = model.item_factors.copy()
+    expected = ref.recalculate_user(users, confidence)
+    folded = model.fold_in([model.seen_items(u) for u in users])
+    # implicit solves in float32 (Cholesky), the fold-in in float64: seen 1.3e-7 apart for entries ~0.5
+    np.testing.assert_allclose(folded, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_bpr_folds_in_with_the_documented_defaults() -> None:
+    from recsmith.models.abilities import DEFAULT_FOLD_IN
+
+    assert create_model("bpr").fold_in_constants() == DEFAULT_FOLD_IN
+
+
 def test_similar_items_is_cosine_of_item_factors() -> None:
     model = create_model("als", {"factors": 6}).fit(_interactions())
     v = model.item_factors / np.linalg.norm(model.item_factors, axis=1, keepdims=True)

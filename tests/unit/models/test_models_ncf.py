@@ -7,6 +7,7 @@ import pytest
 import torch
 from model_contract import RecommenderContract
 
+from fitting import torch_model
 from recsmith.errors import ConfigError
 from recsmith.models import create_model
 from recsmith.nn import ncf as ncf_module
@@ -19,16 +20,19 @@ _TRAIN = {"epochs": 40, "batch_size": 64, "optimizer": {"lr": 0.05}, "tracking":
 class TestNeuMF(RecommenderContract):
     name = "ncf"
     params = {"variant": "neumf", "dim": 8, "mlp_dim": 8, "layers": [16, 8], "train": _TRAIN}
+    abilities = frozenset({"item_similarity"})
 
 
 class TestGMF(RecommenderContract):
     name = "ncf"
     params = {"variant": "gmf", "dim": 8, "train": _TRAIN}
+    abilities = frozenset({"item_similarity"})
 
 
 class TestMLP(RecommenderContract):
     name = "ncf"
     params = {"variant": "mlp", "mlp_dim": 8, "layers": [16, 8], "train": _TRAIN}
+    abilities = frozenset({"item_similarity"})
 
 
 @pytest.mark.parametrize("variant", ["gmf", "mlp", "neumf"])
@@ -57,9 +61,9 @@ def test_first_mlp_layer_split_equals_the_concatenated_layer() -> None:
 
 
 def test_defaults_are_bce_with_four_uniform_negatives_under_own_overrides() -> None:
-    cfg = create_model("ncf", {"train": {"epochs": 2}}).train_config()
+    cfg = torch_model("ncf", {"train": {"epochs": 2}})[1]
     assert (cfg.loss.name, cfg.sampler.name, cfg.sampler.n_negatives, cfg.epochs) == ("bce", "uniform", 4, 2)
-    cfg = create_model("ncf", {"train": {"sampler": {"n_negatives": 8}}}).train_config()
+    cfg = torch_model("ncf", {"train": {"sampler": {"n_negatives": 8}}})[1]
     assert (cfg.loss.name, cfg.sampler.n_negatives) == ("bce", 8)
 
 

@@ -10,10 +10,11 @@ import polars as pl
 import pytest
 from model_contract import GROUP_ITEMS, N_ITEMS, Checkerboard, RecommenderContract, checkerboard
 
+from fitting import fitted, torch_model
 from recsmith.data.interactions import Interactions
 from recsmith.data.side import SideData
 from recsmith.errors import ConfigError, RecsmithError
-from recsmith.models import Recommender, create_model
+from recsmith.models import Recommender
 
 _TRAIN = {"epochs": 10, "batch_size": 32, "optimizer": {"lr": 0.01}, "tracking": {"mlflow": False}, "threads": 1}
 # tiny: 2 levels of 4 codes, one encoder and one decoder block of width 32, a beam covering all items
@@ -61,6 +62,7 @@ def content(n_items: int = N_ITEMS, seed: int = 0) -> SideData:
 class TestTiger(RecommenderContract):
     name = "tiger"
     params = _PARAMS
+    abilities = frozenset({"item_similarity", "sessions"})
 
     def make(self, **overrides: Any) -> Recommender:
         return super().make(**overrides).with_side_data(content())
@@ -73,7 +75,7 @@ class TestTiger(RecommenderContract):
     @pytest.fixture(scope="class")
     @classmethod
     def model(cls, data: Checkerboard) -> Recommender:
-        return create_model(cls.name, cls.params).with_side_data(content()).fit(data.train)
+        return fitted(cls.name, cls.params, data.train, side=content())
 
     def test_semantic_ids_are_unique_and_saved(self, model: Recommender, tmp_path) -> None:
         assert model.ids.shape == (N_ITEMS, 3)
@@ -97,8 +99,7 @@ class TestTiger(RecommenderContract):
 
 def test_beam_bounds_the_list_length() -> None:
     data = shuffled_checkerboard()
-    model = create_model("tiger", {**_PARAMS, "beam": 5, "train": {**_TRAIN, "epochs": 2}})
-    model.with_side_data(content()).fit(data.train)
+    model = fitted("tiger", {**_PARAMS, "beam": 5, "train": {**_TRAIN, "epochs": 2}}, data.train, side=content())
     items, scores = model.recommend(np.arange(6), k=10, filter_seen=False)
     assert np.all((items >= 0).sum(1) == 5) and np.all(np.isneginf(scores[:, 5:]))
 
@@ -110,7 +111,7 @@ def test_cold_item_is_reachable_from_content() -> None:
     data = shuffled_checkerboard()
     frame = data.train.frame.filter(pl.col("item") != N_ITEMS - 1)
     train = Interactions(frame, data.train.n_users, data.train.n_items)
-    model = create_model("tiger", _PARAMS).with_side_data(content()).fit(train)
+    model = fitted("tiger", _PARAMS, train, side=content())
     group1 = np.arange(1, data.train.n_users, 2)
     items, _scores = model.recommend(group1, k=N_ITEMS, filter_seen=False)
     assert np.isin(N_ITEMS - 1, items)
@@ -122,7 +123,7 @@ def test_cold_item_is_reachable_from_content() -> None:
 @pytest.mark.parametrize("overrides", [{"quantiser": "rqkmeans"}, {"positions": "learned"}])
 def test_variants_learn_the_checkerboard(overrides: dict) -> None:
     data = shuffled_checkerboard()
-    model = create_model("tiger", {**_PARAMS, **overrides}).with_side_data(content()).fit(data.train)
+    model = fitted("tiger", {**_PARAMS, **overrides}, data.train, side=content())
     items, _ = model.recommend(np.arange(data.train.n_users), k=1)
     np.testing.assert_array_equal(items[:, 0], data.held_out)
 
@@ -130,28 +131,25 @@ def test_variants_learn_the_checkerboard(overrides: dict) -> None:
 def test_errors_say_what_to_do() -> None:
     data = shuffled_checkerboard()
     with pytest.raises(ConfigError, match="with_side_data"):
-        create_model("tiger", _PARAMS).fit(data.train)
+        fitted("tiger", _PARAMS, data.train)
     with pytest.raises(ConfigError, match="network_loss"):
-        create_model("tiger", {**_PARAMS, "train": {**_TRAIN, "loss": {"name": "bpr"}}}).with_side_data(content()).fit(
-            data.train
-        )
+        fitted("tiger", {**_PARAMS, "train": {**_TRAIN, "loss": {"name": "bpr"}}}, data.train, side=content())
     with pytest.raises(ConfigError, match="must divide"):
-        create_model("tiger", {**_PARAMS, "dim": 30, "heads": 4})
+        torch_model("tiger", {**_PARAMS, "dim": 30, "heads": 4})
     with pytest.raises(Exception, match="20 items"):
-        create_model("tiger", _PARAMS).with_side_data(content(n_items=12)).fit(data.train)
+        fitted("tiger", _PARAMS, data.train, side=content(n_items=12))
 
 
 def test_semantic_ids_cached_in_the_dataset_cache(tmp_path) -> None:
     data = shuffled_checkerboard()
     side = content()
     side = SideData(items=side.items, cache_dir=tmp_path)
-    first = create_model("tiger", {**_PARAMS, "train": {**_TRAIN, "epochs": 1}}).with_side_data(side).fit(data.train)
+    first = fitted("tiger", {**_PARAMS, "train": {**_TRAIN, "epochs": 1}}, data.train, side=side)
     files = list((tmp_path / "tiger").glob("*.npz"))
     assert len(files) == 1
-    again = create_model("tiger", {**_PARAMS, "train": {**_TRAIN, "epochs": 1}}).with_side_data(side).fit(data.train)
+    again = fitted("tiger", {**_PARAMS, "train": {**_TRAIN, "epochs": 1}}, data.train, side=side)
     np.testing.assert_array_equal(first.ids, again.ids)
-    other = create_model("tiger", {**_PARAMS, "rq_codes": 3, "train": {**_TRAIN, "epochs": 1}})
-    other.with_side_data(side).fit(data.train)
+    fitted("tiger", {**_PARAMS, "rq_codes": 3, "train": {**_TRAIN, "epochs": 1}}, data.train, side=side)
     assert len(list((tmp_path / "tiger").glob("*.npz"))) == 2  # another quantiser, another entry
 
 
@@ -161,7 +159,7 @@ def test_cold_share_adds_unseen_items_under_generated_prefixes(tmp_path) -> None
     data = shuffled_checkerboard()
     train = Interactions(data.train.frame.filter(pl.col("item") != N_ITEMS - 1), data.train.n_users, N_ITEMS)
     params = {**_PARAMS, "beam": 4, "cold_share": 0.25, "train": {**_TRAIN, "epochs": 3}}
-    model = create_model("tiger", params).with_side_data(content()).fit(train)
+    model = fitted("tiger", params, train, side=content())
     users = np.arange(data.train.n_users)
     items, scores = model.recommend(users, k=5, filter_seen=False)
     prefix = [tuple(row) for row in model.ids[:, :-1]]
@@ -180,7 +178,7 @@ def test_sessions_score_like_users_and_anonymous_sessions_work(tmp_path) -> None
     """A known user's own history scored as a session (with the user) is exactly that user's
     scores; an anonymous session of one group's items gets that group's items."""
     data = shuffled_checkerboard()
-    model = create_model("tiger", _PARAMS).with_side_data(content()).fit(data.train)
+    model = fitted("tiger", _PARAMS, data.train, side=content())
     users = np.arange(6)
     histories = [model.histories.of(int(u)) for u in users]
     np.testing.assert_allclose(model.session_scores(histories, users=users), model._score(users), atol=1e-5)

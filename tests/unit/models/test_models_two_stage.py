@@ -21,6 +21,7 @@ _SOURCES = {
 
 class TestTwoStage(RecommenderContract):
     name = "two_stage"
+    abilities = frozenset()  # its abilities depend on its sources: none is declared
     params = {
         "sources": _SOURCES,
         "candidates": {"filter_seen": False},

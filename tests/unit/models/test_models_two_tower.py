@@ -11,6 +11,7 @@ import pytest
 import torch
 from model_contract import GROUP_ITEMS, N_ITEMS, N_USERS, RecommenderContract, checkerboard
 
+from fitting import fitted, torch_model
 from recsmith.data.interactions import Interactions
 from recsmith.data.side import SideData
 from recsmith.errors import ConfigError
@@ -59,6 +60,7 @@ def topic_side_data(n_items: int = N_ITEMS, extra_names: tuple[str, ...] = ()) -
 class TestTwoTower(RecommenderContract):
     name = "two_tower"
     params = {**_SMALL, "train": _TRAIN}
+    abilities = frozenset({"embeddings", "fold_in", "item_similarity"})
 
 
 class TestTwoTowerContent(RecommenderContract):
@@ -71,6 +73,7 @@ class TestTwoTowerContent(RecommenderContract):
         "history_pooling": "attention",
         "train": _TRAIN,
     }
+    abilities = frozenset({"embeddings", "fold_in", "item_similarity"})
 
     @classmethod
     def side_data(cls) -> SideData:
@@ -93,14 +96,14 @@ def test_cold_items_are_scored_by_their_text() -> None:
     board = checkerboard()
     train = Interactions(board.train.frame, board.train.n_users, N_ITEMS + 2)  # items 20, 21: never seen
     side = topic_side_data(N_ITEMS + 2, ("robots at war among the stars", "a kitchen full of fresh pasta"))
-    model = create_model("two_tower", {**_SMALL, "text_columns": ["name"], "train": {**_TRAIN, "epochs": 15}})
-    scores = model.with_side_data(side).fit(train)._score(np.arange(N_USERS))
+    params = {**_SMALL, "text_columns": ["name"], "train": {**_TRAIN, "epochs": 15}}
+    scores = fitted("two_tower", params, train, side=side)._score(np.arange(N_USERS))
     assert np.all(np.isfinite(scores[:, N_ITEMS:]))
     space_fans, cooks = np.arange(0, N_USERS, 2), np.arange(1, N_USERS, 2)
     assert np.all(scores[space_fans, N_ITEMS] > scores[space_fans, N_ITEMS + 1])
     assert np.all(scores[cooks, N_ITEMS + 1] > scores[cooks, N_ITEMS])
     # without text, a cold item has no input at all but a constant: every cold item scores alike
-    plain = create_model("two_tower", {**_SMALL, "train": {**_TRAIN, "epochs": 2}}).fit(train)._score(np.arange(4))
+    plain = fitted("two_tower", {**_SMALL, "train": {**_TRAIN, "epochs": 2}}, train)._score(np.arange(4))
     np.testing.assert_allclose(plain[:, N_ITEMS], plain[:, N_ITEMS + 1])
 
 
@@ -109,25 +112,21 @@ def _encoder_weights(model: Recommender) -> dict[str, torch.Tensor]:
 
 
 def test_frozen_text_is_never_trained_and_unfrozen_encoder_is() -> None:
-    from recsmith.encoders import TextEncoder
+    from recsmith.encoders import DEFAULT_TEXT_MODEL, TextEncoder
 
     board, side = checkerboard(), topic_side_data()
     one_step = {**_TRAIN, "epochs": 1, "batch_size": 512}  # 360 examples: a single optimizer step
-    frozen = create_model("two_tower", {**_SMALL, "text_columns": ["name"], "train": one_step}).with_side_data(side)
-    text_before = None
-    frozen.fit(board.train)
+    frozen = fitted("two_tower", {**_SMALL, "text_columns": ["name"], "train": one_step}, board.train, side=side)
     text_before = frozen.text.copy()
     assert frozen.network.item_tower.text_encoder is None
     assert not any("text_encoder" in n for n, p in frozen.network.named_parameters())
     np.testing.assert_array_equal(frozen.network.item_tower.text.numpy(), text_before)
 
-    tuned = create_model(
-        "two_tower", {**_SMALL, "text_columns": ["name"], "text_freeze": False, "text_lr": 1e-4, "train": one_step}
-    ).with_side_data(side)
-    groups = tuned.train_config().optimizer.param_groups
+    tuned_params = {**_SMALL, "text_columns": ["name"], "text_freeze": False, "text_lr": 1e-4, "train": one_step}
+    groups = torch_model("two_tower", tuned_params)[1].optimizer.param_groups
     assert [(g.params, g.lr) for g in groups] == [("item_tower.text_encoder.*", 1e-4)]
-    pretrained = {k: v.clone() for k, v in TextEncoder(tuned.config.text_model, freeze=False).state_dict().items()}
-    tuned.fit(board.train)
+    pretrained = {k: v.clone() for k, v in TextEncoder(DEFAULT_TEXT_MODEL, freeze=False).state_dict().items()}
+    tuned = fitted("two_tower", tuned_params, board.train, side=side)
     after = _encoder_weights(tuned)
     changed = [k for k in pretrained if not torch.equal(pretrained[k], after[k])]
     assert any("encoder.layer.0.attention" in k for k in changed), "the fine-tuned encoder did not move"
@@ -137,19 +136,19 @@ def test_frozen_text_is_never_trained_and_unfrozen_encoder_is() -> None:
 
 
 # ---------------------------------------------------------------------- vectors, histories, training
-def test_user_and_item_vectors_reproduce_the_scores_and_serve_as_tables() -> None:
-    from recsmith.retrieval.encoders import embedding_tables
+def test_user_and_item_vectors_are_unit_and_serve_as_tables() -> None:
+    """The embeddings are the towers' unit vectors (scores divide them by the temperature; the
+    contract test checks that they reproduce the scores) and the bundle's index holds them as is."""
+    from recsmith.serving.bundle import item_vectors
 
-    model = create_model("two_tower", {**_SMALL, "train": {**_TRAIN, "epochs": 3}}).fit(checkerboard().train)
-    users = np.arange(N_USERS)
-    q, v = model.user_embeddings(users), model.item_embeddings()
+    model = fitted("two_tower", {**_SMALL, "train": {**_TRAIN, "epochs": 3}}, checkerboard().train)
+    q, v = model.user_embeddings(), model.item_embeddings()
     assert q.shape == (N_USERS, 16) and v.shape == (N_ITEMS, 16)
+    np.testing.assert_allclose(np.linalg.norm(q, axis=1), 1.0, rtol=1e-5)
     np.testing.assert_allclose(np.linalg.norm(v, axis=1), 1.0, rtol=1e-5)
-    np.testing.assert_allclose(q @ v.T / model.config.temperature, model._score(users), rtol=1e-4, atol=1e-4)
-    U, V, bias = embedding_tables(model)
-    np.testing.assert_array_equal(V, v)
-    np.testing.assert_array_equal(U, q)
-    assert bias is None
+    assert model.embedding_scale() == pytest.approx(1 / model.config.temperature)
+    assert model.item_biases() is None
+    np.testing.assert_array_equal(item_vectors(model), v)
 
 
 def test_example_histories_past_and_others() -> None:
@@ -169,14 +168,13 @@ def test_trains_with_hard_negatives_and_sampled_softmax() -> None:
         "loss": {"name": "sampled_softmax", "logq_correction": False},
         "sampler": {"name": "hard", "n_negatives": 8, "hard_pool": 5, "refresh_every": 2},
     }
-    model = create_model("two_tower", {**_SMALL, "train": train}).fit(checkerboard().train)
+    model = fitted("two_tower", {**_SMALL, "train": train}, checkerboard().train)
     assert len(model.history) == 2 and np.isfinite(model.history[-1]["loss"])
     assert "sampler/neg_score" in model.history[-1]
 
 
 def test_training_defaults_sit_under_the_models_own_overrides() -> None:
-    model = create_model("two_tower", {"train": {"epochs": 3}})
-    cfg = model.train_config()
+    cfg = torch_model("two_tower", {"train": {"epochs": 3}})[1]
     assert cfg.loss.name == "infonce" and cfg.epochs == 3
 
 
@@ -190,17 +188,15 @@ def test_default_text_model_is_the_encoders_default() -> None:
 def test_errors_say_what_is_missing() -> None:
     train = checkerboard().train
     with pytest.raises(ConfigError, match="with_side_data"):
-        create_model("two_tower", {"text_columns": ["name"], "train": _TRAIN}).fit(train)
+        fitted("two_tower", {"text_columns": ["name"], "train": _TRAIN}, train)
     with pytest.raises(ConfigError, match="'colour' is not in the item table"):
-        create_model("two_tower", {"item_columns": ["colour"], "train": _TRAIN}).with_side_data(topic_side_data()).fit(
-            train
-        )
+        fitted("two_tower", {"item_columns": ["colour"], "train": _TRAIN}, train, side=topic_side_data())
     with pytest.raises(ConfigError, match="item tower has no input"):
-        create_model("two_tower", {"item_id": False, "train": _TRAIN}).fit(train)
+        fitted("two_tower", {"item_id": False, "train": _TRAIN}, train)
     with pytest.raises(ConfigError, match="user tower has no input"):
-        create_model("two_tower", {"history_len": 0, "train": _TRAIN}).fit(train)
+        fitted("two_tower", {"history_len": 0, "train": _TRAIN}, train)
     with pytest.raises(ConfigError, match="not sparse_adam"):
-        create_model("two_tower", {"train": {**_TRAIN, "optimizer": {"name": "sparse_adam"}}}).fit(train)
+        fitted("two_tower", {"train": {**_TRAIN, "optimizer": {"name": "sparse_adam"}}}, train)
 
 
 def test_past_histories_learn_what_comes_next() -> None:
@@ -222,8 +218,9 @@ def test_past_histories_learn_what_comes_next() -> None:
     rows = np.arange(n_users)
     ahead = {}
     for mode in ("past", "others"):
-        model = create_model("two_tower", {**_SMALL, "history_mode": mode, "train": {**_TRAIN, "epochs": 10}})
-        scores = model.fit(train)._score(rows)
+        scores = fitted("two_tower", {**_SMALL, "history_mode": mode, "train": {**_TRAIN, "epochs": 10}}, train)._score(
+            rows
+        )
         ahead[mode] = np.mean(scores[rows, (start + span) % n_items] > scores[rows, (start - 1) % n_items])
     assert ahead["past"] >= 0.9
     assert ahead["others"] < 0.9  # the control: without order, the two ends are alike

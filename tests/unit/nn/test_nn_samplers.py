@@ -9,10 +9,10 @@ import pytest
 import scipy.sparse as sp
 import torch
 
+from recsmith.nn.config import LossConfig, SamplerConfig
 from recsmith.nn.factorization import MatrixFactorization
 from recsmith.nn.objectives import Batch, Objective
 from recsmith.nn.samplers import Negatives, NegativeStats, PositiveLookup, build_sampler
-from recsmith.training.config import LossConfig, SamplerConfig
 
 # 3 users x 6 items; item counts: [3, 2, 1, 1, 0, 0]
 SEEN = sp.csr_matrix(np.array([[1, 1, 0, 0, 0, 0], [1, 0, 1, 0, 0, 0], [1, 1, 0, 1, 0, 0]], dtype=np.float32))

@@ -17,7 +17,7 @@ def _items(resp) -> list[str]:
 def _seen(bundle_path, user: str) -> set[str]:
     b = Bundle.load(bundle_path)
     u = int(b.user_map.to_internal([user])[0])
-    row = b.model._seen[u]
+    row = b.model.seen[u]
     return set(b.item_map.to_external(row.indices))
 
 

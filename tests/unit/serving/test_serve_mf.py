@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import pytest
 
+from fitting import fitted
+
 pytest.importorskip("torch")
 
 
 @pytest.fixture(scope="module")
 def mf_bundle(tmp_path_factory, tiny):
-    from recsmith.models.registry import create_model
     from recsmith.serving.bundle import write_bundle
 
     inter, user_map, item_map, attrs = tiny
-    model = create_model("mf", {"dim": 8, "train": {"epochs": 1}}).fit(inter)
+    model = fitted("mf", {"dim": 8, "train": {"epochs": 1}}, inter)
     path = write_bundle(tmp_path_factory.mktemp("mf") / "b", model, user_map, item_map, items=attrs, version="mf-v1")
     return path, model, item_map
 

@@ -6,12 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from fitting import fitted
+
 pytest.importorskip("torch")
 
 
 @pytest.fixture(scope="module")
 def sasrec_bundle(tmp_path_factory, tiny):
-    from recsmith.models.registry import create_model
     from recsmith.serving.bundle import write_bundle
 
     inter, user_map, item_map, attrs = tiny
@@ -21,7 +22,7 @@ def sasrec_bundle(tmp_path_factory, tiny):
         "dropout": 0.0,
         "train": {"epochs": 3, "threads": 1, "tracking": {"mlflow": False}, "loss": {"name": "softmax"}},
     }
-    model = create_model("sasrec", params).fit(inter)
+    model = fitted("sasrec", params, inter)
     path = write_bundle(
         tmp_path_factory.mktemp("sasrec") / "b", model, user_map, item_map, items=attrs, version="sasrec-v1"
     )
@@ -62,8 +63,8 @@ def test_feedback_enters_the_history(sasrec_bundle, make_client, auth):
     r = c.post("/v1/feedback", json={"events": [{"user_id": "u3", "item_id": new_item, "type": "click"}]}, headers=auth)
     assert r.status_code == 201
     after = _ids(c.get("/v1/users/u3/recommendations", params={"k": 5}))
-    history = np.concatenate([model.histories.of(3), item_map.to_internal([new_item])])
-    seen = set(model._seen[3].indices) | {47}
+    history = np.concatenate([model.training_history(3), item_map.to_internal([new_item])])
+    seen = set(model.seen_items(3)) | {47}
     scores = model.session_scores([history])[0]
     scores[list(seen)] = -np.inf
     expected = np.argsort(-scores, kind="stable")[:5]
@@ -77,7 +78,6 @@ def test_tiger_serves_known_users_and_anonymous_sessions(tmp_path, tiny, make_cl
     import polars as pl
 
     from recsmith.data.side import SideData
-    from recsmith.models.registry import create_model
     from recsmith.serving.bundle import write_bundle
 
     inter, user_map, item_map, attrs = tiny
@@ -103,7 +103,7 @@ def test_tiger_serves_known_users_and_anonymous_sessions(tmp_path, tiny, make_cl
         "dropout": 0.0,
         "train": {"epochs": 3, "threads": 1, "tracking": {"mlflow": False}},
     }
-    model = create_model("tiger", params).with_side_data(side).fit(inter)
+    model = fitted("tiger", params, inter, side=side)
     path = write_bundle(tmp_path / "b", model, user_map, item_map, items=attrs, version="tiger-v1")
     client = make_client(path)
     got = _ids(client.get("/v1/users/u3/recommendations", params={"k": 5}))

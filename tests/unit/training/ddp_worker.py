@@ -13,12 +13,15 @@ from train_fixtures import loo, planted, train_params
 
 from recsmith.models import create_model
 from recsmith.training import distributed
+from recsmith.training.config import resolve_train_config
 from recsmith.training.trainer import Trainer
 
 out = Path(sys.argv[1])
 parts = loo(planted())
-model = create_model("mf", {"dim": 8, "train": train_params(epochs=2, sampler={"name": sys.argv[2]})})
-trainer = Trainer(model.train_config(), out / "run")
+model = create_model("mf", {"dim": 8})
+trainer = Trainer(
+    resolve_train_config(model, overrides=train_params(epochs=2, sampler={"name": sys.argv[2]})), out / "run"
+)
 result = trainer.fit(model, parts.train, parts.valid)
 weights = {k: v.detach().numpy() for k, v in model.network.state_dict().items()}
 np.savez(

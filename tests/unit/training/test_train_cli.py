@@ -67,7 +67,7 @@ def test_train_writes_a_complete_run(prepared, tmp_path, capsys):
     assert 0 <= results["test"]["ndcg@10"] <= 1 and "ndcg@10" in results["valid"]
     lines = (out / "metrics.jsonl").read_text().splitlines()
     assert len(lines) == 4 and "final" in json.loads(lines[-1])  # three epochs, then the test metrics
-    model = Recommender.load(out / "model")
+    model = Recommender.load(out / "models" / "mf")
     assert model.name == "mf" and model.recommend([0], k=5)[0].shape == (1, 5)
     assert (out / "checkpoints" / "last.pt").exists() and (out / "mlruns").is_dir() and (out / "config.yaml").exists()
     assert "ndcg@10" in capsys.readouterr().out

@@ -7,10 +7,10 @@ import sys
 
 import pytest
 
-from recsmith.config import load_config
+from recsmith.config import load_config, model_entry
 from recsmith.errors import ConfigError
 from recsmith.models import create_model
-from recsmith.training.config import TrainConfig
+from recsmith.training.config import TrainConfig, resolve_train_config
 
 
 def test_defaults_and_dotted_overrides():
@@ -71,13 +71,13 @@ def test_model_train_overrides_merge_over_the_run_section():
             "models.mf.train={optimizer: {lr: 0.01}}",
         ],
     )
-    model = create_model("mf", cfg.model_params("mf"))
-    merged = model.train_config(cfg.train)
+    entry = model_entry("mf", cfg.model_params("mf"))
+    merged = resolve_train_config(create_model("mf", entry.params), cfg.train, entry.train)
     assert merged.epochs == 7 and merged.optimizer.lr == 0.01 and merged.optimizer.weight_decay == 0.5
 
 
 def test_bad_model_train_override_names_the_model_key():
-    with pytest.raises(ConfigError, match=r"models\.mf\.train.*train\.optimizer\.lrr"):
+    with pytest.raises(ConfigError, match=r"unknown key 'models\.mf\.train\.optimizer\.lrr'"):
         load_config(None, ["models.mf.train={optimizer: {lrr: 1}}"])
 
 
@@ -92,11 +92,10 @@ def test_loading_a_config_does_not_import_torch():
 
 def test_model_defaults_sit_between_the_trainer_defaults_and_the_run_section():
     # sasrec's own default loss is the full softmax, where TrainConfig's is bpr
-    assert create_model("sasrec").train_config().loss.name == "softmax"
-    assert create_model("sasrec").train_config(TrainConfig()).loss.name == "softmax"  # nothing set explicitly
+    assert resolve_train_config(create_model("sasrec")).loss.name == "softmax"
+    assert resolve_train_config(create_model("sasrec"), TrainConfig()).loss.name == "softmax"  # nothing set explicitly
     run = load_config(None, ["train.loss.name=sampled_softmax", "train.epochs=3"]).train
-    model = create_model("sasrec", {"train": {"epochs": 7}})
-    merged = model.train_config(run)
+    merged = resolve_train_config(create_model("sasrec"), run, {"epochs": 7})
     assert merged.loss.name == "sampled_softmax"  # the run's explicit choice beats the model default
     assert merged.epochs == 7  # the model's own override beats the run
     assert merged.batch_size == 128  # the model default where nobody set anything

@@ -11,6 +11,7 @@ from train_fixtures import train_params
 
 from recsmith.errors import RecsmithError
 from recsmith.models import create_model
+from recsmith.training.config import resolve_train_config
 from recsmith.training.lr_finder import find_lr, range_test, suggest
 
 
@@ -63,7 +64,7 @@ def test_bad_ranges_are_errors():
 
 def test_find_lr_on_mf(parts, tmp_path):
     model = create_model("mf", {"dim": 8})
-    cfg = model.train_config().model_validate(train_params(batch_size=64))
+    cfg = resolve_train_config(model, overrides=train_params(batch_size=64))
     result = find_lr(model, parts.train, cfg, start_lr=1e-5, end_lr=100.0, num_steps=60)
     assert all(math.isfinite(x) for x in result.losses[:-1])
     assert 1e-4 <= result.suggestion <= 10.0

@@ -9,9 +9,10 @@ import torch
 from torch import nn
 from train_fixtures import train_params
 
-from recsmith.errors import ConfigError
+from fitting import torch_model
+from recsmith.errors import ConfigError, RecsmithError
 from recsmith.models import create_model
-from recsmith.training.config import OptimizerConfig, TrainConfig
+from recsmith.training.config import OptimizerConfig, TrainConfig, resolve_train_config
 from recsmith.training.optim import clip_grad_norm, cosine_restarts, parameter_groups, warmup_cosine, warmup_linear
 from recsmith.training.trainer import Trainer
 
@@ -26,8 +27,8 @@ OPTIMIZERS = {
 
 
 def fit(parts, **train):
-    model = create_model("mf", {"dim": 8, "train": train_params(**train)})
-    result = Trainer(model.train_config()).fit(model, parts.train, parts.valid)
+    model, cfg = torch_model("mf", {"dim": 8, "train": train_params(**train)})
+    result = Trainer(cfg).fit(model, parts.train, parts.valid)
     return model, result
 
 
@@ -149,7 +150,7 @@ def test_clip_grad_norm_matches_torch_and_handles_sparse_gradients():
 
 
 def test_grad_clip_bounds_each_update(parts):
-    model = create_model(
+    model, cfg = torch_model(
         "mf",
         {
             "dim": 8,
@@ -164,10 +165,15 @@ def test_grad_clip_bounds_each_update(parts):
             start = [p.detach().clone() for p in network.parameters()]
             super()._optimizer_step(network, optimizer, scaler)
 
-    Capture(model.train_config()).fit(model, parts.train)
+    Capture(cfg).fit(model, parts.train)
     change = torch.sqrt(sum(((p.detach() - s) ** 2).sum() for p, s in zip(model.network.parameters(), start)))
     assert change.item() <= 1e-3 * (1 + 1e-4)  # one step of SGD(lr=1) on a gradient clipped to 1e-3
 
 
 def test_train_config_type_is_what_the_trainer_takes():
-    assert isinstance(create_model("mf").train_config(), TrainConfig)
+    assert isinstance(resolve_train_config(create_model("mf")), TrainConfig)
+
+
+def test_a_torch_model_alone_says_the_trainer_fits_it(parts):
+    with pytest.raises(RecsmithError, match=r"trained by the Trainer: recsmith\.training\.fit_model"):
+        create_model("mf", {"dim": 8}).fit(parts.train)

@@ -9,16 +9,19 @@ import pytest
 import torch
 from train_fixtures import train_params
 
+from fitting import torch_model
 from recsmith.errors import ConfigError
 from recsmith.evaluation import evaluate
-from recsmith.models import Recommender, create_model
+from recsmith.models import Recommender
 from recsmith.training import checkpoint
+from recsmith.training.config import TrainConfig
 from recsmith.training.tracking import Tracker
 from recsmith.training.trainer import Trainer
 
 
-def make(**train):
-    return create_model("mf", {"dim": 8, "train": train_params(**train)})
+def make(**train) -> tuple[Recommender, TrainConfig]:
+    """An unfitted MF model and its train config: the run's defaults under ``train_params(**train)``."""
+    return torch_model("mf", {"dim": 8, "train": train_params(**train)})
 
 
 def weights(model) -> dict[str, np.ndarray]:
@@ -35,8 +38,8 @@ def assert_same_weights(a, b) -> None:
 # ---------------------------------------------------------------------- early stopping
 def test_early_stopping_restores_the_best_epoch(parts):
     # a high learning rate peaks early on this small data set, then overfits
-    model = make(epochs=15, optimizer={"lr": 0.05}, early_stopping={"patience": 2})
-    result = Trainer(model.train_config()).fit(model, parts.train, parts.valid)
+    model, model_cfg = make(epochs=15, optimizer={"lr": 0.05}, early_stopping={"patience": 2})
+    result = Trainer(model_cfg).fit(model, parts.train, parts.valid)
     values = [h["valid/ndcg@10"] for h in result.history]
     assert result.stopped_early and result.epochs_run < 15
     assert result.best_epoch == int(np.argmax(values)) + 1 < result.epochs_run
@@ -57,8 +60,8 @@ def test_min_delta_and_mode_min():
 
 
 def test_without_validation_every_epoch_runs(parts):
-    model = make(epochs=3, scheduler={"name": "reduce_on_plateau"})
-    result = Trainer(model.train_config()).fit(model, parts.train)
+    model, model_cfg = make(epochs=3, scheduler={"name": "reduce_on_plateau"})
+    result = Trainer(model_cfg).fit(model, parts.train)
     assert result.epochs_run == 3 and result.best_epoch is None and not result.stopped_early
     assert not any(k.startswith("valid/") for k in result.history[-1])
 
@@ -95,19 +98,19 @@ RESUME_CASES = {
 @pytest.mark.parametrize("case", sorted(RESUME_CASES))
 def test_resumed_run_ends_like_the_uninterrupted_one(parts, tmp_path, monkeypatch, case):
     train = dict(epochs=5, early_stopping={"patience": 10}, **RESUME_CASES[case])
-    straight = make(**train)
-    Trainer(straight.train_config(), tmp_path / "straight").fit(straight, parts.train, parts.valid)
+    straight, straight_cfg = make(**train)
+    Trainer(straight_cfg, tmp_path / "straight").fit(straight, parts.train, parts.valid)
 
     run = tmp_path / "killed"
-    first = make(**train)
+    first, first_cfg = make(**train)
     monkeypatch.setattr("recsmith.training.trainer.Tracker", kill_after(3))
     with pytest.raises(Killed):
-        Trainer(first.train_config(), run).fit(first, parts.train, parts.valid)
+        Trainer(first_cfg, run).fit(first, parts.train, parts.valid)
     monkeypatch.undo()
     assert checkpoint.load(run / "checkpoints" / "last.pt")["epoch"] == 2
 
-    resumed = make(**train)
-    result = Trainer(resumed.train_config(), run, resume=True).fit(resumed, parts.train, parts.valid)
+    resumed, resumed_cfg = make(**train)
+    result = Trainer(resumed_cfg, run, resume=True).fit(resumed, parts.train, parts.valid)
     assert_same_weights(straight, resumed)
     expected = [json.loads(line) for line in (tmp_path / "straight" / "metrics.jsonl").read_text().splitlines()]
     logged = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
@@ -122,19 +125,19 @@ def test_resumed_run_ends_like_the_uninterrupted_one(parts, tmp_path, monkeypatc
 
 
 def test_resume_refuses_a_changed_config_and_starts_fresh_without_checkpoint(parts, tmp_path):
-    model = make(epochs=1)
-    Trainer(model.train_config(), tmp_path / "run").fit(model, parts.train, parts.valid)
-    changed = make(epochs=1, optimizer={"lr": 0.5})
+    model, model_cfg = make(epochs=1)
+    Trainer(model_cfg, tmp_path / "run").fit(model, parts.train, parts.valid)
+    changed, changed_cfg = make(epochs=1, optimizer={"lr": 0.5})
     with pytest.raises(ConfigError, match=r"train\.optimizer\.lr \(0\.02 -> 0\.5\)"):
-        Trainer(changed.train_config(), tmp_path / "run", resume=True).fit(changed, parts.train, parts.valid)
-    fresh = make(epochs=1)
-    result = Trainer(fresh.train_config(), tmp_path / "none", resume=True).fit(fresh, parts.train, parts.valid)
+        Trainer(changed_cfg, tmp_path / "run", resume=True).fit(changed, parts.train, parts.valid)
+    fresh, fresh_cfg = make(epochs=1)
+    result = Trainer(fresh_cfg, tmp_path / "none", resume=True).fit(fresh, parts.train, parts.valid)
     assert result.epochs_run == 1
 
 
 def test_checkpoint_holds_every_state_and_loads_without_pickle(parts, tmp_path):
-    model = make(epochs=2, sampler={"name": "hard", "hard_pool": 5})
-    Trainer(model.train_config(), tmp_path).fit(model, parts.train, parts.valid)
+    model, model_cfg = make(epochs=2, sampler={"name": "hard", "hard_pool": 5})
+    Trainer(model_cfg, tmp_path).fit(model, parts.train, parts.valid)
     state = checkpoint.load(tmp_path / "checkpoints" / "last.pt")
     assert {"model", "optimizer", "schedule", "scaler", "rng", "sampler", "early_stopping", "history"} <= set(state)
     assert set(state["rng"]) >= {"python", "numpy", "torch"}
@@ -150,7 +153,7 @@ def test_checkpoint_holds_every_state_and_loads_without_pickle(parts, tmp_path):
 
 # ---------------------------------------------------------------------- precision, accumulation, determinism
 def test_bf16_autocast_on_cpu(parts):
-    model = make(epochs=3, amp="bf16")
+    model, model_cfg = make(epochs=3, amp="bf16")
     seen = []
     build = model.build_network
 
@@ -164,7 +167,7 @@ def test_bf16_autocast_on_cpu(parts):
         return net
 
     model.build_network = build_with_hook
-    result = Trainer(model.train_config()).fit(model, parts.train, parts.valid)
+    result = Trainer(model_cfg).fit(model, parts.train, parts.valid)
     assert seen and set(seen) == {(True, torch.bfloat16)}  # training runs under bf16 autocast ...
     assert all(p.dtype == torch.float32 for p in model.network.parameters())  # ... weights stay fp32
     assert result.history[-1]["valid/ndcg@10"] > 0.3
@@ -173,18 +176,19 @@ def test_bf16_autocast_on_cpu(parts):
 
 def test_fp16_needs_cuda(parts):
     if torch.cuda.is_available():
-        model = make(epochs=2, amp="fp16", device="cuda", grad_clip=1.0)
-        result = Trainer(model.train_config()).fit(model, parts.train, parts.valid)
+        model, model_cfg = make(epochs=2, amp="fp16", device="cuda", grad_clip=1.0)
+        result = Trainer(model_cfg).fit(model, parts.train, parts.valid)
         assert result.history[-1]["valid/ndcg@10"] > 0.2
     else:
         with pytest.raises(ConfigError, match="fp16 needs a CUDA device"):
-            make(epochs=1, amp="fp16").fit(parts.train)
+            model, cfg = make(epochs=1, amp="fp16")
+            Trainer(cfg).fit(model, parts.train)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="fp16 autocast + GradScaler runs on CUDA only; no GPU here")
 def test_fp16_grad_scaler_on_cuda(parts):
-    model = make(epochs=2, amp="fp16", device="cuda", grad_clip=1.0)
-    trainer = Trainer(model.train_config())
+    model, model_cfg = make(epochs=2, amp="fp16", device="cuda", grad_clip=1.0)
+    trainer = Trainer(model_cfg)
     trainer.fit(model, parts.train, parts.valid)
     assert next(model.network.parameters()).is_cuda
 
@@ -201,39 +205,40 @@ def test_gradient_accumulation_equals_the_big_batch(parts):
     from recsmith.data.interactions import Interactions
 
     train = Interactions(parts.train.frame[:n], parts.train.n_users, parts.train.n_items)
-    big = make(batch_size=128, **common)
-    small = make(batch_size=64, accumulation_steps=2, **common)
-    Trainer(big.train_config()).fit(big, train)
-    result = Trainer(small.train_config()).fit(small, train)
+    big, big_cfg = make(batch_size=128, **common)
+    small, small_cfg = make(batch_size=64, accumulation_steps=2, **common)
+    Trainer(big_cfg).fit(big, train)
+    result = Trainer(small_cfg).fit(small, train)
     assert result.history[-1]["step"] == 2 * n // 128
     for k, v in weights(big).items():
         np.testing.assert_allclose(weights(small)[k], v, rtol=1e-4, atol=1e-6)
 
 
 def test_deterministic_mode_repeats_exactly_and_is_restored(parts):
-    a, b = make(epochs=2, deterministic=True), make(epochs=2, deterministic=True)
-    a.fit(parts.train)
-    b.fit(parts.train)
+    (a, a_cfg), (b, b_cfg) = make(epochs=2, deterministic=True), make(epochs=2, deterministic=True)
+    Trainer(a_cfg).fit(a, parts.train)
+    Trainer(b_cfg).fit(b, parts.train)
     assert_same_weights(a, b)
     assert not torch.are_deterministic_algorithms_enabled()
 
 
 def test_compile_is_opt_in_and_trains(parts):
-    model = make(epochs=1, compile=True, compile_backend="eager")
-    result = Trainer(model.train_config()).fit(model, parts.train, parts.valid)
+    model, model_cfg = make(epochs=1, compile=True, compile_backend="eager")
+    result = Trainer(model_cfg).fit(model, parts.train, parts.valid)
     assert np.isfinite(result.history[0]["loss"])
     assert not any(k.startswith("_orig_mod") for k in model.network.state_dict())  # plain weights saved
 
 
 def test_unknown_monitor_metric_is_a_config_error(parts):
     with pytest.raises(ConfigError, match="unknown metric 'ndgc'"):
-        make(epochs=1, early_stopping={"monitor": "ndgc@10"}).fit(parts.train)
+        model, cfg = make(epochs=1, early_stopping={"monitor": "ndgc@10"})
+        Trainer(cfg).fit(model, parts.train)
 
 
 # ---------------------------------------------------------------------- tracking and saving
 def test_metrics_jsonl_and_mlflow_file_store(parts, tmp_path):
-    model = make(epochs=2, tracking={"mlflow": True, "experiment": "unit"})
-    Trainer(model.train_config(), tmp_path, params={"data": {"name": "planted"}}).fit(model, parts.train, parts.valid)
+    model, model_cfg = make(epochs=2, tracking={"mlflow": True, "experiment": "unit"})
+    Trainer(model_cfg, tmp_path, params={"data": {"name": "planted"}}).fit(model, parts.train, parts.valid)
     lines = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert [h["epoch"] for h in lines] == [1, 2]
     for h in lines:
@@ -257,8 +262,8 @@ def test_metrics_jsonl_and_mlflow_file_store(parts, tmp_path):
 
 
 def test_trained_model_saves_and_loads_without_pickle(parts, tmp_path):
-    model = make(epochs=2)
-    model.fit(parts.train)
+    model, model_cfg = make(epochs=2)
+    Trainer(model_cfg).fit(model, parts.train)
     loaded = Recommender.load(model.save(tmp_path / "m"))
     users = np.arange(20)
     np.testing.assert_array_equal(model.recommend(users, k=5)[0], loaded.recommend(users, k=5)[0])
@@ -277,5 +282,6 @@ def test_progress_bar_shows_loss_and_throughput(parts, monkeypatch):
         shown.append(dict(self._bar.tasks[0].fields))
 
     monkeypatch.setattr(EpochProgress, "update", spy)
-    make(epochs=1, batch_size=32).fit(parts.train)
+    model, cfg = make(epochs=1, batch_size=32)
+    Trainer(cfg).fit(model, parts.train)
     assert shown and shown[-1]["loss"] != "-" and shown[-1]["speed"].endswith("ex/s")

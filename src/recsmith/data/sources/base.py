@@ -60,12 +60,33 @@ class RawData:
 
 # A source is a function (path, **options) -> RawData, registered by name.
 SourceFn = Callable[..., RawData]
-_SOURCES: dict[str, SourceFn] = {}
 
 
-def register_source(name: str) -> Callable[[SourceFn], SourceFn]:
+@dataclass(frozen=True)
+class SourceSpec:
+    """A registered source: its reader, and how a dataset of it is prepared.
+
+    ``preparer``: ``"module:function"`` of a preparation pipeline of its own (e.g. the out-of-core
+    H&M one), called as ``function(data_config, feature_config, out, overwrite=...)`` instead of
+    reading everything with ``reader`` and :func:`recsmith.data.prepare.prepare`; named by string
+    because such a pipeline sits above this layer (it writes the feature store too).
+    ``feature_preset``: the feature-store preset (``features.preset``) this source's data uses.
+    """
+
+    name: str
+    reader: SourceFn
+    preparer: str | None = None
+    feature_preset: str | None = None
+
+
+_SOURCES: dict[str, SourceSpec] = {}
+
+
+def register_source(
+    name: str, *, preparer: str | None = None, feature_preset: str | None = None
+) -> Callable[[SourceFn], SourceFn]:
     def deco(fn: SourceFn) -> SourceFn:
-        _SOURCES[name] = fn
+        _SOURCES[name] = SourceSpec(name, fn, preparer, feature_preset)
         return fn
 
     return deco
@@ -77,11 +98,15 @@ def available_sources() -> list[str]:
     return sorted(_SOURCES)
 
 
-def get_source(name: str) -> SourceFn:
+def source_spec(name: str) -> SourceSpec:
     names = available_sources()
     if name not in _SOURCES:
         raise ConfigError(f"unknown data source {name!r}; available sources: {', '.join(names)}")
     return _SOURCES[name]
+
+
+def get_source(name: str) -> SourceFn:
+    return source_spec(name).reader
 
 
 def require_file(path: Path, what: str) -> Path:

@@ -4,7 +4,7 @@
   One row is one purchase: ``weight`` 1.0, ``timestamp`` = ``t_dat`` (``YYYY-MM-DD``) as unix
   seconds at UTC midnight, so all purchases of a day tie (preparation keeps file order for ties).
   ``price`` (a non-negative number) and ``sales_channel_id`` are checked but dropped: the raw
-  interactions table has no room for them (the H&M preparation, :mod:`recsmith.features.hm`,
+  interactions table has no room for them (the H&M preparation, :mod:`recsmith.pipelines.prepare_hm`,
   keeps them as features). With the option ``check_articles`` (always on in the H&M
   preparation) a purchase of an article that ``articles.csv`` does not list is a bad row.
 - ``articles.csv`` (optional) -> items: ``item_id``, ``name`` (= ``prod_name``) and every other
@@ -127,7 +127,7 @@ def read_transactions(
     return rows.finish(bad, what="interactions")
 
 
-@register_source("hm")
+@register_source("hm", preparer="recsmith.pipelines.prepare_hm:prepare_hm", feature_preset="hm")
 def read_hm(path: str | Path, *, on_bad_rows: BadRowPolicy = "error", **options: Any) -> RawData:
     """H&M transactions (+ articles, customers) in directory ``path`` (see the module docstring).
 

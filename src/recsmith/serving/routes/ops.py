@@ -20,7 +20,7 @@ async def health() -> dict:
 @router.get("/ready", response_model=ReadyPublic, responses={503: {"model": ReadyPublic}})
 async def ready(service: ServiceDep) -> JSONResponse:
     """Readiness: a bundle is loaded and the feedback log is open (503 otherwise)."""
-    engine = service._engine
+    engine = service.loaded_engine
     body = {"ready": service.ready, "model_version": engine.version if engine else None, "detail": service.load_error}
     return JSONResponse(body, status_code=200 if service.ready else 503)
 

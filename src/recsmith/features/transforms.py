@@ -1,4 +1,6 @@
-"""Feature encoders: fitted on the training rows with lazy (streaming) aggregations, applied to
+"""Column transforms of the feature store ("feature encoders": vocabularies, hashing, scaling),
+not to be confused with the pretrained text / image encoders of :mod:`recsmith.encoders` or the ONNX
+query encoder of :mod:`recsmith.retrieval.query_encoder`. Fitted on the training rows with lazy (streaming) aggregations, applied to
 eager frames (a batch of interactions, or a user / item table) with vectorised expressions.
 
 Every encoder has the same life cycle::

@@ -1,13 +1,16 @@
-"""The user / query side of embedding models as a torch module, exported to ONNX for ONNX Runtime.
+"""The query encoder of embedding models: their user side as a torch module, exported to ONNX for
+ONNX Runtime (the pretrained text / image encoders are :mod:`recsmith.encoders`; the feature store's
+column transforms :mod:`recsmith.features.transforms`).
 
 :class:`HistoryEncoder` maps a user's item history to a query vector for the item index, for any
-factor model (als, bpr, mf). It is the linear part of the implicit-ALS fold-in::
+model with the ``fold_in`` ability (:class:`~recsmith.models.abilities.FoldIn`: als, bpr, mf,
+two_tower), with the model's own constants. It is the linear part of the implicit-ALS fold-in::
 
     u = (V^T V + lambda I)^-1 (1 + alpha) sum_{i in history} v_i        # (d,)
 
-i.e. the fold-in of :mod:`recsmith.serving.online` without the ``alpha V_h^T V_h`` term inside the
-inverse, which makes it one embedding-bag sum and one ``d x d`` matrix product -- operators every
-runtime has (an exact solve has no ONNX operator). For models with an item bias the output gets a
+i.e. the model's fold-in (what :mod:`recsmith.serving.online` uses) without the ``alpha V_h^T V_h``
+term inside the inverse, which makes it one embedding-bag sum and one ``d x d`` matrix product --
+operators every runtime has (an exact solve has no ONNX operator). For models with an item bias the output gets a
 trailing 1, to search the ``[v, b]`` index by inner product.
 
 Tensor shapes::
@@ -31,52 +34,25 @@ from typing import Any
 import numpy as np
 
 from recsmith.errors import RecsmithError
+from recsmith.models.abilities import FoldIn, missing_ability
 from recsmith.models.base import Recommender
 
 OPSET = 17
 
 
-def embedding_tables(model: Recommender) -> tuple[np.ndarray, np.ndarray, np.ndarray | None] | None:
-    """``(user_factors (n_users, d), item_factors (n_items, d), item_bias (n_items,) | None)`` of an
-    embedding model -- a :class:`~recsmith.models.factors.FactorModel` (als, bpr), a model exposing
-    ``user_embeddings`` / ``item_embeddings`` (two_tower) or a torch model whose network has ``user``
-    / ``item`` embedding tables (mf) -- else None. A user bias is left
-    out: it shifts all of a user's scores alike and never changes a ranking.
-    """
-    if hasattr(model, "item_factors") and hasattr(model, "user_factors"):
-        U, V, bias = model.user_factors, model.item_factors, getattr(model, "item_bias", None)
-    elif hasattr(model, "item_embeddings") and hasattr(model, "user_embeddings"):  # tower outputs (two_tower)
-        U, V, bias = model.user_embeddings(np.arange(model.n_users)), model.item_embeddings(), None
-    else:
-        net = getattr(model, "network", None)
-        if net is None or not hasattr(net, "user") or not hasattr(net, "item"):
-            return None
-        U = net.user.weight.detach().cpu().numpy()
-        V = net.item.weight.detach().cpu().numpy()
-        b = getattr(net, "item_bias", None)
-        bias = None if b is None else b.weight.detach().cpu().numpy()[:, 0]
-    as32 = lambda a: np.ascontiguousarray(a, dtype=np.float32)  # noqa: E731
-    return as32(U), as32(V), None if bias is None else as32(bias)
-
-
-def fold_in_constants(model: Recommender) -> tuple[float, float]:
-    """``(alpha, lambda)`` of the implicit-ALS fold-in: ALS's own, else ``(10, 1)``."""
-    if model.name == "als":
-        return float(model.config.alpha), float(model.config.regularization)
-    return 10.0, 1.0
-
-
 def factor_matrices(model: Recommender) -> tuple[np.ndarray, np.ndarray | None, float, float]:
-    """``(item_factors, item_bias, alpha, lambda)`` of an embedding model (als, bpr, mf)."""
-    tables = embedding_tables(model)
-    if tables is None:
-        raise RecsmithError(f"model {model.name!r} has no item embeddings: no query encoder to export")
-    _, V, bias = tables
-    return (V, bias, *fold_in_constants(model))
+    """``(item_embeddings, item_biases, alpha, lambda)`` of a model with the ``fold_in`` ability."""
+    if not isinstance(model, FoldIn):
+        raise RecsmithError(
+            f"{missing_ability(model, FoldIn)}, so it has no query encoder to export: the encoder folds a "
+            "history into a user vector; export a model with fold_in (als, bpr, mf, two_tower)"
+        )
+    constants = model.fold_in_constants()
+    return model.item_embeddings(), model.item_biases(), constants.alpha, constants.regularization
 
 
 def build_history_encoder(model: Recommender):
-    """The torch :class:`HistoryEncoder` of a factor model."""
+    """The torch :class:`HistoryEncoder` of a model with the ``fold_in`` ability."""
     import torch
     from torch import nn
 

@@ -20,8 +20,8 @@ from recsmith.data.sources.hm import read_hm
 from recsmith.data.synthetic import write_hm_csv_chunked
 from recsmith.errors import ConfigError, DataError
 from recsmith.features import FeatureStore
-from recsmith.features.hm import prepare_hm
 from recsmith.features.store import FeatureWriter
+from recsmith.pipelines.prepare import prepare_dataset
 
 SIZES = {"n_customers": 300, "n_articles": 150, "n_transactions": 6000, "start": "2020-06-01", "days": 60}
 
@@ -40,8 +40,10 @@ def prepared(raw: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def hm_config(*overrides: str):
-    return load_config(None, ["data.source=hm", "features.preset=hm", *overrides])
+def prepare_hm(raw: Path, out: Path, *overrides: str, overwrite: bool = False) -> dict:
+    """What `recsmith data prepare hm` runs: the source registry's preparer, the source's feature preset."""
+    cfg = load_config(None, ["data.source=hm", f"data.path={json.dumps(str(raw))}", *overrides])
+    return prepare_dataset(cfg.data, out, features=cfg.features, overwrite=overwrite)
 
 
 def test_same_dataset_as_the_in_memory_path(raw: Path, prepared: Path) -> None:
@@ -102,7 +104,7 @@ def test_customers_are_normalised(tmp_path: Path, raw: Path) -> None:
         pl.Series("FN", [None if i % 2 else "1.0" for i in range(customers.height)]),
     )
     customers.write_csv(src / "customers.csv", null_value="")
-    prepare_hm(src, tmp_path / "out", hm_config())
+    prepare_hm(src, tmp_path / "out")
     users = Dataset.load(tmp_path / "out").users
     assert set(users["fashion_news_frequency"].unique().to_list()) <= {"NONE", "Regularly", "Monthly"}
     assert users["FN"].dtype == pl.Int8 and set(users["FN"].unique().to_list()) <= {0, 1}
@@ -117,10 +119,10 @@ def test_bad_rows_error_or_are_counted_in_the_manifest(tmp_path: Path, raw: Path
     lines[20] = lines[20].replace(b",0.", b",-0.")  # line 21: a negative price
     tx.write_bytes(b"".join(lines))
     with pytest.raises(DataError) as err:
-        prepare_hm(src, tmp_path / "out", hm_config())
+        prepare_hm(src, tmp_path / "out")
     assert (err.value.line, err.value.column) == (11, "article_id") and "not in articles.csv" in err.value.reason
     assert not (tmp_path / "out").exists()
-    manifest = prepare_hm(src, tmp_path / "out", hm_config("data.on_bad_rows=skip"))
+    manifest = prepare_hm(src, tmp_path / "out", "data.on_bad_rows=skip")
     assert manifest["bad_rows"] == {"transactions_train.csv": 2}
     assert manifest["counts"]["interactions"] == SIZES["n_transactions"] - 2
 
@@ -137,7 +139,7 @@ def test_an_interrupted_preparation_leaves_the_previous_output(
 
     monkeypatch.setattr(FeatureWriter, "write_table", interrupt)
     with pytest.raises(KeyboardInterrupt):
-        prepare_hm(raw, out, hm_config(), overwrite=True)
+        prepare_hm(raw, out, overwrite=True)
     assert sorted(p.relative_to(out) for p in out.rglob("*")) == before
     assert [p.name for p in tmp_path.iterdir()] == ["hm"]  # no temporary directory left behind
     Dataset.load(out)
@@ -149,7 +151,7 @@ def test_without_side_files_and_with_unlisted_customers(tmp_path: Path, raw: Pat
     shutil.copy(raw / "transactions_train.csv", src)
     customers = pl.read_csv(raw / "customers.csv", infer_schema=False)
     customers.head(100).write_csv(src / "customers.csv")  # most buyers are not listed (as in the sample)
-    prepare_hm(src, tmp_path / "out", hm_config("features.enabled=false"))
+    prepare_hm(src, tmp_path / "out", "features.enabled=false")
     streamed = Dataset.load(tmp_path / "out")
     eager = prepare(read_hm(src), DataConfig(source="hm"))
     assert_frame_equal(streamed.interactions.frame, eager.interactions.frame)
@@ -161,7 +163,7 @@ def test_without_side_files_and_with_unlisted_customers(tmp_path: Path, raw: Pat
 def test_unsupported_preparation_options(tmp_path: Path, raw: Path) -> None:
     for option in ("data.dedupe=last", "data.min_user_interactions=5", "data.rating_threshold=3"):
         with pytest.raises(ConfigError, match="does not support"):
-            prepare_hm(raw, tmp_path / "out", hm_config(option))
+            prepare_hm(raw, tmp_path / "out", option)
 
 
 def test_benchmark_runs_on_the_prepared_data_with_its_protocol(prepared: Path, tmp_path: Path) -> None:

@@ -11,8 +11,8 @@ import numpy as np
 from recsmith.config import RunConfig
 from recsmith.data.prepare import prepare, read_source
 from recsmith.data.schema import Columns
-from recsmith.experiments.benchmark import run_benchmark
-from recsmith.experiments.recommend import load_run, recommend_users
+from recsmith.pipelines.benchmark import run_benchmark
+from recsmith.runs.recommend import load_run, recommend_users
 from recsmith.utils.logging import log
 
 

@@ -1,86 +1,35 @@
-"""Recommendations with external ids in and out, from a benchmark run directory.
+"""Recommendations with external ids in and out, from a run directory (benchmark or train).
 
 This is the edge where external ids are mapped: the model only ever sees internal ints. A user the
 run does not know gets the model's cold-start answer (most popular items), flagged as such.
 
 Besides users, a request may name an item (similar items: the model's item similarity, or the
 items' text embeddings when the model has none), a text query or an image (content search over the
-run's item table, see :mod:`recsmith.experiments.search`). Every form returns the same item rows.
+run's item table, see :mod:`recsmith.runs.search`). Every form returns the same item rows.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import polars as pl
 
-from recsmith.data.idmap import IdMap
 from recsmith.data.schema import Columns
 from recsmith.errors import RecsmithError, UnknownIdError
-from recsmith.experiments.search import DEFAULT_IMAGE_COLUMN, image_index, image_query_vector, query_vector, text_index
+from recsmith.models.abilities import ItemSimilarity
 from recsmith.models.base import Recommender
+from recsmith.runs.layout import ITEM_IDS, Run
+from recsmith.runs.search import DEFAULT_IMAGE_COLUMN, image_index, image_query_vector, query_vector, text_index
 
 
-@dataclass
-class RunArtifacts:
-    path: Path
-    user_map: IdMap
-    item_map: IdMap
-    item_names: dict[int, str]
-    models: list[str]
-    #: the dataset's item table (``item`` + attributes), or None when the source had none
-    items: pl.DataFrame | None = None
-    #: the prepared dataset the run was made from (relative image paths are resolved against it)
-    dataset_root: Path | None = None
-
-    def load_model(self, name: str) -> Recommender:
-        model_dir = self.path / "models" / name
-        if not model_dir.exists():
-            raise RecsmithError(
-                f"run {self.path} has no model {name!r}; models in this run: {', '.join(self.models) or 'none'}"
-            )
-        return Recommender.load(model_dir)
-
-
-def load_run(path: str | Path) -> RunArtifacts:
-    path = Path(path)
-    info_file = path / "run.json"
-    if not info_file.exists():
-        raise RecsmithError(
-            f"{path} is not a recsmith run directory (no run.json); create one with `recsmith benchmark`"
-        )
-    info = json.loads(info_file.read_text())
-    data = path / "dataset"
-    names: dict[int, str] = {}
-    items = None
-    if (data / "items.parquet").exists():
-        items = pl.read_parquet(data / "items.parquet")
-        if Columns.Name in items.columns:
-            names = {
-                i: n for i, n in zip(items[Columns.Item].to_list(), items[Columns.Name].to_list()) if n is not None
-            }
-    return RunArtifacts(
-        path=path,
-        user_map=IdMap.load(data / "user_ids.parquet", kind="user"),
-        item_map=IdMap.load(data / "item_ids.parquet", kind="item"),
-        item_names=names,
-        models=list(info.get("models", [])),
-        items=items,
-        dataset_root=_dataset_root(info, data),
-    )
-
-
-def _dataset_root(info: dict[str, Any], fallback: Path) -> Path:
-    recorded = (info.get("dataset") or {}).get("path")
-    return Path(recorded) if recorded and Path(recorded).is_dir() else fallback
+def load_run(path: str | Path) -> Run:
+    """A run directory of ``recsmith benchmark`` or ``recsmith train`` (:class:`~recsmith.runs.layout.Run`)."""
+    return Run.open(path)
 
 
 def recommend_users(
-    run: RunArtifacts, model: Recommender, user_ids: list[str], k: int, *, filter_seen: bool = True
+    run: Run, model: Recommender, user_ids: list[str], k: int, *, filter_seen: bool = True
 ) -> list[dict[str, Any]]:
     """One result per external user id: ``{"user_id", "cold_start", "items": [{rank, item_id, name, score}]}``."""
     internal = run.user_map.to_internal(user_ids, strict=False)
@@ -97,11 +46,11 @@ def recommend_users(
     return results
 
 
-def _result(run: RunArtifacts, user_id: str, items: np.ndarray, scores: np.ndarray, *, cold: bool) -> dict[str, Any]:
+def _result(run: Run, user_id: str, items: np.ndarray, scores: np.ndarray, *, cold: bool) -> dict[str, Any]:
     return {"user_id": str(user_id), "cold_start": cold, "items": _item_rows(run, items, scores)}
 
 
-def _item_rows(run: RunArtifacts, items: np.ndarray, scores: np.ndarray) -> list[dict[str, Any]]:
+def _item_rows(run: Run, items: np.ndarray, scores: np.ndarray) -> list[dict[str, Any]]:
     valid = items >= 0
     items, scores = items[valid], scores[valid]
     external = run.item_map.to_external(items)
@@ -112,7 +61,7 @@ def _item_rows(run: RunArtifacts, items: np.ndarray, scores: np.ndarray) -> list
 
 
 # ---------------------------------------------------------------------- items, text and image queries
-def item_ids_to_internal(run: RunArtifacts, item_ids: list[str]) -> np.ndarray:
+def item_ids_to_internal(run: Run, item_ids: list[str]) -> np.ndarray:
     """Internal ids of external item ids; an unknown one is an error that says where ids are listed."""
     internal = run.item_map.to_internal(item_ids, strict=False)
     unknown = [i for i, x in zip(item_ids, internal) if x < 0]
@@ -120,14 +69,14 @@ def item_ids_to_internal(run: RunArtifacts, item_ids: list[str]) -> np.ndarray:
         examples = ", ".join(run.item_map.to_external(np.arange(min(3, len(run.item_map)))))
         raise UnknownIdError(
             f"unknown item id(s) {', '.join(map(repr, unknown))} in run {run.path}: item ids are the dataset's "
-            f"external ids (e.g. {examples}); all of them are in {run.path / 'dataset' / 'item_ids.parquet'}, "
+            f"external ids (e.g. {examples}); all of them are in {run.path / 'dataset' / ITEM_IDS}, "
             "and recommendations (--user-id) or a --query list them in the item_id column"
         )
     return internal
 
 
 def similar_items(
-    run: RunArtifacts,
+    run: Run,
     model: Recommender | None,
     item_ids: list[str],
     k: int,
@@ -137,20 +86,15 @@ def similar_items(
 ) -> list[dict[str, Any]]:
     """One result per item id: ``{"item_id", "name", "source", "items": [...]}``.
 
-    ``source`` is ``model:<name>`` when the model has an item similarity, else ``content:text``
-    (cosine of the items' text embeddings; also used when no model is given).
+    ``source`` is ``model:<name>`` when the model has the ``item_similarity`` ability, else
+    ``content:text`` (cosine of the items' text embeddings; also used when no model is given).
     """
     internal = item_ids_to_internal(run, item_ids)
-    items = scores = None
-    source = "content:text"
-    if model is not None:
-        try:
-            items, scores = model.similar_items(internal, k)
-            source = f"model:{model.name}"
-        except RecsmithError as err:
-            if "no notion of item similarity" not in str(err):
-                raise
-    if items is None:
+    if isinstance(model, ItemSimilarity):
+        items, scores = model.similar_items(internal, k)
+        source = f"model:{model.name}"
+    else:
+        source = "content:text"
         index = text_index(run, text_columns or [Columns.Name], text_model)
         items, scores = index.search(index.vectors[internal], k, exclude=internal)
     return [
@@ -165,7 +109,7 @@ def similar_items(
 
 
 def search_text(
-    run: RunArtifacts, query: str, k: int, *, text_columns: list[str] | None = None, text_model: str | None = None
+    run: Run, query: str, k: int, *, text_columns: list[str] | None = None, text_model: str | None = None
 ) -> dict[str, Any]:
     """Items whose text embedding is closest to ``query``: ``{"query", "items": [...]}``."""
     columns = text_columns or [Columns.Name]
@@ -175,7 +119,7 @@ def search_text(
 
 
 def search_image(
-    run: RunArtifacts, path: Path, k: int, *, image_model: str | None, image_column: str = DEFAULT_IMAGE_COLUMN
+    run: Run, path: Path, k: int, *, image_model: str | None, image_column: str = DEFAULT_IMAGE_COLUMN
 ) -> dict[str, Any]:
     """Items whose image embedding is closest to the image at ``path``: ``{"image", "items": [...]}``."""
     if not Path(path).is_file():

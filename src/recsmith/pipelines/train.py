@@ -5,60 +5,40 @@ the weights of the best validation epoch), then ranks all items for the *test* u
 both train and validation items filtered as seen (validation interactions are history at test
 time; the model did not learn from them). Test numbers choose nothing.
 
-The run directory is written in place while training, so that a killed run can resume::
+The run directory (the layout of :mod:`recsmith.runs.layout`, so that ``recsmith export``,
+``recsmith recommend`` and ``recsmith report`` read it like a benchmark run) is written in place
+while training, so that a killed run can resume::
 
     RUN/
-      config.yaml       the resolved run config
+      config.yaml       the resolved run config (written first: --resume checks it)
       checkpoints/      last.pt (every epoch), best-<epoch>.pt (best validation): `--resume` continues
       metrics.jsonl     one line per epoch, then {"final": test metrics}
       mlruns/           MLflow file store (train.tracking.mlflow)
       tracking.json     the MLflow run id (a resumed run logs into the same run)
-      model/            the fitted model: config.json + state.npz, no pickle
-      results.json      best validation epoch, test metrics, timings, protocol
+      models/<name>/    the fitted model: config.json + state.npz, no pickle
+      results.json      best validation epoch, test metrics, the train config, timings, protocol
+      run.json, dataset/  the run record and its external ids, written at the end
 
 Under torchrun every process trains; rank 0 evaluates and writes.
 """
 
 from __future__ import annotations
 
-import json
 import shutil
 import time
 from pathlib import Path
 from typing import Any
 
-from recsmith.config import RunConfig, dump_config, split_alias
+from recsmith.config import RunConfig, dump_config
 from recsmith.data.dataset import Dataset
-from recsmith.data.side import SideData
 from recsmith.data.splits import Split, split
-from recsmith.errors import ConfigError, RecsmithError
+from recsmith.errors import RecsmithError
 from recsmith.evaluation import evaluate
-from recsmith.models.registry import get_model_class
-from recsmith.models.torch_base import TorchRecommender
-from recsmith.training.config import TrainConfig
+from recsmith.models.base import Recommender
+from recsmith.pipelines.builder import build_model, side_data, torch_entry
+from recsmith.runs.layout import CONFIG, RESULTS, model_dir, write_json, write_run_record
 from recsmith.utils.atomic import atomic_write_text
 from recsmith.utils.logging import log
-
-
-def torch_model(cfg: RunConfig, name: str | None) -> tuple[str, type[TorchRecommender]]:
-    """The torch model to train: ``name``, or the only model listed in the config."""
-    if name is None:
-        if len(cfg.models) != 1:
-            listed = ", ".join(cfg.models) or "none"
-            raise ConfigError(f"pass --model NAME: the config lists {len(cfg.models)} models ({listed}), not one")
-        name = next(iter(cfg.models))
-    model_cls = get_model_class(split_alias(name, cfg.model_params(name))[0])
-    if not issubclass(model_cls, TorchRecommender):
-        raise ConfigError(f"model {name!r} is not a torch model; train it with `recsmith benchmark --models {name}`")
-    return name, model_cls
-
-
-def resolved_train_config(cfg: RunConfig, model: TorchRecommender) -> TrainConfig:
-    """The run's ``train`` section with the model's overrides; the run seed when it sets none."""
-    train_cfg = model.train_config(cfg.train)
-    if train_cfg.seed is None:
-        train_cfg = train_cfg.model_copy(update={"seed": cfg.seed})
-    return train_cfg
 
 
 def run_training(
@@ -75,18 +55,17 @@ def run_training(
     from recsmith.training import distributed
     from recsmith.training.trainer import Trainer
 
-    name, model_cls = torch_model(cfg, model_name)
+    name = torch_entry(cfg, model_name)
     out = Path(out)
     main = distributed.is_main_process()
     if main:
         _prepare_run_dir(out, resume=resume, overwrite=overwrite)
-        atomic_write_text(out / "config.yaml", dump_config(cfg))
+        atomic_write_text(out / CONFIG, dump_config(cfg))
     parts = split(dataset.interactions, cfg.split)
     if main:
         log(f"split {cfg.split.method}: {parts.summary()}")
-    side = SideData.from_dataset(dataset, dataset_path if dataset_path and Path(dataset_path).is_dir() else None)
-    model = model_cls(split_alias(name, cfg.model_params(name))[1]).with_side_data(side)
-    train_cfg = resolved_train_config(cfg, model)
+    built = build_model(cfg, name, side=side_data(dataset, dataset_path))
+    model, train_cfg = built.model, built.train_config
     data_info = {"name": dataset.manifest.get("name"), "path": str(dataset_path) if dataset_path else None}
     trainer = Trainer(
         train_cfg, out, resume=resume, params={"data": data_info, "split": cfg.split.model_dump(mode="json")}
@@ -99,7 +78,7 @@ def run_training(
         test = _test_metrics(model, parts, cfg)
         eval_seconds = time.perf_counter() - start
         trainer.tracker.log_final(test)
-        model.save(out / "model")
+        model.save(model_dir(out, name))
         results = {
             "model": name,
             "params": model.config.model_dump(mode="json"),
@@ -116,8 +95,11 @@ def run_training(
             "protocol": "trained on train with early stopping on validation; test scored once with "
             "train + validation items filtered as seen",
         }
-        atomic_write_text(out / "results.json", json.dumps(results, indent=2))
-        for artifact in ("results.json", "config.yaml"):
+        write_json(out, RESULTS, results)
+        write_run_record(
+            out, kind="train", dataset=dataset, dataset_path=dataset_path, cfg=cfg, parts=parts, models=[name]
+        )
+        for artifact in (RESULTS, CONFIG):
             trainer.tracker.log_artifact(out / artifact)
         return results
     finally:
@@ -134,7 +116,7 @@ def _prepare_run_dir(out: Path, *, resume: bool, overwrite: bool) -> None:
     out.mkdir(parents=True, exist_ok=True)
 
 
-def _test_metrics(model: TorchRecommender, parts: Split, cfg: RunConfig) -> dict[str, float]:
+def _test_metrics(model: Recommender, parts: Split, cfg: RunConfig) -> dict[str, float]:
     ev = cfg.evaluation
     exclude = parts.valid.binary if ev.filter_seen and parts.valid is not None else None
     metrics = evaluate(

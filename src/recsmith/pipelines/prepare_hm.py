@@ -1,5 +1,9 @@
 """The H&M preparation, out of core: ``recsmith data prepare hm --raw DIR --out DIR``.
 
+The ``hm`` source names it as its preparer (:func:`recsmith.data.sources.base.register_source`), so
+:func:`recsmith.pipelines.prepare.prepare_dataset` (the CLI and library callers alike) runs it for
+``data.source: hm``.
+
 Reads the Kaggle files (``transactions_train.csv``; ``articles.csv`` and ``customers.csv`` when
 present) and writes a prepared dataset (loadable with :meth:`recsmith.data.dataset.Dataset.load`)
 with its feature store in ``features/`` (:mod:`recsmith.features.store`). The transactions are
@@ -41,7 +45,7 @@ import polars as pl
 import pyarrow as pa
 
 from recsmith import __version__
-from recsmith.config import RunConfig
+from recsmith.data.config import DataConfig
 from recsmith.data.dataset import FORMAT_VERSION, MANIFEST
 from recsmith.data.idmap import IdMap
 from recsmith.data.schema import INTERNAL_SCHEMA, Columns
@@ -59,6 +63,7 @@ from recsmith.data.sources.hm import (
 )
 from recsmith.errors import ConfigError, RecsmithError
 from recsmith.features.arrays import ParquetAppender
+from recsmith.features.config import FeatureConfig
 from recsmith.features.engine import InputHash, duckdb_connection, prefetch
 from recsmith.features.store import DAY, FEATURES_DIR, FeatureWriter, SplitBounds
 from recsmith.features.time import whole_user_batches
@@ -71,11 +76,16 @@ _DAY_SHIFT = 1 << 32  # first-appearance key: day * 2^32 + line
 _SEEDS = (0x5EED_0001, 0x5EED_0002)  # two independent hashes of customer ids
 
 
-def prepare_hm(path: str | Path, out: str | Path, cfg: RunConfig, *, overwrite: bool = False) -> dict[str, Any]:
-    """Prepare the H&M files in ``path`` into ``out`` (see the module docstring); return the manifest."""
-    _check_supported(cfg)
-    policy = check_policy(cfg.data.on_bad_rows)
-    fcfg = cfg.features
+def prepare_hm(
+    data: DataConfig, features: FeatureConfig, out: str | Path, *, overwrite: bool = False
+) -> dict[str, Any]:
+    """Prepare the H&M files in ``data.path`` into ``out`` (see the module docstring); return the manifest."""
+    _check_supported(data)
+    if data.path is None:
+        raise ConfigError("data.path: the hm source reads a directory of the Kaggle CSV files (--raw DIR)")
+    path = data.path
+    policy = check_policy(data.on_bad_rows)
+    fcfg = features
     root = directory(path, "H&M")
     tx_file = require_file(root / TRANSACTIONS, f"H&M transactions ({TRANSACTIONS})")
     article_file, customer_file = root / ARTICLES, root / CUSTOMERS
@@ -162,7 +172,7 @@ def prepare_hm(path: str | Path, out: str | Path, cfg: RunConfig, *, overwrite: 
             protocol = _protocol(bounds)
             if writer is not None:
                 writer.finish(inputs, extra={"engine": fcfg.engine.model_dump()})
-            manifest = _dataset_manifest(cfg, root, files, inputs, bad, n_raw, user_map, item_map, items_side,
+            manifest = _dataset_manifest(data, root, files, inputs, bad, n_raw, user_map, item_map, items_side,
                                          users_side, protocol, timings, features=writer is not None)  # fmt: skip
             (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, default=str))
         finally:
@@ -170,8 +180,7 @@ def prepare_hm(path: str | Path, out: str | Path, cfg: RunConfig, *, overwrite: 
     return manifest
 
 
-def _check_supported(cfg: RunConfig) -> None:
-    d = cfg.data
+def _check_supported(d: DataConfig) -> None:
     unsupported = []
     if d.rating_threshold is not None:
         unsupported.append("data.rating_threshold")
@@ -335,7 +344,7 @@ def _protocol(bounds: SplitBounds) -> dict[str, Any]:
 
 
 def _dataset_manifest(
-    cfg: RunConfig, root: Path, files: list[Path], inputs: dict[str, Any], bad: dict[str, int], n: int,
+    data: DataConfig, root: Path, files: list[Path], inputs: dict[str, Any], bad: dict[str, int], n: int,
     user_map: IdMap, item_map: IdMap, items: pl.DataFrame | None, users: pl.DataFrame | None,
     protocol: dict[str, Any], timings: dict[str, float], *, features: bool,
 ) -> dict[str, Any]:  # fmt: skip
@@ -346,7 +355,7 @@ def _dataset_manifest(
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "recsmith_version": __version__,
         "source": {**source_meta("hm", root, files, {}), "sha256": inputs.get("sha256")},
-        "preparation": cfg.data.model_dump(mode="json", exclude={"path", "options", "source"}),
+        "preparation": data.model_dump(mode="json", exclude={"path", "options", "source"}),
         "steps": {"raw_interactions": n, "after_dedupe": n, "after_k_core": n, "k_core_rounds": 0},
         "bad_rows": bad,
         "explicit": False,

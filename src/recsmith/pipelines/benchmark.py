@@ -21,34 +21,22 @@ Once every model is scored, the test lists get beyond-accuracy metrics, every me
 confidence interval, and every model a paired comparison with ``evaluation.baseline`` (see
 :mod:`recsmith.evaluation.analysis` and docs/evaluation.md).
 
-The run directory (written atomically)::
+The run directory is written atomically, in the layout of :mod:`recsmith.runs.layout`; its
+``leaderboard.json`` holds per model::
 
-    RUN/
-      leaderboard.json   {"<model>": {"valid": {...}, "test": {...}, "fit_seconds": ..., "params": {...},
-                                       "tuning": [...], "eval_seconds": ...,
-                                       "beyond": {...}, "ci": {...}, "vs_baseline": {...}}}
-      leaderboard.md     the same as Markdown tables, with the protocol
-      run.json           dataset, split sizes, config, versions, timings
-      config.yaml        the resolved run config
-      dataset/           id maps and item table (so `recsmith recommend --run` is self-contained)
-      models/<name>/     each test-time model, saved without pickle (+ metrics.jsonl, the
-                         per-epoch training log, for models trained by the Trainer)
-      eval/, split/      per-user test metrics and top-K lists of every model, and the split
-                         (see :mod:`recsmith.evaluation.store`): what `recsmith report` reads
+    {"valid": {...}, "test": {...}, "fit_seconds": ..., "params": {...}, "tuning": [...],
+     "eval_seconds": ..., "total_seconds": ..., "beyond": {...}, "ci": {...}, "vs_baseline": {...}}
 """
 
 from __future__ import annotations
 
 import json
-import platform
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from recsmith import __version__
-from recsmith.config import RunConfig, dump_config, split_alias
+from recsmith.config import RunConfig
 from recsmith.data.dataset import Dataset
 from recsmith.data.interactions import Interactions
 from recsmith.data.side import SideData
@@ -56,7 +44,10 @@ from recsmith.data.splits import Split, split
 from recsmith.evaluation import evaluate
 from recsmith.evaluation.analysis import EvalContext, ModelEval, analyse, cold_item_metrics
 from recsmith.evaluation.store import save_evaluations
-from recsmith.models.registry import create_model, get_model_class
+from recsmith.models.base import Recommender
+from recsmith.models.registry import get_model_class
+from recsmith.pipelines.builder import build_model, registered_name, side_data, with_run_seed
+from recsmith.runs.layout import LEADERBOARD, model_dir, write_json, write_run_record
 from recsmith.utils.atomic import atomic_dir
 from recsmith.utils.logging import log
 
@@ -101,17 +92,17 @@ def run_benchmark(
 ) -> dict[str, dict[str, Any]]:
     """Split ``dataset``, train and evaluate ``models``, write the run directory; return the leaderboard."""
     for name in models:  # fail on a typo before any training
-        get_model_class(registered_name(name, cfg))
+        get_model_class(registered_name(cfg, name))
     parts = split(dataset.interactions, cfg.split)
     log(f"split {cfg.split.method}: {parts.summary()}")
-    side = SideData.from_dataset(dataset, dataset_path if dataset_path and Path(dataset_path).is_dir() else None)
+    side = side_data(dataset, dataset_path)
     results: dict[str, ModelResult] = {}
     with atomic_dir(out, overwrite=overwrite) as tmp:
         for name in models:
             result, model = evaluate_model(name, parts, cfg, side)
             results[name] = result
-            model.save(tmp / "models" / name)
-            _write_history(tmp / "models" / name, model)
+            model.save(model_dir(tmp, name))
+            _write_history(model_dir(tmp, name), model)
             select = cfg.evaluation.select_metric
             log(
                 f"{name}: valid {select}={result.valid.get(select, float('nan')):.4f} "
@@ -163,7 +154,7 @@ def evaluate_model(name: str, parts: Split, cfg: RunConfig, side: SideData | Non
     """Select ``name``'s hyperparameters on validation, refit on train+valid, score on test."""
     started = time.perf_counter()
     ev = cfg.evaluation
-    grid = [_with_seed(name, params, cfg.seed) for params in cfg.model_grid(name)]
+    grid = [with_run_seed(cfg, name, params) for params in cfg.model_grid(name)]
     tuning: list[dict[str, Any]] = []
     best_params, best_valid, best_epochs = grid[0], {}, None
     if parts.valid is not None and len(parts.valid):
@@ -216,54 +207,26 @@ def fit_model(
     *,
     valid: Interactions | None = None,
     epochs: int | None = None,
-) -> tuple[Any, int | None]:
+) -> tuple[Recommender, int | None]:
     """Fit one model; returns it and, for a torch model that early-stopped on ``valid``, its best epoch.
 
     Torch models train under the run's ``train`` section with their overrides; ``epochs`` fixes the
     epoch count and turns early stopping off (the refit on train + validation).
     """
-    from recsmith.models.torch_base import TorchRecommender
-
-    model = create_model(registered_name(name, params), _without_alias(params)).with_side_data(side)
-    if not isinstance(model, TorchRecommender):
-        return model.fit(train), None
-    from recsmith.training.config import TrainConfig
+    built = build_model(cfg, name, params, side=side)
+    if built.train_config is None:
+        return built.model.fit(train), None
     from recsmith.training.trainer import Trainer
-    from recsmith.utils.dicts import deep_merge
 
-    train_cfg = model.train_config(cfg.train)
-    if train_cfg.seed is None:
-        train_cfg = train_cfg.model_copy(update={"seed": cfg.seed})
-    if epochs is not None:
-        train_cfg = TrainConfig.model_validate(
-            deep_merge(train_cfg.model_dump(), {"epochs": epochs, "early_stopping": {"enabled": False}})
-        )
-    train_cfg = train_cfg.model_copy(update={"checkpoint": train_cfg.checkpoint.model_copy(update={"enabled": False})})
-    result = Trainer(train_cfg).fit(model, train, valid)
-    return model, result.best_epoch if valid is not None and len(valid) else None
+    train_cfg = built.train_config if epochs is None else built.train_config.with_fixed_epochs(epochs)
+    result = Trainer(train_cfg.in_memory()).fit(built.model, train, valid)
+    return built.model, result.best_epoch if valid is not None and len(valid) else None
 
 
 def _evaluate(model: Any, target: Interactions, cfg: RunConfig) -> dict[str, float]:
     ev = cfg.evaluation
     metrics = evaluate(model, target, ks=ev.ks, filter_seen=ev.filter_seen, batch_size=ev.batch_size)
     return {k: float(v) for k, v in metrics.items()}
-
-
-def registered_name(name: str, source: "RunConfig | dict[str, Any]") -> str:
-    """The registered model behind leaderboard entry ``name`` (itself, unless its params alias another)."""
-    params = source.model_params(name) if isinstance(source, RunConfig) else source
-    return split_alias(name, params)[0]
-
-
-def _without_alias(params: dict[str, Any]) -> dict[str, Any]:
-    return split_alias("", params)[1]
-
-
-def _with_seed(name: str, params: dict[str, Any], seed: int) -> dict[str, Any]:
-    """Models that take a seed get the run's seed unless their params set one."""
-    if "seed" in get_model_class(registered_name(name, params)).Config.model_fields and "seed" not in params:
-        return {**params, "seed": seed}
-    return params
 
 
 def _write_run(
@@ -274,28 +237,11 @@ def _write_run(
     parts: Split,
     board: dict[str, Any],
 ) -> None:
-    (tmp / "leaderboard.json").write_text(json.dumps(board, indent=2))
+    write_json(tmp, LEADERBOARD, board)
     (tmp / "leaderboard.md").write_text(leaderboard_markdown(board, cfg, dataset.manifest.get("name", "dataset")))
-    (tmp / "config.yaml").write_text(dump_config(cfg))
-    info = {
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "recsmith_version": __version__,
-        "python": platform.python_version(),
-        "dataset": {
-            "path": str(Path(dataset_path).resolve()) if dataset_path else None,
-            "name": dataset.manifest.get("name"),
-            "counts": dataset.manifest.get("counts"),
-        },
-        "split": parts.summary(),
-        "models": list(board),
-    }
-    (tmp / "run.json").write_text(json.dumps(info, indent=2))
-    data_dir = tmp / "dataset"
-    data_dir.mkdir()
-    dataset.user_map.save(data_dir / "user_ids.parquet")
-    dataset.item_map.save(data_dir / "item_ids.parquet")
-    if dataset.items is not None:
-        dataset.items.write_parquet(data_dir / "items.parquet")
+    write_run_record(
+        tmp, kind="benchmark", dataset=dataset, dataset_path=dataset_path, cfg=cfg, parts=parts, models=list(board)
+    )
 
 
 def leaderboard_markdown(board: dict[str, Any], cfg: RunConfig, dataset_name: str) -> str:

@@ -9,13 +9,17 @@ from pydantic import Field, ValidationInfo, field_validator
 
 from recsmith.data.interactions import Interactions
 from recsmith.errors import ConfigError, RecsmithError
+from recsmith.models.abilities import ItemSimilarity
 from recsmith.models.base import ModelConfig, Recommender
 from recsmith.models.content import normalise_rows
 from recsmith.models.registry import create_model, get_model_class, register
+from recsmith.models.torch_base import TorchRecommender
+from recsmith.training.config import check_train_overrides, split_train_overrides
+from recsmith.training.fit import fit_model
 
 
 @register("hybrid")
-class Hybrid(Recommender):
+class Hybrid(ItemSimilarity, Recommender):
     """A per-user, per-item blend of a content model and a collaborative model.
 
     Both parts are fitted on the same interactions (the content part also reads the side data).
@@ -33,7 +37,8 @@ class Hybrid(Recommender):
     scored by content alone for everyone -- collaborative models know nothing about it.
 
     ``similar_items`` uses the collaborative part for items with at least ``item_full_weight_after``
-    interactions and the content part for the others (or whichever part has item similarities).
+    interactions and the content part for the others (or whichever part has the ``item_similarity``
+    ability; every content model has it).
 
     A collaborative torch model is trained with its own ``train`` overrides on top of the default
     training settings (the hybrid is fitted as one model, so the run's ``train`` section and early
@@ -79,7 +84,11 @@ class Hybrid(Recommender):
             name = info.data.get(info.field_name.removesuffix("_params"))
             if name is not None:  # None: the model name itself was invalid, already reported
                 try:
-                    create_model(name, params)
+                    hyper, train = split_train_overrides(params)
+                    if train and not issubclass(get_model_class(name), TorchRecommender):
+                        raise ConfigError(f"{name!r} is not trained by the Trainer: it takes no train overrides")
+                    create_model(name, hyper)
+                    check_train_overrides(train, [info.field_name])
                 except ConfigError as err:
                     raise ValueError(str(err).replace("\n", "; ")) from None
             return params
@@ -91,12 +100,16 @@ class Hybrid(Recommender):
 
     def _make_parts(self) -> tuple[Recommender, Recommender]:
         cfg = self.config
-        return create_model(cfg.content, cfg.content_params), create_model(cfg.collaborative, cfg.collaborative_params)
+        return (
+            create_model(cfg.content, split_train_overrides(cfg.content_params)[0]),
+            create_model(cfg.collaborative, split_train_overrides(cfg.collaborative_params)[0]),
+        )
 
     def _fit(self, interactions: Interactions) -> None:
+        cfg = self.config
         content, collaborative = self._make_parts()
-        self.content = content.with_side_data(self.side).fit(interactions)
-        self.collaborative = collaborative.with_side_data(self.side).fit(interactions)
+        self.content = _fit_part(content.with_side_data(self.side), interactions, cfg.content_params)
+        self.collaborative = _fit_part(collaborative.with_side_data(self.side), interactions, cfg.collaborative_params)
 
     # ------------------------------------------------------------------ weights
     def user_weights(self, users: np.ndarray) -> np.ndarray:
@@ -114,8 +127,8 @@ class Hybrid(Recommender):
     # ------------------------------------------------------------------ scoring
     def _score(self, users: np.ndarray) -> np.ndarray:
         method = self.config.normalise
-        collab = normalise_rows(self.collaborative._score(users), method)
-        content = normalise_rows(self.content._score(users), method)
+        collab = normalise_rows(self.collaborative.scores(users), method)
+        content = normalise_rows(self.content.scores(users), method)
         w = (self.user_weights(users)[:, None] * self.item_weights()[None, :]).astype(np.float32)
         with np.errstate(invalid="ignore"):  # -inf * 0 in the branch np.where does not pick
             mixed = w * collab + (1.0 - w) * content
@@ -150,9 +163,15 @@ class Hybrid(Recommender):
         self.content, self.collaborative = parts
 
 
+def _fit_part(part: Recommender, interactions: Interactions, params: dict[str, Any]) -> Recommender:
+    """A part fitted on the hybrid's interactions: a torch part through the Trainer, with the
+    ``train`` overrides among its parameters over its own training defaults."""
+    return fit_model(part, interactions, train_config=split_train_overrides(params)[1] or None)
+
+
 def _similarity(first: Recommender, second: Recommender, items: np.ndarray) -> np.ndarray:
     """``first``'s item similarities, or ``second``'s when ``first`` has none."""
-    try:
-        return np.asarray(first._item_similarity(items), dtype=np.float32)
-    except RecsmithError:
-        return np.asarray(second._item_similarity(items), dtype=np.float32)
+    for part in (first, second):
+        if isinstance(part, ItemSimilarity):
+            return part.item_similarity(items)
+    raise RecsmithError(f"hybrid: neither {first.name!r} nor {second.name!r} has the item_similarity ability")
