@@ -173,20 +173,22 @@ class HistoryTables:
         params: AggregateParams,
         *,
         cutoff: int | None = None,
+        now: int | None = None,
         item_groups: dict[str, pl.DataFrame] | None = None,
     ) -> "HistoryTables":
         """Aggregate ``history`` (rows before ``cutoff`` only) for the features ``names``.
 
+        ``now``: the reference time (default: ``cutoff``, else one second after the last row).
         ``item_groups``: ``column -> (item, code)`` from :func:`item_group_codes` for each column in
         ``params.groups`` (needed when a group feature is asked for).
         """
         lazy = history.lazy()
         if cutoff is not None:
             lazy = lazy.filter(pl.col(T) < cutoff)
-        if cutoff is None:
+        if now is None and cutoff is None:
             last = lazy.select(pl.col(T).max()).collect(engine="streaming").item()
             now = int(last) + 1 if last is not None else 0
-        else:
+        elif now is None:
             now = int(cutoff)
         wanted = set(names)
         user = _collect(_user_aggregates(lazy, now, params, wanted))
@@ -201,6 +203,14 @@ class HistoryTables:
                 tables.item_groups[column] = codes
                 tables.groups[column], tables.group_counts[column] = _group_aggregates(lazy, codes, params)
         return tables
+
+    def for_histories(self, history: pl.DataFrame, params: AggregateParams) -> "HistoryTables":
+        """The user, user x item and group-share tables of other histories (e.g. a user's history
+        plus events that arrived after these tables were computed, or anonymous sessions), at this
+        table's "now", beside this table's item tables (item features stay those of the whole data)."""
+        own = HistoryTables.compute(history.lazy(), self.names, params, now=self.now, item_groups=self.item_groups)
+        own.item, own.group_counts = self.item, self.group_counts
+        return own
 
     # ------------------------------------------------------------------ joining
     def join(self, candidates: pl.DataFrame) -> pl.DataFrame:

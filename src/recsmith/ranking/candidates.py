@@ -55,7 +55,7 @@ def candidates(
             masked = scores.copy()
             ex = exclude.tocoo()
             masked[ex.row, ex.col] = -np.inf
-        top = source.propose(users, masked, source.spec.n)
+        top = source.propose(users, masked, source.spec.n, ctx)
         if proposals is not None:
             proposals[source.name] = top
         rows = np.repeat(np.arange(len(users)), top.shape[1])

@@ -33,6 +33,7 @@ from typing import Annotated, Any, Self
 
 import numpy as np
 import polars as pl
+import scipy.sparse as sp
 from pydantic import Field, field_validator
 
 from recsmith.config import SplitConfig
@@ -56,6 +57,7 @@ from recsmith.features.aggregates import (
 )
 from recsmith.models.base import ModelConfig, Recommender
 from recsmith.models.registry import register
+from recsmith.models.sessions import SessionRecommender, Sessions, session_lists, session_users
 from recsmith.ranking import config as C
 from recsmith.ranking.candidates import candidates, feature_names, recall_report
 from recsmith.ranking.rankers import LightGBMRanker, Ranker, RankingData
@@ -69,8 +71,14 @@ _DEFAULT_SOURCES = {"itemknn": {"kind": "model", "model": "itemknn"}, "popular":
 
 
 @register("two_stage")
-class TwoStage(Recommender):
-    """Two-stage recommendation; see the module docstring."""
+class TwoStage(Recommender, SessionRecommender):
+    """Two-stage recommendation; see the module docstring.
+
+    It has the ``sessions`` ability: any history (a user's training history plus new events, an
+    anonymous session) is scored by the same pipeline, with the user and user x item features
+    computed from that history at request time (item features stay those of the fitted data), so
+    the service re-ranks with what it knows about the user now.
+    """
 
     uses_side_data = True
 
@@ -121,6 +129,8 @@ class TwoStage(Recommender):
         self.ranker: Ranker | None = None
         self.tables: HistoryTables | None = None
         self.histories: Histories | None = None
+        #: price of each history entry (aligned with ``histories.items``) when price features are used
+        self.history_prices: np.ndarray | None = None
         self.now = 0
         self.report: dict[str, Any] = {}
         self._fallback: np.ndarray | None = None
@@ -181,6 +191,8 @@ class TwoStage(Recommender):
             FitData(interactions, self.side, Context(self.histories, self.now), cfg.seed, epochs=epochs)
         )
         self.tables = self._tables(interactions)
+        if self._needs_price():
+            self.history_prices = _history_prices(self._with_price(interactions.frame))
         self._fallback = _fallback_scores(self._popularity)
         report["ranker"] = {"rows": len(data.users), "users": len(np.unique(data.users)), "features": data.names}
         report["epochs"] = epochs
@@ -213,10 +225,11 @@ class TwoStage(Recommender):
             out.append(source)
         return out
 
+    def _with_price(self, frame: pl.DataFrame) -> pl.DataFrame:
+        return attach_interaction_columns(frame, self.side.feature_store, [PRICE]) if self._needs_price() else frame
+
     def _tables(self, interactions: Interactions) -> HistoryTables:
-        frame = interactions.frame
-        if self._needs_price():
-            frame = attach_interaction_columns(frame, self.side.feature_store, [PRICE])
+        frame = self._with_price(interactions.frame)
         groups = {c: item_group_codes(self.side.items, c) for c in self.config.aggregates.groups} if self.side else {}
         return HistoryTables.compute(frame.lazy(), self.config.features, self.config.aggregates, item_groups=groups)
 
@@ -289,21 +302,95 @@ class TwoStage(Recommender):
         step = self.config.candidates.batch_users
         for start in range(0, len(users), step):
             batch = np.asarray(users[start : start + step], dtype=np.int64)
-            cands = self._candidates(batch)
-            if len(cands) == 0:
-                continue
-            data = self._ranking_data(cands, self.tables, self.sources, self.histories)
-            scores = np.maximum(self.ranker.predict(data), FALLBACK + 2.0)
-            position = {int(u): i for i, u in enumerate(batch)}
-            rows = np.array([position[int(u)] for u in data.users], dtype=np.int64) + start
-            out[rows, data.items] = scores
+            self._rank_into(out[start : start + len(batch)], batch, Context(self.histories, self.now), self.tables)
         return out
 
-    def _candidates(self, users: np.ndarray) -> pl.DataFrame:
+    def _rank_into(self, out: np.ndarray, rows: np.ndarray, ctx: Context, tables: HistoryTables) -> None:
+        """Write the ranker's scores of the candidates of ``rows`` (user ids, or session rows of
+        ``ctx``) into ``out`` (one row each, pre-filled with the fallback)."""
+        cands = self._candidates(rows, ctx)
+        if len(cands) == 0:
+            return
+        data = self._ranking_data(cands, tables, self.sources, ctx.histories)
+        scores = np.maximum(self.ranker.predict(data), FALLBACK + 2.0)
+        position = np.full(int(rows.max()) + 1, -1, dtype=np.int64)
+        position[rows] = np.arange(len(rows))
+        out[position[data.users], data.items] = scores
+
+    def _candidates(self, rows: np.ndarray, ctx: Context | None = None) -> pl.DataFrame:
         cfg = self.config.candidates
-        exclude = self._seen[users] if cfg.filter_seen else None
-        ctx = Context(self.histories, self.now)
-        return candidates(self.sources, users, ctx, exclude=exclude, max_per_user=cfg.max_per_user)
+        ctx = ctx or Context(self.histories, self.now)
+        exclude = None
+        if cfg.filter_seen:
+            exclude = self._seen[rows] if ctx.real_users is None else _session_rows(ctx.histories, rows)
+        return candidates(self.sources, rows, ctx, exclude=exclude, max_per_user=cfg.max_per_user)
+
+    # ------------------------------------------------------------------ the sessions ability
+    def training_history(self, user: int) -> np.ndarray:
+        self._check_fitted()
+        return np.array(self.histories.of(int(self._checked_users([user])[0])), dtype=np.int64)
+
+    def session_scores(
+        self, sessions: Sessions, *, users: Any = None, timestamps: list[list[int]] | None = None
+    ) -> np.ndarray:
+        """Scores after arbitrary histories: a known user's training items keep their times (and
+        prices); other items happened "now" (the end of the fitted data), or at ``timestamps``."""
+        self._check_fitted()
+        lists = session_lists(sessions, self.n_items)
+        real = session_users(users, len(lists))
+        self._checked_users(real[real >= 0])
+        frame = self._session_frame(lists, real, timestamps)
+        histories = Histories.from_interactions(Interactions(frame, len(lists), self.n_items))
+        ctx = Context(histories, self.now, real_users=real, trained=self.histories)
+        tables = self.tables.for_histories(frame, self.config.aggregates)
+        out = np.repeat(self._fallback[None, :], len(lists), axis=0)
+        if lists:
+            self._rank_into(out, np.arange(len(lists)), ctx, tables)
+        return out
+
+    def _session_frame(
+        self, lists: list[np.ndarray], real: np.ndarray, timestamps: list[list[int]] | None
+    ) -> pl.DataFrame:
+        """The sessions as interactions (``user`` = session row), with times and prices."""
+        rows, items, times, prices = [], [], [], []
+        item_price = self._item_prices()
+        for i, (items_i, user) in enumerate(zip(lists, real)):
+            ts = np.full(len(items_i), self.now, dtype=np.int64)
+            price = item_price[items_i] if item_price is not None else None
+            if timestamps is not None:
+                ts = np.asarray(timestamps[i], dtype=np.int64)
+            elif user >= 0:  # the training prefix keeps its own times and prices
+                a, b = self.histories.offsets[user], self.histories.offsets[user + 1]
+                known = min(int(b - a), len(items_i))
+                if np.array_equal(items_i[:known], self.histories.items[a : a + known]):
+                    ts[:known] = self.histories.timestamps[a : a + known]
+                    if price is not None and self.history_prices is not None:
+                        price[:known] = self.history_prices[a : a + known]
+            rows.append(np.full(len(items_i), i, dtype=np.int64))
+            items.append(items_i)
+            times.append(ts)
+            prices.append(price if price is not None else np.zeros(0))
+        frame = {
+            Columns.User: np.concatenate(rows) if rows else np.zeros(0, np.int64),
+            Columns.Item: np.concatenate(items) if items else np.zeros(0, np.int64),
+            Columns.Timestamp: np.concatenate(times) if times else np.zeros(0, np.int64),
+            Columns.Weight: np.ones(sum(len(x) for x in items), dtype=np.float32),
+        }
+        if item_price is not None:
+            frame[PRICE] = np.concatenate(prices).astype(np.float32) if prices else np.zeros(0, np.float32)
+        return pl.DataFrame(frame).with_columns(
+            pl.col(Columns.User).cast(pl.Int32), pl.col(Columns.Item).cast(pl.Int32)
+        )
+
+    def _item_prices(self) -> np.ndarray | None:
+        """Each item's mean price in the fitted data (NaN where unknown), for items in new events."""
+        if not self._needs_price():
+            return None
+        item = self.tables.item
+        out = np.full(self.n_items, np.nan, dtype=np.float32)
+        if "_item_price" in item.columns:
+            out[item[Columns.Item].to_numpy()] = item["_item_price"].to_numpy()
+        return out
 
     def candidate_recall(self, truth: Interactions, users: np.ndarray | None = None) -> dict[str, dict[str, float]]:
         """Candidate recall of each source and of the union against ``truth`` (e.g. the test part):
@@ -354,6 +441,8 @@ class TwoStage(Recommender):
         state: dict[str, np.ndarray] = {"now": np.asarray(self.now, dtype=np.int64)}
         h = self.histories
         state.update({"histories.offsets": h.offsets, "histories.items": h.items, "histories.timestamps": h.timestamps})
+        if self.history_prices is not None:
+            state["histories.prices"] = self.history_prices
         for source in self.sources:
             state.update({f"source.{source.name}.{k}": v for k, v in source.state().items()})
         state.update({f"ranker.{k}": v for k, v in self.ranker.state().items()})
@@ -366,6 +455,7 @@ class TwoStage(Recommender):
         self.histories = Histories(
             state["histories.offsets"], state["histories.items"], state["histories.timestamps"], self.n_items
         )
+        self.history_prices = state.get("histories.prices")
         self.sources = []
         for name, spec in self.config.sources.items():
             source = make_source(name, spec)
@@ -396,6 +486,23 @@ def _fallback_scores(popularity: np.ndarray) -> np.ndarray:
     pop = popularity.astype(np.float64)
     share = pop / pop.max() if pop.size and pop.max() > 0 else np.zeros_like(pop)
     return (FALLBACK + share).astype(np.float32)
+
+
+def _session_rows(histories: Histories, rows: np.ndarray) -> sp.csr_matrix:
+    """``(len(rows), n_items)`` 0/1 rows of the items in each session."""
+    lengths = histories.lengths[rows]
+    starts = histories.offsets[rows]
+    pos = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths) + np.repeat(starts, lengths)
+    r = np.repeat(np.arange(len(rows)), lengths)
+    m = sp.csr_matrix((np.ones(len(pos)), (r, histories.items[pos])), shape=(len(rows), histories.n_items))
+    m.data[:] = 1.0
+    return m
+
+
+def _history_prices(frame: pl.DataFrame) -> np.ndarray:
+    """The ``price`` column in the order of :meth:`Histories.from_interactions` (user, time, row)."""
+    order = frame.with_row_index("_row").sort([Columns.User, Columns.Timestamp, "_row"])
+    return order[PRICE].to_numpy().astype(np.float32)
 
 
 def _sample(cands: pl.DataFrame, negatives: int | None, rng: np.random.Generator) -> pl.DataFrame:

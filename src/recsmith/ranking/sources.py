@@ -41,9 +41,10 @@ from recsmith.data.schema import Columns
 from recsmith.data.side import SideData
 from recsmith.errors import ConfigError
 from recsmith.features.aggregates import DAY, item_group_codes
-from recsmith.models.abilities import Embeddings
+from recsmith.models.abilities import Embeddings, ItemItemScoring
 from recsmith.models.base import Recommender, top_k
 from recsmith.models.registry import create_model, get_model_class
+from recsmith.models.sessions import SessionRecommender
 from recsmith.ranking import config as C
 from recsmith.training.config import split_train_overrides
 
@@ -52,10 +53,18 @@ _LN2 = float(np.log(2.0))
 
 @dataclass
 class Context:
-    """What sources score from: every user's chronological history and the reference time."""
+    """What sources score from: chronological histories and the reference time.
+
+    For the fitted data, rows of ``histories`` are user ids and ``real_users`` is None. For
+    arbitrary histories (a user's training history plus new events, anonymous sessions) rows are
+    sessions, ``real_users`` the user of each (``-1``: anonymous) and ``trained`` the histories the
+    model was fitted on (what a model source's own scores already know).
+    """
 
     histories: Histories
     now: int
+    real_users: np.ndarray | None = None
+    trained: Histories | None = None
 
 
 @dataclass
@@ -87,7 +96,7 @@ class Source(ABC):
     def scores(self, users: np.ndarray, ctx: Context) -> np.ndarray:
         """``(len(users), n_items)`` float32, higher is better, ``-inf``: never proposed; a fresh array."""
 
-    def propose(self, users: np.ndarray, scores: np.ndarray, n: int) -> np.ndarray:
+    def propose(self, users: np.ndarray, scores: np.ndarray, n: int, ctx: Context) -> np.ndarray:
         """``(len(users), n)`` int64 item ids, best first, ``-1`` padded: the top-n of ``scores``
         (already masked with ``-inf`` where the caller excludes items)."""
         items, top = top_k(scores, n)
@@ -131,7 +140,32 @@ class ModelSource(Source):
         self.model, self.best_epoch = fitted.model, fitted.best_epoch
 
     def scores(self, users: np.ndarray, ctx: Context) -> np.ndarray:
-        return self.model.scores(users)  # a fresh array: callers may mask it in place
+        if ctx.real_users is None:
+            return self.model.scores(users)  # a fresh array: callers may mask it in place
+        return np.stack([self._history_scores(ctx, int(row)) for row in users]) if len(users) else _empty(self.model)
+
+    def _history_scores(self, ctx: Context, row: int) -> np.ndarray:
+        """Scores after session ``row``: through the model's ``sessions`` or ``item_item`` ability
+        (new items count), else the user's trained scores (an anonymous session gets none)."""
+        model, real, history = self.model, int(ctx.real_users[row]), ctx.histories.of(row)
+        trained = ctx.trained.of(real) if real >= 0 else history[:0]
+        extends = len(history) >= len(trained) and np.array_equal(history[: len(trained)], trained)
+        added = history[len(trained) :] if extends else history
+        if real >= 0 and extends and added.size == 0:
+            return model.scores([real])[0]
+        if isinstance(model, SessionRecommender):
+            return model.session_scores([history], users=[real])[0]
+        if isinstance(model, ItemItemScoring):
+            items = np.unique(added)
+            row_matrix = sp.csr_matrix(
+                (np.ones(items.size, np.float32), (np.zeros(items.size, np.int64), items)), shape=(1, model.n_items)
+            )
+            if real >= 0 and extends:
+                row_matrix = row_matrix.maximum(model.history_rows([real]))
+            return np.asarray(model.score_history_rows(row_matrix), dtype=np.float32).ravel()
+        if real >= 0:
+            return model.scores([real])[0]
+        return _empty(model)[0]
 
     def state(self) -> dict[str, np.ndarray]:
         return {k: np.asarray(v) for k, v in self.model._state().items()}
@@ -177,7 +211,9 @@ class AnnSource(ModelSource):
             index.hnsw.efSearch = self.spec.ef_search
         self.index = index
 
-    def propose(self, users: np.ndarray, scores: np.ndarray, n: int) -> np.ndarray:
+    def propose(self, users: np.ndarray, scores: np.ndarray, n: int, ctx: Context) -> np.ndarray:
+        if ctx.real_users is not None:  # sessions have no trained user vector to search with
+            return super().propose(users, scores, n, ctx)
         excluded = int((~np.isfinite(scores)).sum(axis=1).max()) if scores.size else 0
         k = min(n + excluded, self.model.n_items)
         queries = np.ascontiguousarray(self.model.user_embeddings(users), dtype=np.float32)
@@ -356,6 +392,10 @@ def recency_matrix(histories: Histories, users: np.ndarray, last: int) -> sp.csr
     return sp.csr_matrix(
         (weights[cols], (rows, window[rows, cols])), shape=(len(users), histories.n_items), dtype=np.float64
     )
+
+
+def _empty(model: Recommender) -> np.ndarray:
+    return np.full((1, model.n_items), -np.inf, dtype=np.float32)
 
 
 def _history_rows(histories: Histories, users: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

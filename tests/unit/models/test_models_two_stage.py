@@ -21,7 +21,7 @@ _SOURCES = {
 
 class TestTwoStage(RecommenderContract):
     name = "two_stage"
-    abilities = frozenset()  # its abilities depend on its sources: none is declared
+    abilities = frozenset({"sessions"})  # any history is scored by the whole pipeline (serving)
     params = {
         "sources": _SOURCES,
         "candidates": {"filter_seen": False},

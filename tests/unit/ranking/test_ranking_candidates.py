@@ -92,4 +92,4 @@ def test_transaction_sources() -> None:
     pop = make_source("pop", PopularSpec(n=5, half_life_days=None))
     pop.fit(data)
     np.testing.assert_array_equal(pop.scores(np.array([1]), ctx)[0, :3], [2.0, 1.0, 1.0])
-    assert pop.propose(np.array([1]), pop.scores(np.array([1]), ctx), 5).tolist() == [[0, 1, 2, -1, -1]]
+    assert pop.propose(np.array([1]), pop.scores(np.array([1]), ctx), 5, ctx).tolist() == [[0, 1, 2, -1, -1]]
