@@ -36,7 +36,7 @@ import polars as pl
 import scipy.sparse as sp
 from pydantic import Field, field_validator
 
-from recsmith.config import SplitConfig
+from recsmith.data.config import SplitConfig
 from recsmith.data.histories import Histories
 from recsmith.data.interactions import Interactions
 from recsmith.data.schema import Columns
