@@ -87,6 +87,9 @@ class Ranker(ABC):
     def load_state(self, state: dict[str, np.ndarray]) -> None: ...
 
 
+_THREADED_ROWS = 20_000  # predictions on fewer rows run on one thread
+
+
 class LightGBMRanker(Ranker):
     def __init__(self, spec: Any, threads: int | None = None) -> None:
         self.spec = spec
