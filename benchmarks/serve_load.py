@@ -209,12 +209,15 @@ async def fixed_rate(
         delay = scheduled - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
-        conn = idle.pop() if idle else await Conn.open(port)
-        if time.perf_counter() - conn.last_used > 2.0:  # the server closes keep-alive connections idle 5 s
-            conn.close()
-            conn = await Conn.open(port)
+        conn = None
         sent = time.perf_counter()
         try:
+            # opening a connection can fail too (an overloaded server's full accept queue): an error, not a crash
+            conn = idle.pop() if idle else await asyncio.wait_for(Conn.open(port), TIMEOUT_S)
+            if time.perf_counter() - conn.last_used > 2.0:  # the server closes keep-alive connections idle 5 s
+                conn.close()
+                conn = await asyncio.wait_for(Conn.open(port), TIMEOUT_S)
+            sent = time.perf_counter()
             status, body = await asyncio.wait_for(
                 conn.request("GET", f"/v1/users/{users[i]}/recommendations?k=10"), TIMEOUT_S
             )
@@ -231,7 +234,8 @@ async def fixed_rate(
             idle.append(conn)
         except Exception as err:
             errors.append(repr(err))
-            conn.close()
+            if conn is not None:
+                conn.close()
 
     async def reload() -> None:
         await asyncio.sleep(0.2 + duration / 2)
