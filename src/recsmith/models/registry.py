@@ -29,6 +29,9 @@ _BUILTIN_MODULES = (
     "recsmith.models.tfidf",
     # composite models sit above the training layer (their torch parts train under the Trainer)
     "recsmith.composite.hybrid",
+    # the two-stage model sits above the training layer too (its retrievers and neural ranker train
+    # under the Trainer), in its own layer: ranking/
+    "recsmith.ranking.model",
 )
 
 T = TypeVar("T", bound="type[Recommender]")
