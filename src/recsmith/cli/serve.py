@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from recsmith.errors import ConfigError
+from recsmith.utils.extras import require_extras
 
 
 def serve(
@@ -26,6 +27,7 @@ def serve(
     access_log: Annotated[bool, typer.Option("--access-log/--no-access-log", help="Log every request.")] = False,
 ) -> None:
     """Serve BUNDLE over HTTP. Other settings come from RECSMITH_* environment variables (docs/deployment.md)."""
+    require_extras(["serve"], "recsmith serve")
     import uvicorn
     from pydantic import ValidationError
 

@@ -58,6 +58,7 @@ class TwoTower(TorchRecommender):
         "epochs": 30,
         "optimizer": {"lr": 0.003},
     }
+    extras = ("torch", "torchrec")
 
     class Config(TorchModelConfig):
         dim: int = Field(64, ge=1, description="width of the user and item vectors")
@@ -85,6 +86,12 @@ class TwoTower(TorchRecommender):
             "what comes next), or their last training items other than it (others: learns co-occurrence)",
         )
         init_std: float = Field(0.05, gt=0, description="std of the normal initialisation of the embedding tables")
+
+    @classmethod
+    def required_extras(cls, config: Any, *, fitting: bool) -> tuple[str, ...]:
+        """Item texts are encoded when fitting; a fine-tuned encoder is rebuilt when loading too."""
+        text = bool(config.text_columns) and (fitting or not config.text_freeze)
+        return (*cls.extras, "text") if text else cls.extras
 
     def __init__(self, config: Any = None, **params: Any) -> None:
         super().__init__(config, **params)
