@@ -4,12 +4,14 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install demo test test-fast lint clean
+.PHONY: install demo test test-fast release-check lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-# pinned dependencies (requirements.lock), then the package itself without re-resolving them
+# pinned dependencies (requirements.lock: every extra, tests, lint and release tools), then the one
+# step pip cannot resolve (TorchRec with the CPU fbgemm: requirements-nodeps.lock, README "Install"),
+# then the package itself without re-resolving them
 $(STAMP): $(BIN)/python requirements.lock requirements-nodeps.lock pyproject.toml
 	$(BIN)/pip install -q -r requirements.lock
 	$(BIN)/pip install -q --no-deps -r requirements-nodeps.lock
@@ -26,6 +28,10 @@ test: install
 
 test-fast: install
 	$(BIN)/pytest -n 2 -m "not slow and not realdata"
+
+# build sdist + wheel, twine check, install the wheel in a clean virtualenv, run the demo outside the repo
+release-check: install
+	bash scripts/release-check.sh
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache
