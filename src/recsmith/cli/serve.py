@@ -9,6 +9,7 @@ from typing import Annotated, TypedDict
 import typer
 
 from recsmith.errors import ConfigError
+from recsmith.utils.extras import require_extras
 
 
 def serve(
@@ -35,6 +36,7 @@ def serve(
     ] = "",
 ) -> None:
     """Serve BUNDLE over HTTP. Other settings come from RECSMITH_* environment variables (docs/deployment.md)."""
+    require_extras(["serve"], "recsmith serve")
     import uvicorn
     from pydantic import ValidationError
 

@@ -96,6 +96,18 @@ class Hybrid(ItemSimilarity, Recommender):
 
     config: Config
 
+    @classmethod
+    def required_extras(cls, config: Any, *, fitting: bool) -> tuple[str, ...]:
+        """The extras of both parts (a torch collaborative part needs [torch])."""
+        extras: list[str] = []
+        for name, params in (
+            (config.content, config.content_params),
+            (config.collaborative, config.collaborative_params),
+        ):
+            part = get_model_class(name)
+            extras += part.required_extras(part.Config(**split_train_overrides(params)[0]), fitting=fitting)
+        return tuple(dict.fromkeys(extras))
+
     def __init__(self, config: ModelConfig | dict[str, Any] | None = None, **params: Any) -> None:
         super().__init__(config, **params)
         self.content: Recommender | None = None

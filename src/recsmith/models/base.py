@@ -80,6 +80,7 @@ from recsmith.data.interactions import Interactions
 from recsmith.data.side import SideData
 from recsmith.errors import ConfigError, NotFittedError, RecsmithError
 from recsmith.utils.atomic import atomic_dir
+from recsmith.utils.extras import require_extras
 from recsmith.utils.validation import describe_errors
 
 FORMAT_VERSION = 1
@@ -103,6 +104,9 @@ class Recommender(ABC):
     #: True for models that read item / user attributes (content, hybrid, two-tower, TIGER);
     #: they get them from :meth:`with_side_data` and save whatever they derive in their state
     uses_side_data: ClassVar[bool] = False
+    #: pip extras the model needs to be created, loaded and scored (``recsmith.utils.extras``): a model
+    #: whose extra is not installed stops with one line naming it, and ``recsmith models`` shows it
+    extras: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, config: ModelConfig | dict[str, Any] | None = None, **params: Any) -> None:
         if isinstance(config, ModelConfig) and type(config) is self.Config and not params:
@@ -125,6 +129,17 @@ class Recommender(ABC):
         self._seen: sp.csr_matrix | None = None
         self._popularity: np.ndarray | None = None
         self.side: SideData | None = None
+        self.check_extras(fitting=False)
+
+    @classmethod
+    def required_extras(cls, config: ModelConfig, *, fitting: bool) -> tuple[str, ...]:
+        """The extras the model with ``config`` needs; ``fitting``: to fit it (a fitted model may need
+        less, e.g. no text encoder once its item vectors are saved). Default: :attr:`extras`."""
+        return cls.extras
+
+    def check_extras(self, *, fitting: bool) -> None:
+        """Raise :class:`~recsmith.errors.MissingExtraError` unless :meth:`required_extras` are installed."""
+        require_extras(self.required_extras(self.config, fitting=fitting), f"model {self.name!r}")
 
     def with_side_data(self, side: "SideData | None") -> Self:
         """Give the model the item / user tables it may read in ``fit``; returns ``self``.
@@ -150,6 +165,7 @@ class Recommender(ABC):
         """
         if len(interactions) == 0:
             raise RecsmithError(f"cannot fit {self.name!r} on an empty interactions table")
+        self.check_extras(fitting=True)
         self.n_users, self.n_items = interactions.n_users, interactions.n_items
         self._seen = interactions.binary
         self._popularity = np.asarray(self._seen.sum(axis=0)).ravel().astype(np.float32)

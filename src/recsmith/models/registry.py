@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from recsmith.errors import ConfigError
+from recsmith.utils.extras import is_installed
 
 if TYPE_CHECKING:
     from recsmith.models.base import Recommender
@@ -71,3 +73,28 @@ def get_model_class(name: str) -> type[Recommender]:
 def create_model(name: str, params: dict[str, Any] | None = None) -> Recommender:
     """Instantiate a registered model from a params dict (validated by the model's Config)."""
     return get_model_class(name)(params or {})
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What ``recsmith models`` shows of a registered model."""
+
+    name: str
+    #: pip extras needed to fit it with its default config (``recsmith.utils.extras``)
+    extras: tuple[str, ...]
+    #: those of ``extras`` not installed here: the model is available when this is empty
+    missing: tuple[str, ...]
+
+    @property
+    def available(self) -> bool:
+        return not self.missing
+
+
+def describe_models() -> list[ModelInfo]:
+    """Every registered model, by name, with the extras it needs and whether they are installed."""
+    infos = []
+    for name in available_models():
+        cls = _REGISTRY[name]
+        extras = cls.required_extras(cls.Config(), fitting=True)
+        infos.append(ModelInfo(name, extras, tuple(e for e in extras if not is_installed(e))))
+    return infos

@@ -113,6 +113,12 @@ class Tiger(SessionRecommender, ItemSimilarity, TorchRecommender):
     #: the network learns the next item's semantic-id tokens with its own loss
     required_loss: ClassVar[str | None] = "network_loss"
 
+    @classmethod
+    def required_extras(cls, config: Any, *, fitting: bool) -> tuple[str, ...]:
+        """Fitting encodes the item texts (unless they come as vectors); a fitted model keeps its ids."""
+        text = fitting and config.embedding_column is None
+        return (*cls.extras, "text") if text else cls.extras
+
     def __init__(self, config=None, **params: Any) -> None:
         super().__init__(config, **params)
         if self.config.dim % self.config.heads:

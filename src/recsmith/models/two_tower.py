@@ -61,6 +61,7 @@ class TwoTower(FoldIn, ItemSimilarity, TorchRecommender):
         "epochs": 30,
         "optimizer": {"lr": 0.003},
     }
+    extras = ("torch", "torchrec")
 
     class Config(TorchModelConfig):
         dim: int = Field(64, ge=1, description="width of the user and item vectors")
@@ -90,6 +91,12 @@ class TwoTower(FoldIn, ItemSimilarity, TorchRecommender):
         init_std: float = Field(0.05, gt=0, description="std of the normal initialisation of the embedding tables")
 
     config: Config
+
+    @classmethod
+    def required_extras(cls, config: Any, *, fitting: bool) -> tuple[str, ...]:
+        """Item texts are encoded when fitting; a fine-tuned encoder is rebuilt when loading too."""
+        text = bool(config.text_columns) and (fitting or not config.text_freeze)
+        return (*cls.extras, "text") if text else cls.extras
 
     def __init__(self, config: Any = None, **params: Any) -> None:
         super().__init__(config, **params)

@@ -45,8 +45,7 @@ from recsmith.evaluation import evaluate
 from recsmith.evaluation.analysis import EvalContext, ModelEval, analyse, cold_item_metrics
 from recsmith.evaluation.store import save_evaluations
 from recsmith.models.base import Recommender
-from recsmith.models.registry import get_model_class
-from recsmith.pipelines.builder import build_model, registered_name, side_data, with_run_seed
+from recsmith.pipelines.builder import build_model, check_models, side_data, with_run_seed
 from recsmith.runs.layout import LEADERBOARD, model_dir, write_json, write_run_record
 from recsmith.utils.atomic import atomic_dir
 from recsmith.utils.logging import log
@@ -91,8 +90,7 @@ def run_benchmark(
     overwrite: bool = False,
 ) -> dict[str, dict[str, Any]]:
     """Split ``dataset``, train and evaluate ``models``, write the run directory; return the leaderboard."""
-    for name in models:  # fail on a typo before any training
-        get_model_class(registered_name(cfg, name))
+    check_models(cfg, models)  # a typo or a missing extra stops the run before any training
     parts = split(dataset.interactions, cfg.split)
     log(f"split {cfg.split.method}: {parts.summary()}")
     side = side_data(dataset, dataset_path)

@@ -67,6 +67,13 @@ def side_data(dataset: Dataset, dataset_path: str | Path | None = None) -> SideD
     return SideData.from_dataset(dataset, dataset_path if dataset_path and Path(dataset_path).is_dir() else None)
 
 
+def check_models(cfg: RunConfig, entries: list[str]) -> None:
+    """Fail before any work on an entry that is not a registered model, has a bad config, or needs an
+    extra that is not installed (:class:`~recsmith.errors.MissingExtraError`, one line naming it)."""
+    for entry in entries:
+        build_model(cfg, entry).model.check_extras(fitting=True)
+
+
 def with_run_seed(cfg: RunConfig, entry: str, params: dict[str, Any]) -> dict[str, Any]:
     """``params`` with the run's seed for models that take one and do not set it."""
     registered = model_entry(entry, params).model

@@ -56,12 +56,13 @@ from recsmith.features.aggregates import (
     store_columns,
 )
 from recsmith.models.base import ModelConfig, Recommender
-from recsmith.models.registry import register
+from recsmith.models.registry import get_model_class, register
 from recsmith.models.sessions import SessionRecommender, Sessions, session_lists, session_users
 from recsmith.ranking import config as C
 from recsmith.ranking.candidates import candidates, feature_names, recall_report
 from recsmith.ranking.rankers import LightGBMRanker, Ranker, RankingData
 from recsmith.ranking.sources import Context, FitData, Source, make_source
+from recsmith.training.config import split_train_overrides
 from recsmith.utils.atomic import atomic_write_text
 from recsmith.utils.logging import log
 
@@ -122,6 +123,24 @@ class TwoStage(Recommender, SessionRecommender):
             if len(set(names)) != len(names):
                 raise ValueError(f"a feature is listed twice: {names}")
             return names
+
+    @classmethod
+    def required_extras(cls, config: Any, *, fitting: bool) -> tuple[str, ...]:
+        """The ranker's extra (LightGBM: ``ranking``; the neural ranker: ``torch``), what each model
+        source needs, and FAISS (``serve``) for ANN sources."""
+        def field(spec: Any, name: str, default: Any = None) -> Any:  # a spec object, or its raw mapping
+            return spec.get(name, default) if isinstance(spec, dict) else getattr(spec, name, default)
+
+        extras: list[str] = ["ranking" if field(config.ranker, "name", "lightgbm") == "lightgbm" else "torch"]
+        for spec in config.sources.values():
+            kind = field(spec, "kind", "model")
+            if kind in ("model", "ann"):
+                part = get_model_class(field(spec, "model", "two_tower"))
+                hyper = split_train_overrides(field(spec, "params") or {})[0]
+                extras += part.required_extras(part.Config(**hyper), fitting=fitting)
+            if kind == "ann":
+                extras.append("serve")
+        return tuple(dict.fromkeys(extras))
 
     def __init__(self, config: ModelConfig | dict[str, Any] | None = None, **params: Any) -> None:
         super().__init__(config, **params)

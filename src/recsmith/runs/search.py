@@ -23,6 +23,7 @@ from recsmith.data.schema import Columns
 from recsmith.data.side import SideData, aligned
 from recsmith.errors import ConfigError, RecsmithError
 from recsmith.retrieval.item_vectors import ItemVectors, unit_rows
+from recsmith.utils.extras import require_extras
 
 if TYPE_CHECKING:
     from recsmith.runs.layout import Run
@@ -98,6 +99,7 @@ def image_query_vector(path: Path, model: str) -> np.ndarray:
 def _encode_texts(
     texts: list[str], model: str | None, *, cache_root: Path | None, keys: list[str] | None
 ) -> np.ndarray:
+    require_extras(["text"], "text search")
     from recsmith.encoders import DEFAULT_TEXT_MODEL, EmbeddingCache, encode_texts
 
     cache = EmbeddingCache(cache_root) if cache_root is not None else None
@@ -105,6 +107,7 @@ def _encode_texts(
 
 
 def _encode_images(paths: list[str | None], model: str, *, cache_root: Path | None, keys: list[str] | None):
+    require_extras(["text"], "image search")
     from recsmith.encoders import EmbeddingCache, encode_images
 
     cache = EmbeddingCache(cache_root) if cache_root is not None else None
