@@ -72,7 +72,7 @@ class TorchRecommender(Recommender):
     """A recommender whose scores come from a torch network trained by the Trainer."""
 
     Config = TorchModelConfig
-    extras = ("torch",)
+    extras: ClassVar[tuple[str, ...]] = ("torch",)
     #: the model's own training defaults (e.g. its usual loss), under the run's ``train`` section:
     #: a nested dict of ``TrainConfig`` keys
     default_train: ClassVar[dict[str, Any]] = {}
