@@ -270,12 +270,14 @@ async def fixed_rate(port: int, calls: list[Call], rate: float, warmup_s: float,
         delay = scheduled - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
-        conn = idle.pop() if idle else await Conn.open(port)
-        if time.perf_counter() - conn.last_used > 2.0:  # the server closes keep-alive connections idle 5 s
-            conn.close()
-            conn = await Conn.open(port)
+        conn = None
         call = calls[i]
         try:
+            # opening a connection can fail too (an overloaded server's full accept queue): an error, not a crash
+            conn = idle.pop() if idle else await asyncio.wait_for(Conn.open(port), TIMEOUT_S)
+            if time.perf_counter() - conn.last_used > 2.0:  # the server closes keep-alive connections idle 5 s
+                conn.close()
+                conn = await asyncio.wait_for(Conn.open(port), TIMEOUT_S)
             code, body = await asyncio.wait_for(conn.request(call.method, call.path, call.body), TIMEOUT_S)
             status[i] = code
             if code == 200:
@@ -285,11 +287,13 @@ async def fixed_rate(port: int, calls: list[Call], rate: float, warmup_s: float,
             idle.append(conn)
         except TimeoutError:
             status[i] = -1
-            conn.close()
+            if conn is not None:
+                conn.close()
         except Exception as err:
             if len(error_samples) < 5:
                 error_samples.append(repr(err))
-            conn.close()
+            if conn is not None:
+                conn.close()
 
     async def reload() -> None:
         await asyncio.sleep(0.2 + n / rate / 2)

@@ -168,7 +168,7 @@ class QueryVectors(SessionRecommender):
         None): what :meth:`~recsmith.models.base.Recommender.scores` ranks with."""
         self._check_fitted()
         users = np.arange(self.n_users) if users is None else self._checked_users(users)
-        return self.query_vectors([self.training_history(int(u)) for u in users], users=users)
+        return self.query_vectors([self.training_history(int(u)) for u in users], users=users.tolist())
 
     def session_scores(
         self, sessions: Sessions, *, users: Sequence[int] | None = None, timestamps: list[list[int]] | None = None

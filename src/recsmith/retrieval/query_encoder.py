@@ -187,10 +187,16 @@ def export_query_vectors_encoder(model: Recommender, out_dir: str | Path) -> dic
 
     from recsmith.models.sessions import QueryVectors
 
-    encoder = model.query_encoder() if isinstance(model, QueryVectors) else None
+    if not isinstance(model, QueryVectors):
+        return None
+    encoder = model.query_encoder()
     if encoder is None:
         return None
-    sessions = [np.arange(min(5, model.n_items)), np.arange(min(2, model.n_items))[::-1], [0]]
+    sessions: list[np.ndarray] = [
+        np.arange(min(5, model.n_items)),
+        np.arange(min(2, model.n_items))[::-1],
+        np.zeros(1, np.int64),
+    ]
     example = encoder.inputs(sessions, None)
     names = list(example)
     path = Path(out_dir) / QUERY_VECTORS_FILE

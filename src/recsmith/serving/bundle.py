@@ -48,7 +48,7 @@ import polars as pl
 from recsmith import __version__
 from recsmith.data.idmap import IdMap
 from recsmith.errors import RecsmithError
-from recsmith.models.abilities import Embeddings
+from recsmith.models.abilities import Ability, Embeddings
 from recsmith.models.base import Recommender
 from recsmith.models.sessions import QueryVectors
 from recsmith.serving.user_state import STATE_DIR, UserState, write_user_state
@@ -113,7 +113,7 @@ class Bundle:
         )
 
 
-def item_vectors(model: Recommender) -> np.ndarray | None:
+def item_vectors(model: Recommender | Ability) -> np.ndarray | None:
     """``(n_items, d [+1])`` vectors whose inner product with a query ranks as the model does: the
     output item vectors of ``query_vectors`` models (sasrec, bert4rec, gru4rec, two_tower), ``[v, b]``
     of ``embeddings`` models (als, bpr, mf; searched with :func:`query_vector`), else None."""

@@ -227,13 +227,19 @@ class Engine:
         job, kept = self._network_job(request)
         if job is None:
             return kept if kept is not None else self.scorer.personal(request.user, request.added)
-        return self._keep(request, self.batcher.run_sync(job))
+        return self._keep(request, self._network().run_sync(job))
 
     async def _personal_async(self, request: _Request) -> Personal:
         job, kept = self._network_job(request)
         if job is None:
             return kept if kept is not None else self.scorer.personal(request.user, request.added)
-        return self._keep(request, await self.batcher.run(job))
+        return self._keep(request, await self._network().run(job))
+
+    def _network(self) -> MicroBatcher[History, Personal]:
+        """The micro-batcher (a request that needs the network has a scorer that uses it: it exists)."""
+        if self.batcher is None:
+            raise RuntimeError(f"{type(self.scorer).__name__} asked for the network but has no batcher")
+        return self.batcher
 
     def _network_job(self, request: _Request) -> tuple[History | None, Personal | None]:
         """``(network input, None)`` when the request needs the network, ``(None, kept state)`` when a
@@ -298,9 +304,12 @@ class Engine:
     def _encoder(self) -> QueryEncoder:
         encoder = self._query_encoder
         if encoder is None:
+            text = self.text
+            if text is None:  # callers check first
+                raise RuntimeError("a bundle without a text index has no query encoder")
             with self._text_lock:
                 if self._query_encoder is None:
-                    self._query_encoder = self.text.load_encoder()
+                    self._query_encoder = text.load_encoder()
                 encoder = self._query_encoder
         return encoder
 
@@ -313,12 +322,12 @@ class Engine:
         want = min(k, n_allowed)
         if want == 0:
             return np.empty(0, np.int64), np.empty(0, np.float32), strategy
-        query = personal.query
-        if query is not None and self.index is not None:
+        query, index = personal.query, self.index
+        if query is not None and index is not None:
             if allowed is not None and n_allowed <= self.exact_below:
                 return (*self._exact(query, np.flatnonzero(allowed), k), strategy)
             _omp_threads(self.ann_threads)  # per thread: requests run on a pool of threads
-            labels, scores = self.index.search(query, k, allowed=allowed)
+            labels, scores = index.search(query, k, allowed=allowed)
             found = labels[0] >= 0
             if found.sum() >= want:
                 return labels[0][found], scores[0][found], strategy
@@ -340,7 +349,10 @@ class Engine:
         return top[0], top_scores[0], strategy
 
     def _exact(self, query: np.ndarray, rows: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        scores = self._vectors[rows] @ query
+        vectors = self._vectors
+        if vectors is None:  # set with the index, and only a bundle with an index has queries
+            raise RuntimeError("exact search needs the item vectors of a bundle with an ANN index")
+        scores = vectors[rows] @ query
         top, top_scores = top_k(scores[None, :].astype(np.float32), min(k, rows.size))
         return rows[top[0]], top_scores[0]
 

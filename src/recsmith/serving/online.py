@@ -42,17 +42,22 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict, deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import scipy.sparse as sp
 
+from recsmith.errors import RecsmithError
 from recsmith.models.abilities import FoldIn, ItemItemScoring
 from recsmith.models.base import Recommender
-from recsmith.models.sessions import QueryVectors, SessionLists, SessionRecommender
+from recsmith.models.sessions import QueryVectors, SessionLists, SessionRecommender, Sessions
 from recsmith.serving.user_state import UserState
+
+if TYPE_CHECKING:
+    from recsmith.retrieval.query_encoder import OnnxEncoder
 
 MAX_HISTORY = 500  # online items kept per user (oldest dropped): bounds memory and fold-in cost
 NEGATIVE_TYPES = frozenset({"dislike"})
@@ -140,6 +145,13 @@ class History:
     user: int
 
 
+class _Scored(Protocol):
+    """What the base scorer reads of a model: every Recommender, and every ability (a mixin of one)."""
+
+    def seen_items(self, user: int) -> np.ndarray: ...
+    def scores(self, users: np.ndarray | list[int]) -> np.ndarray: ...
+
+
 class Scorer:
     """How a user is scored from their training history plus online items (see module doc).
 
@@ -152,8 +164,9 @@ class Scorer:
 
     #: whether some requests need the network (then the engine keeps a micro-batcher)
     uses_network = False
+    model: _Scored
 
-    def __init__(self, model: Recommender) -> None:
+    def __init__(self, model: _Scored) -> None:
         self.model = model
 
     def seen_items(self, user: int) -> np.ndarray:
@@ -255,28 +268,31 @@ class QueryScorer(SequenceScorer):
         self, model: QueryVectors, state: UserState | None, encoder: Path | None = None, threads: int = 1
     ) -> None:
         super().__init__(model)
-        self.state = state if state is not None and state.queries is not None else UserState.compute(model)
-        self._vectors = np.asarray(self.state.item_vectors, dtype=np.float32)
-        # the network in ONNX Runtime when the bundle has it exported (docs/performance.md: several
-        # times faster than eager PyTorch per call), else PyTorch
+        state = state if state is not None and state.queries is not None else UserState.compute(model)
+        if state is None or state.queries is None or state.item_vectors is None:  # a QueryVectors model has both
+            raise RecsmithError(f"{type(model).__name__}: no stored query vectors and none computable")
+        self.state, self.queries = state, state.queries
+        self._vectors = np.asarray(state.item_vectors, dtype=np.float32)
+        # the network in ONNX Runtime when the bundle has it exported (docs/performance.md), else PyTorch
         self.runtime = "pytorch"
-        self._onnx = self._inputs = None
+        self._onnx: tuple[OnnxEncoder, Callable[[Sessions, Sequence[int] | None], dict[str, np.ndarray]]] | None = None
         spec = model.query_encoder() if encoder is not None else None
-        if spec is not None:
+        if encoder is not None and spec is not None:
             from recsmith.retrieval.query_encoder import OnnxEncoder
 
-            self._onnx, self._inputs, self.runtime = OnnxEncoder(encoder, threads=threads), spec.inputs, "onnxruntime"
+            self._onnx, self.runtime = (OnnxEncoder(encoder, threads=threads), spec.inputs), "onnxruntime"
 
     def network_input(self, user: int, added: np.ndarray) -> History | None:
         return None if added.size == 0 else super().network_input(user, added)
 
     def personal(self, user: int, added: np.ndarray) -> Personal:
-        return NOTHING if user < 0 else Personal(query=np.array(self.state.queries[user], dtype=np.float32))
+        return NOTHING if user < 0 else Personal(query=np.array(self.queries[user], dtype=np.float32))
 
     def run_network(self, inputs: Sequence[History]) -> list[Personal]:
         sessions, users = [h.items for h in inputs], [h.user for h in inputs]
         if self._onnx is not None:
-            queries = self._onnx.run(self._inputs(sessions, users))
+            runtime, encoder_inputs = self._onnx
+            queries = runtime.run(encoder_inputs(sessions, users))
         else:
             queries = self.model.query_vectors(sessions, users=users)
         return [Personal(query=q) for q in np.asarray(queries, dtype=np.float32)]
@@ -293,7 +309,10 @@ class ListScorer(SequenceScorer):
 
     def __init__(self, model: SessionLists, state: UserState | None) -> None:
         super().__init__(model)
-        self.state = state if state is not None and state.list_items is not None else UserState.compute(model)
+        state = state if state is not None and state.list_items is not None else UserState.compute(model)
+        if state is None or state.list_items is None or state.list_scores is None:  # a SessionLists model has both
+            raise RecsmithError(f"{type(model).__name__}: no stored user lists and none computable")
+        self.state, self.list_items, self.list_scores = state, state.list_items, state.list_scores
 
     def network_input(self, user: int, added: np.ndarray) -> History | None:
         return None if added.size == 0 else super().network_input(user, added)
@@ -301,8 +320,8 @@ class ListScorer(SequenceScorer):
     def personal(self, user: int, added: np.ndarray) -> Personal:
         if user < 0:
             return NOTHING
-        items = np.asarray(self.state.list_items[user], dtype=np.int64)
-        return Personal(listed=(items, np.array(self.state.list_scores[user], dtype=np.float32)))
+        items = np.asarray(self.list_items[user], dtype=np.int64)
+        return Personal(listed=(items, np.array(self.list_scores[user], dtype=np.float32)))
 
     def run_network(self, inputs: Sequence[History]) -> list[Personal]:
         items, scores = self.model.session_lists([h.items for h in inputs], users=[h.user for h in inputs])

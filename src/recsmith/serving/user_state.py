@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from recsmith.errors import RecsmithError
+from recsmith.models.abilities import Ability
 from recsmith.models.base import Recommender
 from recsmith.models.sessions import QueryVectors, SessionLists
 from recsmith.utils.progress import track
@@ -61,7 +62,7 @@ class UserState:
         return state
 
     @classmethod
-    def compute(cls, model: Recommender) -> "UserState | None":
+    def compute(cls, model: Recommender | Ability) -> "UserState | None":
         """The state of ``model``'s users, computed now (a bundle written before the state existed)."""
         arrays = _state_arrays(model)
         if arrays is None:
@@ -90,7 +91,7 @@ def write_user_state(root: Path, model: Recommender) -> dict[str, Any] | None:
     return entry
 
 
-def _state_arrays(model: Recommender) -> tuple[str, dict[str, np.ndarray]] | None:
+def _state_arrays(model: Recommender | Ability) -> tuple[str, dict[str, np.ndarray]] | None:
     blocks = [np.arange(s, min(s + EXPORT_BLOCK, model.n_users)) for s in range(0, model.n_users, EXPORT_BLOCK)]
     if isinstance(model, QueryVectors):
         queries = [model.user_query_vectors(b) for b in track(blocks, description="user query vectors")]

@@ -72,11 +72,11 @@ async def batch_recommendations(
         service.metrics.strategies.labels(strategy=result["strategy"]).inc()
         return {"results": [result], "model_version": engine.version}
     check_ids("user_ids", body.user_ids, settings.max_batch)
+    user_ids = body.user_ids or []  # never None here: the schema requires user_ids or session_items
 
     def lists() -> list[dict]:
         return [
-            service.recommend_user(engine, u, body.k, exclude_seen=body.exclude_seen, rules=rules)
-            for u in body.user_ids
+            service.recommend_user(engine, u, body.k, exclude_seen=body.exclude_seen, rules=rules) for u in user_ids
         ]
 
     return {"results": await run_in_threadpool(lists), "model_version": engine.version}
