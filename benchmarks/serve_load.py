@@ -2,11 +2,12 @@
 
 1. Builds (once, cached in ``--work``) the bundles the way a user deploys them: ``recsmith data
    prepare`` of Amazon Beauty (``../shared/data/amazon-beauty``), ``recsmith benchmark`` with
-   ``configs/serve_load.yaml`` (als, itemknn, sasrec, bert4rec, gru4rec, two_tower, tiger; small
-   training budgets: serving speed does not depend on how well the weights are trained), then
+   ``configs/serve_load.yaml``, one run per family (als, itemknn, sasrec, bert4rec, gru4rec,
+   two_tower, tiger, two_stage; small training budgets: serving speed does not depend on how well the
+   weights are trained), then
    ``recsmith export`` of each model (and a second bundle of the ``--reload`` family to reload to).
    Any model added to that config is a family here too, and ``--bundle PATH`` serves a bundle built
-   elsewhere (the hooks for the two-stage model).
+   elsewhere (named by its model).
 2. For each family, starts ``recsmith serve`` (1 worker unless ``--workers``; rate limiting off,
    every other setting at its default) and runs, for each traffic kind and rate, an open-loop load of
    ``--duration`` seconds:
@@ -71,30 +72,28 @@ def config_families() -> list[str]:
 
 
 def build_bundles(work: Path, families: list[str], reload_family: str | None) -> dict[str, Path]:
-    """``WORK/bundle-<family>`` for each family (and ``-v2`` of the reload family), built with the CLI."""
+    """``WORK/bundle-<family>`` for each family (and ``-v2`` of the reload family), built with the CLI:
+    one run per family (``WORK/runs/<family>``), so that a family added to the config trains alone."""
     from recsmith.cli.main import main
 
-    data, run = work / "beauty", work / "run"
+    data = work / "beauty"
     steps = []
     if not (data / "manifest.json").exists():
         if not BEAUTY.exists():
             raise SystemExit(f"Amazon Beauty not found at {BEAUTY} (see ../shared/data/README.md)")
         steps.append(["data", "prepare", "sequences", "--path", str(BEAUTY), "--out", str(data), "--overwrite"])
-    board = run / "leaderboard.json"
-    trained = set(json.loads(board.read_text())) if board.exists() else set()
-    missing = [f for f in families if f not in trained]
-    if missing:  # one run with every family of the config (a missing one means the run is rebuilt)
-        steps.append(["benchmark", "--data", str(data), "--config", str(CONFIG), "--out", str(run), "--overwrite"])
     bundles = {}
     for family in families:
-        bundles[family] = work / f"bundle-{family}"
-        if missing or not (bundles[family] / "manifest.json").exists():
-            steps.append(_export(run, family, bundles[family], f"{family}-v1"))
-    if reload_family is not None:
-        second = work / f"bundle-{reload_family}-v2"
-        bundles[f"{reload_family}-v2"] = second
-        if missing or not (second / "manifest.json").exists():
-            steps.append(_export(run, reload_family, second, f"{reload_family}-v2"))
+        run = work / "runs" / family
+        trained = (run / "leaderboard.json").exists()
+        if not trained:
+            steps.append(["benchmark", "--data", str(data), "--config", str(CONFIG), "--models", family])
+            steps[-1] += ["--out", str(run), "--overwrite"]
+        versions = [("", "v1")] + ([("-v2", "v2")] if family == reload_family else [])
+        for suffix, version in versions:
+            bundles[family + suffix] = work / f"bundle-{family}{suffix}"
+            if not trained or not (bundles[family + suffix] / "manifest.json").exists():
+                steps.append(_export(run, family, bundles[family + suffix], f"{family}-{version}"))
     for step in steps:
         print("recsmith " + " ".join(step), file=sys.stderr, flush=True)
         if main(step) != 0:
@@ -474,7 +473,7 @@ def main() -> None:
         type=Path,
         action="append",
         default=[],
-        help="also serve this ready bundle (repeatable), e.g. a two-stage model's: named by its model",
+        help="also serve this ready bundle (repeatable), named by its model",
     )
     parser.add_argument("--traffic", default="known,session", help="known, session or both")
     parser.add_argument("--rates", help=f"comma-separated request rates (default {DEFAULT_RATES})")
@@ -495,7 +494,7 @@ def main() -> None:
     args.rates = [float(r) for r in args.rates.split(",")] if args.rates else None
     args.work.mkdir(parents=True, exist_ok=True)
     bundles = build_bundles(args.work, families, args.reload_family) if families else {}
-    for path in args.bundle:  # the hook for models built elsewhere (the two-stage model)
+    for path in args.bundle:  # bundles built elsewhere
         name = json.loads((path / "manifest.json").read_text())["model"]["name"]
         families.append(name)
         bundles[name] = path
