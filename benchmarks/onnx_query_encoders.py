@@ -1,12 +1,12 @@
 """Should the service run the sequential / two-tower query encoders with ONNX Runtime (fp32, int8)?
 
-For each ``query_vectors`` model of a run (``recsmith benchmark`` output; by default the bundles'
-run of ``benchmarks/serve_load.py``), the network part that serving runs -- a history to its query
-vector (``model.query_vectors``: the encoder's output at the history's end) -- is run three ways on
-the same inputs: PyTorch (eager, no_grad), ONNX Runtime fp32 and ONNX Runtime with dynamic int8
-quantisation (weights of MatMul / Gather), one intra-op thread each, as the service runs it.
-Inputs are users' training histories (the last ``max_len`` items), cut to the longest history of
-each batch as ``query_vectors`` does.
+For each ``query_vectors`` model of the runs ``benchmarks/serve_load.py`` trains (``WORK/runs/NAME``),
+the network part that serving runs -- a history to its query vector (``model.query_vectors``: the
+encoder's output at the history's end) -- is run three ways on the same inputs: PyTorch (eager,
+no_grad), ONNX Runtime fp32 (the file ``recsmith export`` writes into the bundle,
+``model.query_encoder()``) and ONNX Runtime with dynamic int8 quantisation (weights of MatMul /
+Gather), one intra-op thread each, as the service runs it. Inputs are users' training histories
+(the last ``max_len`` items), cut to the longest history of each batch as ``query_vectors`` does.
 
 Per runtime: median wall time of one call at batch 1 and at batch 16 (what the micro-batcher forms
 under load), the largest absolute difference of the query vectors from PyTorch's, and recall@10 of
@@ -14,7 +14,7 @@ the items ranked by its queries (all items, inner product) against PyTorch's ran
 network does not export (the two-tower user tower embeds through TorchRec's KeyedJaggedTensor) say so.
 Results: ``benchmarks/results/onnx_query_encoders.json`` and a Markdown table.
 
-    .venv/bin/python benchmarks/onnx_query_encoders.py --run /tmp/recsmith-serve-families/run
+    .venv/bin/python benchmarks/onnx_query_encoders.py --runs /tmp/recsmith-serve-families/runs
 """
 
 from __future__ import annotations
@@ -35,59 +35,12 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from recsmith.models.base import Recommender, top_k  # noqa: E402
 from recsmith.models.sessions import QueryVectors  # noqa: E402
-from recsmith.retrieval.query_encoder import OnnxEncoder, quantize_int8  # noqa: E402
-
-
-def sequence_inputs(model, histories: list[np.ndarray]):
-    """``(tokens, lengths)`` int64 arrays as ``query_vectors`` builds them (BERT4Rec: mask appended)."""
-    import torch
-
-    from recsmith.data.histories import window_gather
-    from recsmith.models.sessions import session_csr
-    from recsmith.nn.sequential import SeqInputs
-
-    offsets, flat = session_csr(histories)
-    length = max(1, min(model._history_len, max(len(h) for h in histories)))
-    tokens = window_gather(offsets, flat, np.arange(len(histories)), length, pad=model.pad, right_pad=True)
-    inputs = SeqInputs(torch.from_numpy(tokens), torch.from_numpy((tokens != model.pad).sum(1).clip(1, None)))
-    inputs = model._query(inputs, torch)
-    return inputs.tokens.numpy(), inputs.lengths.numpy()
-
-
-def sequence_module(model):
-    """The encoder of a sequential model as a module ``(tokens, lengths) -> queries``."""
-    import torch
-    from torch import nn
-
-    from recsmith.nn.sequential import SeqInputs
-
-    class QueryEncoder(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.net = model.network.eval()
-            self.register_buffer("table", model.network.items.full().detach().clone())
-
-        def forward(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-            return self.net.hidden(SeqInputs(tokens, lengths), self.table)
-
-    return QueryEncoder().eval()
-
-
-def export(module, example: tuple[np.ndarray, np.ndarray], path: Path) -> None:
-    import torch
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            module,
-            tuple(torch.from_numpy(a) for a in example),
-            str(path),
-            input_names=["tokens", "lengths"],
-            output_names=["query"],
-            dynamic_axes={"tokens": {0: "batch", 1: "length"}, "lengths": {0: "batch"}, "query": {0: "batch"}},
-            opset_version=17,
-            dynamo=False,
-        )
+from recsmith.retrieval.query_encoder import (  # noqa: E402
+    QUERY_VECTORS_FILE,
+    OnnxEncoder,
+    export_query_vectors_encoder,
+    quantize_int8,
+)
 
 
 def median_ms(fn, repeats: int) -> float:
@@ -107,7 +60,6 @@ def recall_at_10(queries: np.ndarray, reference: np.ndarray, items: np.ndarray) 
 
 
 def bench_model(name: str, model, n_users: int, repeats: int) -> list[dict]:
-
     rng = np.random.default_rng(0)
     users = rng.choice(model.n_users, size=min(n_users, model.n_users), replace=False)
     histories = [model.training_history(int(u)) for u in users]
@@ -124,21 +76,21 @@ def bench_model(name: str, model, n_users: int, repeats: int) -> list[dict]:
             "recall@10": 1.0,
         }
     ]
-    if not hasattr(model, "pad"):  # not a sequential network (two_tower): try its user tower
+    encoder = model.query_encoder()
+    if encoder is None:  # two_tower: its user tower does not export (see the note)
         rows.append({"model": name, "runtime": "onnxruntime", "note": two_tower_export_note(model)})
         return rows
-    module = sequence_module(model)
     with tempfile.TemporaryDirectory() as tmp:
-        fp32 = Path(tmp) / "q.onnx"
-        export(module, sequence_inputs(model, sixteen), fp32)
-        int8 = quantize_int8(fp32, Path(tmp) / "q8.onnx")
+        if export_query_vectors_encoder(model, tmp) is None:  # what `recsmith export` writes into a bundle
+            rows.append({"model": name, "runtime": "onnxruntime", "note": "export differs from PyTorch"})
+            return rows
+        fp32 = Path(tmp) / QUERY_VECTORS_FILE
+        int8 = quantize_int8(fp32, Path(tmp) / "int8.onnx")
         for runtime, path in (("onnxruntime fp32", fp32), ("onnxruntime int8", int8)):
-            encoder = OnnxEncoder(path, threads=1)
-            session = encoder.session
+            onnx = OnnxEncoder(path, threads=1)
 
-            def run(batch: list[np.ndarray], session=session) -> np.ndarray:
-                tokens, lengths = sequence_inputs(model, batch)
-                return session.run(["query"], {"tokens": tokens, "lengths": lengths})[0]
+            def run(batch: list[np.ndarray], onnx=onnx) -> np.ndarray:  # as the service runs it
+                return onnx.run(encoder.inputs(batch, None))
 
             queries = np.concatenate([run(histories[s : s + 64]) for s in range(0, len(histories), 64)])
             rows.append(
@@ -178,7 +130,9 @@ def two_tower_export_note(model) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--run", type=Path, default=Path("/tmp/recsmith-serve-families/run"))
+    parser.add_argument(
+        "--runs", type=Path, default=Path("/tmp/recsmith-serve-families/runs"), help="serve_load.py's runs (WORK/runs)"
+    )
     parser.add_argument("--models", default="sasrec,bert4rec,gru4rec,two_tower")
     parser.add_argument("--users", type=int, default=1000)
     parser.add_argument("--repeats", type=int, default=200)
@@ -190,12 +144,12 @@ def main() -> None:
     load_before = os.getloadavg()[0]
     rows = []
     for name in args.models.split(","):
-        model = Recommender.load(args.run / "models" / name)
+        model = Recommender.load(args.runs / name / "models" / name)
         assert isinstance(model, QueryVectors), name
         rows += bench_model(name, model, args.users, args.repeats)
     result = {
         "command": " ".join(["benchmarks/onnx_query_encoders.py", *sys.argv[1:]]),
-        "run": str(args.run),
+        "runs": str(args.runs),
         "threads": 1,
         "load_1min_before_after": [round(load_before, 2), round(os.getloadavg()[0], 2)],
         "rows": rows,
