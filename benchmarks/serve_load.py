@@ -489,7 +489,14 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("/tmp/recsmith-serve-families"))
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "serve_load.json")
     parser.add_argument("--replace", action="store_true", help="drop the families of earlier runs from --out")
+    parser.add_argument("--table", action="store_true", help="print the table of --out and stop (for docs)")
     args = parser.parse_args()
+    if args.table:
+        print(HEADER)
+        for family in json.loads(args.out.read_text())["families"]:
+            for row in family["rows"]:
+                print(_line(family["family"], row))
+        return
     families = args.families.split(",") if args.families else ([] if args.bundle else config_families())
     unknown = sorted(set(families) - set(config_families()))
     if unknown:
