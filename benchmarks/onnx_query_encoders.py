@@ -10,8 +10,8 @@ Gather), one intra-op thread each, as the service runs it. Inputs are users' tra
 
 Per runtime: median wall time of one call at batch 1 and at batch 16 (what the micro-batcher forms
 under load), the largest absolute difference of the query vectors from PyTorch's, and recall@10 of
-the items ranked by its queries (all items, inner product) against PyTorch's ranking. Models whose
-network does not export (the two-tower user tower embeds through TorchRec's KeyedJaggedTensor) say so.
+the items ranked by its queries (all items, inner product) against PyTorch's ranking. Models without
+an exported encoder (``query_encoder()`` is None: the two-tower user tower embeds through TorchRec) say so.
 Results: ``benchmarks/results/onnx_query_encoders.json`` and a Markdown table.
 
     .venv/bin/python benchmarks/onnx_query_encoders.py --runs /tmp/recsmith-serve-families/runs
@@ -25,7 +25,6 @@ import os
 import sys
 import tempfile
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -77,8 +76,8 @@ def bench_model(name: str, model, n_users: int, repeats: int) -> list[dict]:
         }
     ]
     encoder = model.query_encoder()
-    if encoder is None:  # two_tower: its user tower does not export (see the note)
-        rows.append({"model": name, "runtime": "onnxruntime", "note": two_tower_export_note(model)})
+    if encoder is None:  # two_tower: its user tower embeds through TorchRec, which recsmith does not export
+        rows.append({"model": name, "runtime": "onnxruntime", "note": "no exported encoder: served by PyTorch"})
         return rows
     with tempfile.TemporaryDirectory() as tmp:
         if export_query_vectors_encoder(model, tmp) is None:  # what `recsmith export` writes into a bundle
@@ -105,27 +104,6 @@ def bench_model(name: str, model, n_users: int, repeats: int) -> list[dict]:
                 }
             )
     return rows
-
-
-def two_tower_export_note(model) -> str:
-    import torch
-
-    class Tower(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.net = model.network.eval()
-
-        def forward(self, users: torch.Tensor, history: torch.Tensor) -> torch.Tensor:
-            return self.net.user_vectors(users, history)
-
-    example = (torch.zeros(2, dtype=torch.int64), torch.zeros((2, model.config.history_len), dtype=torch.int64))
-    try:
-        with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            torch.onnx.export(Tower(), example, str(Path(tmp) / "t.onnx"), opset_version=17, dynamo=False)
-    except Exception as err:
-        return f"does not export: {type(err).__name__}: {str(err).splitlines()[0][:160]}"
-    return "exports (not measured)"
 
 
 def main() -> None:
