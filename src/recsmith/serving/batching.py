@@ -108,7 +108,7 @@ class MicroBatcher(Generic[In, Out]):
                 self.stats.rejected += 1
                 raise Overloaded(
                     "the service is overloaded (its inference queue is full); retry shortly",
-                    details={"queued": len(self._queue)},
+                    details={"reason": "inference_queue", "queued": len(self._queue)},
                     headers={"Retry-After": "1"},
                 )
             self._queue.append(pending)

@@ -102,7 +102,7 @@ def test_a_full_inference_queue_sheds_with_503_and_the_admitted_requests_are_ans
     assert 1 <= len(ok) <= 2 and len(shed) >= 6  # one running + at most one queued
     assert shed_early >= len(shed)  # answered at once, not after the blocked batch
     for r in shed:
-        _assert_shed(r)
+        _assert_shed(r, "inference_queue")
     for r in ok:
         assert len(r.json()["results"][0]["items"]) == 5
     assert 'recsmith_shed_total{reason="inference_queue"}' in metrics
