@@ -13,7 +13,7 @@ from rich.console import Console
 from typer.exceptions import TyperException
 
 from recsmith import __version__
-from recsmith.cli import benchmark, data, demo, evaluate, export, recommend, report, serve, train
+from recsmith.cli import benchmark, data, demo, evaluate, export, recommend, report, serve, train, tune
 from recsmith.errors import RecsmithError
 
 app = typer.Typer(
@@ -32,6 +32,7 @@ app.command("models")(benchmark.list_models)
 app.command("train")(train.train)
 app.command("lr-find")(train.lr_find)
 app.command("scaling")(train.scaling)
+app.command("tune")(tune.tune)
 app.command("report")(report.report)
 app.command("export")(export.export)
 app.command("serve")(serve.serve)
