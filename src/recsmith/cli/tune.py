@@ -44,6 +44,4 @@ def tune(
     Console().print(table)
     counts = ", ".join(f"{n} {state.lower()}" for state, n in sorted(result.states.items()))
     typer.echo(f"trials: {counts}")
-    typer.echo(
-        f"train it: recsmith benchmark --data {data} --models {model} --config {out / BEST_CONFIG} --out RUN"
-    )
+    typer.echo(f"train it: recsmith benchmark --data {data} --models {model} --config {out / BEST_CONFIG} --out RUN")
