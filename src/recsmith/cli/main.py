@@ -13,7 +13,7 @@ from rich.console import Console
 from typer.exceptions import TyperException
 
 from recsmith import __version__
-from recsmith.cli import benchmark, data, demo, evaluate, export, recommend, report, serve, train, tune
+from recsmith.cli import benchmark, data, demo, evaluate, export, recommend, registry, report, serve, train, tune
 from recsmith.errors import RecsmithError
 
 app = typer.Typer(
@@ -24,6 +24,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(data.app, name="data")
+app.add_typer(registry.app, name="registry")
 app.command("demo")(demo.demo)
 app.command("benchmark")(benchmark.benchmark)
 app.command("evaluate")(evaluate.evaluate)

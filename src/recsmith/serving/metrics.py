@@ -11,6 +11,7 @@ Exposed at ``GET /metrics``:
 ``recsmith_feedback_events_total``     feedback events stored
 ``recsmith_reloads_total``             bundle reloads by ``result`` (ok / error)
 ``recsmith_model_info``                1, labelled with the serving ``version`` and ``model``
+``recsmith_registry_version``          the registered version served, by ``model`` (registry mode)
 =====================================  =================================================================
 
 With several workers each process has its own numbers (scrape each, or aggregate by instance).
@@ -44,12 +45,18 @@ class Metrics:
         self.feedback_events = Counter("recsmith_feedback_events", "feedback events stored", registry=r)
         self.reloads = Counter("recsmith_reloads", "bundle reloads", ["result"], registry=r)
         self.model_info = Gauge("recsmith_model_info", "model being served", ["version", "model"], registry=r)
+        self.registry_version = Gauge(
+            "recsmith_registry_version", "registered version being served (registry mode)", ["model"], registry=r
+        )
 
     def set_model(self, version: str, model: str, old_version: str | None, old_model: str | None) -> None:
         if old_version is not None and (old_version, old_model) != (version, model):
             with contextlib.suppress(KeyError):
                 self.model_info.remove(old_version, old_model)
         self.model_info.labels(version=version, model=model).set(1)
+
+    def set_registry_version(self, model: str, version: int) -> None:
+        self.registry_version.labels(model=model).set(version)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

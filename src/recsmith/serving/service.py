@@ -64,8 +64,8 @@ class Service:
         if self._engine is not None:
             return
         candidates = [p for p in (self._pointer_bundle(), self.settings.bundle) if p is not None]
-        if not candidates:
-            self.load_error = "no bundle configured (RECSMITH_BUNDLE or --bundle)"
+        if not candidates:  # keep the reason a registry gave (registry mode has no bundle setting)
+            self.load_error = self.load_error or "no bundle configured (RECSMITH_BUNDLE or --bundle)"
             return
         for path in dict.fromkeys(Path(p) for p in candidates):  # the reloaded bundle, else the configured one
             try:

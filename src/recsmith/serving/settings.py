@@ -25,6 +25,14 @@ class ServeSettings(BaseSettings):
         "development", description="outside development the default API key is refused"
     )
     bundle: Path | None = Field(None, description="model bundle directory written by `recsmith export`")
+    # the model registry (recsmith.serving.registry): serve a model's production version and follow it
+    registry_model: str | None = Field(
+        None, description="serve the production version of this registered model (instead of `bundle`)"
+    )
+    registry_uri: str | None = Field(
+        None, description="MLflow registry URI (default: $RECSMITH_REGISTRY_URI, else sqlite:///registry/mlflow.db)"
+    )
+    registry_poll_s: float = Field(5.0, gt=0, description="seconds between two checks of the production version")
     state_dir: Path = Field(Path("var"), description="feedback log (feedback.sqlite3) lives here")
     api_keys: Annotated[list[SecretStr], NoDecode] = Field(
         default_factory=lambda: [SecretStr(DEFAULT_API_KEY)],
