@@ -204,7 +204,7 @@ def _validate_spaces(cfg: RunConfig, source: str) -> None:
 
     for name, spaces in cfg.study.spaces.items():
         registered, base = split_alias(name, cfg.model_params(name))
-        model_cls = get_model_class(registered)
+        model_cls: Any = get_model_class(registered)
         hyper, _ = split_train_overrides(base)
         fields = sorted(k for k in model_cls.Config.model_fields if k != ALIAS_KEY)
         for key, space in spaces.items():

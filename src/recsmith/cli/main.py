@@ -13,7 +13,20 @@ from rich.console import Console
 from typer.exceptions import TyperException
 
 from recsmith import __version__
-from recsmith.cli import benchmark, data, demo, evaluate, export, recommend, registry, report, serve, train, tune
+from recsmith.cli import (
+    benchmark,
+    data,
+    demo,
+    evaluate,
+    export,
+    recommend,
+    registry,
+    report,
+    retrain,
+    serve,
+    train,
+    tune,
+)
 from recsmith.errors import RecsmithError
 
 app = typer.Typer(
@@ -34,6 +47,7 @@ app.command("train")(train.train)
 app.command("lr-find")(train.lr_find)
 app.command("scaling")(train.scaling)
 app.command("tune")(tune.tune)
+app.command("retrain")(retrain.retrain)
 app.command("report")(report.report)
 app.command("export")(export.export)
 app.command("serve")(serve.serve)

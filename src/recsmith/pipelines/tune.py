@@ -35,7 +35,7 @@ import socket
 import threading
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -405,7 +405,7 @@ def _plots(study: "optuna.Study", out: Path) -> None:
     import matplotlib.pyplot as plt
     import optuna.visualization.matplotlib as ovm
 
-    figures = {"history.png": ovm.plot_optimization_history}
+    figures: dict[str, Callable[[Any], Any]] = {"history.png": ovm.plot_optimization_history}
     if sum(t.state.name == "COMPLETE" for t in study.trials) >= 2 and len(study.best_params) >= 1:
         figures["importance.png"] = ovm.plot_param_importances
     for name, plot in figures.items():
@@ -416,7 +416,7 @@ def _plots(study: "optuna.Study", out: Path) -> None:
         except (ValueError, RuntimeError) as err:  # e.g. no parameter varied: nothing to rank
             log(f"{name}: not drawn ({err})")
             continue
-        fig = ax.figure if hasattr(ax, "figure") else ax[0].figure
+        fig: Any = ax.figure
         fig.set_size_inches(8, 4.5)
         fig.tight_layout()
         buffer = io.BytesIO()
