@@ -14,6 +14,7 @@ from typer.exceptions import TyperException
 
 from recsmith import __version__
 from recsmith.cli import (
+    ab,
     benchmark,
     data,
     demo,
@@ -38,6 +39,7 @@ app = typer.Typer(
 )
 app.add_typer(data.app, name="data")
 app.add_typer(registry.app, name="registry")
+app.add_typer(ab.app, name="ab")
 app.command("demo")(demo.demo)
 app.command("benchmark")(benchmark.benchmark)
 app.command("evaluate")(evaluate.evaluate)

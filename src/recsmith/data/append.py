@@ -79,7 +79,9 @@ def append_interactions(
     rows = user_map.encode(rows, Columns.UserId, Columns.User)
     rows = item_map.encode(rows, Columns.ItemId, Columns.Item)
     old = dataset.interactions.frame
-    combined = pl.concat([old, rows.select([pl.col(c).cast(t) for c, t in INTERNAL_SCHEMA.items()])]).with_row_index(_ORDER)
+    combined = pl.concat([old, rows.select([pl.col(c).cast(t) for c, t in INTERNAL_SCHEMA.items()])]).with_row_index(
+        _ORDER
+    )
     policy = str((dataset.manifest.get("preparation") or {}).get("dedupe", "none"))
     before = combined.height
     combined = _dedupe(combined, policy)

@@ -27,7 +27,9 @@ def team_draft(a: Sequence[int], b: Sequence[int], k: int, rng: np.random.Genera
     picks = [0, 0]
     while len(merged) < k:
         # the team with fewer picks goes next; a coin breaks ties (the "draft")
-        order = [0, 1] if picks[0] < picks[1] else [1, 0] if picks[1] < picks[0] else [int(t) for t in rng.permutation(2)]
+        order = (
+            [0, 1] if picks[0] < picks[1] else [1, 0] if picks[1] < picks[0] else [int(t) for t in rng.permutation(2)]
+        )
         progressed = False
         for team in order:
             while pos[team] < len(lists[team]) and lists[team][pos[team]] in taken:
