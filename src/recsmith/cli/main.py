@@ -40,7 +40,7 @@ app = typer.Typer(
 app.add_typer(data.app, name="data")
 app.add_typer(registry.app, name="registry")
 app.add_typer(ab.app, name="ab")
-app.command("demo")(demo.demo)
+app.add_typer(demo.app, name="demo")
 app.command("benchmark")(benchmark.benchmark)
 app.command("evaluate")(evaluate.evaluate)
 app.command("recommend")(recommend.recommend)

@@ -215,6 +215,10 @@ class ModelRegistry:
         number = self._production_number(name)
         return None if number is None else self.get(name, number)
 
+    def production_number(self, name: str) -> int | None:
+        """Just the production version's number: one read, what a polling server asks for."""
+        return self._production_number(name)
+
     def bundle_path(self, version: ModelVersion, cache: str | Path | None = None) -> Path:
         """A local directory with the version's bundle: the artifact store's own copy when it is a
         local directory, else a download into ``cache`` (default: beside the registry database)."""

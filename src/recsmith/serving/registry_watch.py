@@ -47,14 +47,16 @@ class RegistryWatch:
         self._stop.set()
 
     def check(self) -> ModelVersion | None:
-        """One poll: switch the service when the production version is not the one it serves."""
-        production = self.registry.production(self.model)
-        if production is None:
+        """One poll: switch the service when the production version is not the one it serves;
+        returns the version switched to (None when nothing changed)."""
+        number = self.registry.production_number(self.model)  # one cheap read per poll
+        if number is None:
             if self.serving is None:
                 self.service.load_error = f"model {self.model!r} has no production version in the registry yet"
             return None
-        if production.version == self.serving:
-            return production
+        if number == self.serving:
+            return None
+        production = self.registry.get(self.model, number)
         path: Path = self.registry.bundle_path(production)
         result = self.service.reload(path)
         log(f"registry: {self.model} v{production.version} in production, serving {result['version']}")
