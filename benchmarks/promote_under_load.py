@@ -134,7 +134,7 @@ async def load(port: int, users: list[str], rps: float, seconds: float, flip) ->
     async def flipper() -> None:
         while flip.every > 0 and time.perf_counter() < start + seconds:
             await asyncio.sleep(flip.every)
-            await asyncio.to_thread(flip)
+            await flip()
 
     tasks = [asyncio.create_task(one(i)) for i in range(n)]
     flips = asyncio.create_task(flipper())
@@ -154,12 +154,21 @@ async def load(port: int, users: list[str], rps: float, seconds: float, flip) ->
 
 
 class Flip:
+    """``recsmith registry promote`` as a process of its own, as an operator or a retrain job runs it
+    (MLflow in the sender's process would stall the sender's event loop, not the server)."""
+
     def __init__(self, registry, versions, every: float) -> None:
         self.registry, self.versions, self.every, self.count = registry, versions, every, 0
 
-    def __call__(self) -> None:
+    async def __call__(self) -> None:
         self.count += 1
-        self.registry.promote("load", self.versions[self.count % 2], reason="benchmark flip")
+        version = str(self.versions[self.count % 2])
+        args = ["-m", "recsmith.cli.main", "registry", "promote", "load", version, "--registry", self.registry.uri]
+        env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, *args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        await proc.wait()
 
 
 def main() -> None:
