@@ -131,15 +131,9 @@ async def load(port: int, users: list[str], rps: float, seconds: float, flip) ->
             failures.append(repr(err))
             conn.close()
 
-    async def flipper() -> None:
-        while flip.every > 0 and time.perf_counter() < start + seconds:
-            await asyncio.sleep(flip.every)
-            await flip()
-
     tasks = [asyncio.create_task(one(i)) for i in range(n)]
-    flips = asyncio.create_task(flipper())
+    flip.go()
     await asyncio.gather(*tasks)
-    flips.cancel()
     elapsed = time.perf_counter() - start
     switches = sum(1 for a, b in itertools.pairwise(timeline) if a[1] != b[1])
     return {
@@ -149,26 +143,50 @@ async def load(port: int, users: list[str], rps: float, seconds: float, flip) ->
         "achieved_rps": n / elapsed,
         "versions": versions,
         "version_changes_seen": switches,
-        "promotions": flip.count,
+        "promotions": flip.finish(),
     }
 
 
+PROMOTER = """
+import sys, time
+from recsmith.serving.registry import ModelRegistry
+uri, every, seconds, versions = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), sys.argv[4:]
+registry = ModelRegistry(uri)
+print("ready", flush=True)
+sys.stdin.readline()  # the load has started
+end, count = time.monotonic() + seconds, 0
+while time.monotonic() + every < end:
+    time.sleep(every)
+    count += 1
+    registry.promote("load", int(versions[count % 2]), reason="benchmark flip")
+    print(f"promoted {versions[count % 2]}", flush=True)
+"""
+
+
 class Flip:
-    """``recsmith registry promote`` as a process of its own, as an operator or a retrain job runs it
-    (MLflow in the sender's process would stall the sender's event loop, not the server)."""
+    """Promotions from a process of its own (as an operator or a retrain job promotes): it imports
+    MLflow once, then flips the production alias every ``every`` seconds. MLflow in the sender's
+    process would stall the sender's event loop, which is not what is measured."""
 
-    def __init__(self, registry, versions, every: float) -> None:
-        self.registry, self.versions, self.every, self.count = registry, versions, every, 0
+    def __init__(self, registry, versions, every: float, seconds: float) -> None:
+        self.every, self.count = every, 0
+        self.proc: subprocess.Popen | None = None
+        if every > 0:
+            args = [sys.executable, "-c", PROMOTER, registry.uri, str(every), str(seconds), *map(str, versions)]
+            env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+            self.proc = subprocess.Popen(args, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            assert self.proc.stdout is not None and self.proc.stdout.readline().strip() == "ready"
 
-    async def __call__(self) -> None:
-        self.count += 1
-        version = str(self.versions[self.count % 2])
-        args = ["-m", "recsmith.cli.main", "registry", "promote", "load", version, "--registry", self.registry.uri]
-        env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, *args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        await proc.wait()
+    def go(self) -> None:
+        if self.proc is not None and self.proc.stdin is not None:
+            self.proc.stdin.write("go\n")
+            self.proc.stdin.flush()
+
+    def finish(self) -> int:
+        if self.proc is None:
+            return 0
+        out, _ = self.proc.communicate(timeout=120)
+        return sum(line.startswith("promoted") for line in out.splitlines())
 
 
 def main() -> None:
@@ -186,7 +204,7 @@ def main() -> None:
     proc = start_server(registry.uri, work / "state", port)
     try:
         load_before = os.getloadavg()
-        flip = Flip(registry, versions, 0 if args.no_flips else args.every)
+        flip = Flip(registry, versions, 0 if args.no_flips else args.every, args.seconds)
         result = asyncio.run(load(port, users, args.rps, args.seconds, flip))
     finally:
         os.killpg(proc.pid, signal.SIGTERM)

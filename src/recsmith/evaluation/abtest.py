@@ -65,7 +65,7 @@ def conversion_report(
     if len(names) < 2:
         raise ValueError("an A/B report needs at least two variants")
     control = control or names[0]
-    variants = {}
+    variants: dict[str, dict[str, Any]] = {}
     for name in names:
         c = counts[name]
         rate = c.converted / c.users if c.users else 0.0
@@ -79,7 +79,7 @@ def conversion_report(
     if total and 0 < total_conv < total:
         _, p, _, expected = chi2_contingency(table, correction=False)
         p_value, min_expected = float(p), float(expected.min())
-    base = variants[control]["conversion"] or (total_conv / total if total else 0.0)
+    base = float(variants[control]["conversion"]) or (total_conv / total if total else 0.0)
     needed = required_users(base, mde, alpha, power) if 0 < base < 1 else None
     smallest = min(counts[n].users for n in names)
     if p_value is None or min_expected < 5:
