@@ -4,12 +4,14 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install demo test test-fast test-blas lint clean
+.PHONY: install demo test test-fast test-blas release-check lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-# pinned dependencies (requirements.lock), then the package itself without re-resolving them
+# pinned dependencies (requirements.lock: every extra, tests, lint and release tools), then the one
+# step pip cannot resolve (TorchRec with the CPU fbgemm: requirements-nodeps.lock, README "Install"),
+# then the package itself without re-resolving them
 $(STAMP): $(BIN)/python requirements.lock requirements-nodeps.lock pyproject.toml
 	$(BIN)/pip install -q -r requirements.lock
 	$(BIN)/pip install -q --no-deps -r requirements-nodeps.lock
@@ -40,6 +42,10 @@ lint: install
 	$(BIN)/ruff format --check src tests benchmarks scripts
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+
+# build sdist + wheel, twine check, install the wheel in a clean virtualenv, run the demo outside the repo
+release-check: install
+	bash scripts/release-check.sh
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

@@ -16,7 +16,8 @@ Layers, top to bottom (a layer imports only those below it; the import-linter co
     nn/                              losses, samplers, objectives, networks
     features/ | encoders/            the feature store; pretrained text / image encoders
     data/                            sources -> preparation -> prepared-dataset store -> splits
-    utils/ | errors                  atomic writes, progress, logging; error types
+    utils/                           atomic writes, progress, logging, packaged configs, extras
+    errors                           the error types
 """
 
 __version__ = "0.1.0"

@@ -21,7 +21,7 @@ app = typer.Typer(help="Demos on built-in synthetic data.", invoke_without_comma
 @app.callback()
 def demo(
     ctx: typer.Context,
-    config: ConfigOpt = Path("configs/demo.yaml"),
+    config: ConfigOpt = Path("demo"),  # the packaged demo.yaml: works from any directory
     set_: SetOpt = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the data and the run.")] = Path("runs/demo"),
 ) -> None:

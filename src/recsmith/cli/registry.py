@@ -25,6 +25,9 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a t
 
 
 def _registry(uri: str | None) -> "ModelRegistry":
+    from recsmith.utils.extras import require_extras
+
+    require_extras(["serve"], "recsmith registry")
     from recsmith.serving.registry import ModelRegistry  # MLflow loads only for these commands
 
     return ModelRegistry(uri)

@@ -45,6 +45,9 @@ def retrain(
     from pydantic import ValidationError
 
     from recsmith.errors import ConfigError
+    from recsmith.utils.extras import require_extras
+
+    require_extras(["serve"], "recsmith retrain")
     from recsmith.pipelines.retrain import RetrainOptions, run_retrain
     from recsmith.utils.validation import describe_errors
 

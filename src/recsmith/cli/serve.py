@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypedDict
 
 import typer
 
 from recsmith.errors import ConfigError
+from recsmith.utils.extras import require_extras
 
 
 def serve(
@@ -57,6 +58,7 @@ def serve(
     ] = "",
 ) -> None:
     """Serve BUNDLE over HTTP. Other settings come from RECSMITH_* environment variables (docs/deployment.md)."""
+    require_extras(["serve"], "recsmith serve")
     import uvicorn
     from pydantic import ValidationError
 
@@ -108,7 +110,12 @@ def serve(
     )
 
 
-def proxy_options(forwarded_allow_ips: str) -> dict[str, object]:
+class ProxyOptions(TypedDict):
+    proxy_headers: bool
+    forwarded_allow_ips: str
+
+
+def proxy_options(forwarded_allow_ips: str) -> ProxyOptions:
     """uvicorn's proxy settings. Without trusted proxies, X-Forwarded-* headers are ignored.
 
     uvicorn alone trusts them from 127.0.0.1 (or $FORWARDED_ALLOW_IPS): behind no proxy, any local

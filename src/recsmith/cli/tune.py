@@ -29,6 +29,9 @@ def tune(
     overwrite: OverwriteOpt = False,
 ) -> None:
     """Search MODEL's hyperparameters on validation (TPE, pruning, SQLite storage); write OUT/best_config.yaml."""
+    from recsmith.utils.extras import require_extras
+
+    require_extras(["tune"], "recsmith tune")
     from recsmith.pipelines.tune import BEST_CONFIG, run_tune
 
     cfg = load_config(config, list(set_ or []))

@@ -152,9 +152,9 @@ def _text_expr(column: str, dtype: pl.DataType) -> pl.Expr:
 
 class CategoricalEncoder(Encoder):
     kind = "categorical"
-    spec: CategoricalSpec
+    spec: CategoricalSpec | MultiSpec
 
-    def __init__(self, name: str, spec: CategoricalSpec) -> None:
+    def __init__(self, name: str, spec: CategoricalSpec | MultiSpec) -> None:
         super().__init__(name, spec)
         self.vocab: _Vocabulary | None = None
 
@@ -203,7 +203,7 @@ class MultiValuedEncoder(CategoricalEncoder):
     """Lists of values; ``transform`` gives a List(Int32) column (see :meth:`jagged`)."""
 
     kind = "multi"
-    spec: MultiSpec  # type: ignore[assignment]
+    spec: MultiSpec  # the base class reads what both specs have (the vocabulary settings)
 
     @property
     def inputs(self) -> list[str]:

@@ -69,6 +69,8 @@ class Ability(ABC):
         def _check_fitted(self) -> None: ...
         def _checked_users(self, users: Any) -> np.ndarray: ...
         def _checked_items(self, items: Any) -> np.ndarray: ...
+        def seen_items(self, user: int) -> np.ndarray: ...
+        def scores(self, users: np.ndarray | list[int]) -> np.ndarray: ...
 
 
 def declared_abilities(cls: type) -> tuple[str, ...]:
@@ -81,7 +83,7 @@ def all_abilities() -> dict[str, type[Ability]]:
     import recsmith.models.sessions  # noqa: F401  (defines the sessions ability)
 
     found: dict[str, type[Ability]] = {}
-    todo: list[type] = [Ability]
+    todo: list[type[Ability]] = [Ability]
     while todo:
         cls = todo.pop()
         if cls.__dict__.get("ability"):

@@ -64,8 +64,7 @@ def run_training(
     parts = split(dataset.interactions, cfg.split)
     if main:
         log(f"split {cfg.split.method}: {parts.summary()}")
-    built = build_model(cfg, name, side=side_data(dataset, dataset_path))
-    model, train_cfg = built.model, built.train_config
+    model, train_cfg = build_model(cfg, name, side=side_data(dataset, dataset_path)).for_trainer()
     data_info = {"name": dataset.manifest.get("name"), "path": str(dataset_path) if dataset_path else None}
     trainer = Trainer(
         train_cfg, out, resume=resume, params={"data": data_info, "split": cfg.split.model_dump(mode="json")}

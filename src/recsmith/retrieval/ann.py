@@ -38,6 +38,7 @@ import numpy as np
 
 from recsmith.errors import ConfigError, RecsmithError
 from recsmith.utils.atomic import atomic_dir
+from recsmith.utils.extras import require_extras
 
 Metric = Literal["ip", "l2", "cosine"]
 METRICS: tuple[str, ...] = ("ip", "l2", "cosine")
@@ -51,6 +52,7 @@ SEARCH_PARAMS = {"nprobe": "IVF", "efSearch": "HNSW"}
 
 
 def _faiss():
+    require_extras(["serve"], "FAISS indexes")
     import faiss  # imported on use: `import recsmith.retrieval.ann` stays light
 
     return faiss
@@ -318,7 +320,7 @@ def exact_search(
 
 # ---------------------------------------------------------------------- helpers
 def _prepare(vectors: np.ndarray, metric: str) -> np.ndarray:
-    x = np.ascontiguousarray(vectors, dtype=np.float32)
+    x: np.ndarray = np.ascontiguousarray(vectors, dtype=np.float32)
     if x.ndim != 2:
         raise RecsmithError(f"vectors must be a 2-d array, got shape {x.shape}")
     if metric == "cosine":

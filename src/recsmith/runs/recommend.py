@@ -20,7 +20,14 @@ from recsmith.errors import RecsmithError, UnknownIdError
 from recsmith.models.abilities import ItemSimilarity
 from recsmith.models.base import Recommender
 from recsmith.runs.layout import ITEM_IDS, Run
-from recsmith.runs.search import DEFAULT_IMAGE_COLUMN, image_index, image_query_vector, query_vector, text_index
+from recsmith.runs.search import (
+    DEFAULT_IMAGE_COLUMN,
+    image_index,
+    image_model_name,
+    image_query_vector,
+    query_vector,
+    text_index,
+)
 
 
 def load_run(path: str | Path) -> Run:
@@ -124,6 +131,6 @@ def search_image(
     """Items whose image embedding is closest to the image at ``path``: ``{"image", "items": [...]}``."""
     if not Path(path).is_file():
         raise RecsmithError(f"query image {path} does not exist")
-    index, n_failed = image_index(run, image_column, image_model)
-    items, scores = index.search(image_query_vector(Path(path), image_model), k)
+    index, n_failed = image_index(run, image_column, image_model)  # checks image_model first
+    items, scores = index.search(image_query_vector(Path(path), image_model_name(image_model)), k)
     return {"image": str(path), "unreadable_item_images": n_failed, "items": _item_rows(run, items[0], scores[0])}

@@ -23,6 +23,7 @@ from recsmith.data.schema import Columns
 from recsmith.data.side import SideData, aligned
 from recsmith.errors import ConfigError, RecsmithError
 from recsmith.retrieval.item_vectors import ItemVectors, unit_rows
+from recsmith.utils.extras import require_extras
 
 if TYPE_CHECKING:
     from recsmith.runs.layout import Run
@@ -65,11 +66,7 @@ def image_index(run: "Run", column: str, model: str | None, root: Path | None = 
             f"{', '.join(c for c in items.columns if c != Columns.Item)}); pass --image-column with the column "
             "that holds image paths or URLs, or prepare the dataset with one"
         )
-    if model is None:
-        raise ConfigError(
-            "--image needs --image-model: the directory (or Hugging Face name in the local cache) of an image "
-            "encoder such as a CLIP vision model, used for both the item images and the query image"
-        )
+    model = image_model_name(model)
     root = root or run.dataset_root
     paths = [None if p is None else _resolve(str(p), root) for p in items[column].cast(pl.Utf8).to_list()]
     vectors, errors = _encode_images(paths, model, cache_root=run.cache_dir, keys=_keys(run))
@@ -78,6 +75,16 @@ def image_index(run: "Run", column: str, model: str | None, root: Path | None = 
     if not valid.any():
         raise RecsmithError(f"none of the {len(paths)} item images in column {column!r} could be read (root {root})")
     return ItemVectors(unit_rows(vectors), valid, "image"), len(errors)
+
+
+def image_model_name(model: str | None) -> str:
+    """``model``, or the error that asks for ``--image-model`` when it is None."""
+    if model is None:
+        raise ConfigError(
+            "--image needs --image-model: the directory (or Hugging Face name in the local cache) of an image "
+            "encoder such as a CLIP vision model, used for both the item images and the query image"
+        )
+    return model
 
 
 def image_query_vector(path: Path, model: str) -> np.ndarray:
@@ -92,6 +99,7 @@ def image_query_vector(path: Path, model: str) -> np.ndarray:
 def _encode_texts(
     texts: list[str], model: str | None, *, cache_root: Path | None, keys: list[str] | None
 ) -> np.ndarray:
+    require_extras(["text"], "text search")
     from recsmith.encoders import DEFAULT_TEXT_MODEL, EmbeddingCache, encode_texts
 
     cache = EmbeddingCache(cache_root) if cache_root is not None else None
@@ -99,6 +107,7 @@ def _encode_texts(
 
 
 def _encode_images(paths: list[str | None], model: str, *, cache_root: Path | None, keys: list[str] | None):
+    require_extras(["text"], "image search")
     from recsmith.encoders import EmbeddingCache, encode_images
 
     cache = EmbeddingCache(cache_root) if cache_root is not None else None
@@ -112,7 +121,13 @@ def _aligned_items(run: "Run", purpose: str) -> pl.DataFrame:
             f"{purpose} needs item attributes, but run {run.path} has no dataset/items.parquet "
             "(the dataset was prepared from a source without an item table)"
         )
-    return aligned(run.items, Columns.Item, len(run.item_map))
+    table = aligned(run.items, Columns.Item, len(run.item_map))
+    if table is None:
+        raise ConfigError(
+            f"{purpose} needs item attributes keyed by the internal item id, but the item table of run "
+            f"{run.path} has no {Columns.Item!r} column"
+        )
+    return table
 
 
 def _keys(run: "Run") -> list[str]:

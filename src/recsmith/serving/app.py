@@ -96,7 +96,7 @@ def create_app(settings: ServeSettings, *, service: Service | None = None) -> Fa
         redoc_url=None,
     )
     add_offline_docs(app)
-    app.openapi = contract_openapi(app, settings)
+    app.openapi = contract_openapi(app, settings)  # type: ignore[method-assign]  # FastAPI's documented way to customise the schema
     app.state.settings = settings
     app.state.service = service
     app.state.limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from typing import Annotated
+from typing import Annotated, TypeGuard
 
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
@@ -60,7 +60,7 @@ def _presented_key(headers: Headers) -> str | None:
     return None
 
 
-def _valid(key: str | None, settings: ServeSettings) -> bool:
+def _valid(key: str | None, settings: ServeSettings) -> TypeGuard[str]:
     return key is not None and any(
         secrets.compare_digest(key.encode(), k.get_secret_value().encode()) for k in settings.api_keys
     )

@@ -161,9 +161,12 @@ class Engine:
     def _encoder(self) -> QueryEncoder:
         encoder = self._query_encoder
         if encoder is None:
+            text = self.text
+            if text is None:  # callers check first
+                raise RuntimeError("a bundle without a text index has no query encoder")
             with self._text_lock:
                 if self._query_encoder is None:
-                    self._query_encoder = self.text.load_encoder()
+                    self._query_encoder = text.load_encoder()
                 encoder = self._query_encoder
         return encoder
 
@@ -176,12 +179,13 @@ class Engine:
         want = min(k, n_allowed)
         if want == 0:
             return np.empty(0, np.int64), np.empty(0, np.float32), strategy
-        query = self.scorer.query(user, added) if self.index is not None else None
-        if query is not None:
+        index = self.index
+        query = self.scorer.query(user, added) if index is not None else None
+        if index is not None and query is not None:
             if allowed is not None and n_allowed <= self.exact_below:
                 return (*self._exact(query, np.flatnonzero(allowed), k), strategy)
             _omp_threads(self.ann_threads)  # per thread: requests run on a pool of threads
-            labels, scores = self.index.search(query, k, allowed=allowed)
+            labels, scores = index.search(query, k, allowed=allowed)
             found = labels[0] >= 0
             if found.sum() >= want:
                 return labels[0][found], scores[0][found], strategy
@@ -203,7 +207,10 @@ class Engine:
         return top[0], top_scores[0], strategy
 
     def _exact(self, query: np.ndarray, rows: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        scores = self._vectors[rows] @ query
+        vectors = self._vectors
+        if vectors is None:  # set with the index, and only a bundle with an index has queries
+            raise RuntimeError("exact search needs the item vectors of a bundle with an ANN index")
+        scores = vectors[rows] @ query
         top, top_scores = top_k(scores[None, :].astype(np.float32), min(k, rows.size))
         return rows[top[0]], top_scores[0]
 

@@ -63,13 +63,14 @@ class ItemRules:
         return mask
 
     def _compile(self, filters: list[dict[str, Any]]) -> np.ndarray:
-        if self.items is None:
+        items = self.items
+        if items is None:
             raise InvalidRequest(
                 "this bundle has no item attributes, so filters cannot be applied", details={"filters": filters}
             )
         try:
-            exprs = [self._expr(f) for f in filters]
-            passing = self.items.filter(pl.all_horizontal(exprs))[Columns.Item].to_numpy()
+            exprs = [self._expr(f, items.schema) for f in filters]
+            passing = items.filter(pl.all_horizontal(exprs))[Columns.Item].to_numpy()
         except (pl.exceptions.PolarsError, pl.exceptions.PanicException, TypeError, ValueError, OverflowError) as err:
             # values are checked against the column types first (_check_value); this is the last line
             raise InvalidRequest(
@@ -81,13 +82,14 @@ class ItemRules:
         mask[passing] = True
         return mask
 
-    def _expr(self, f: dict[str, Any]) -> pl.Expr:
-        name, op, value = f["field"], f["op"], f.get("value")
+    def _expr(self, f: dict[str, Any], schema: pl.Schema) -> pl.Expr:
+        name, op = f["field"], f["op"]
+        value: Any = f.get("value")  # any JSON value; checked against the op below
         if name not in self.fields:
             raise InvalidRequest(f"unknown filter field {name!r}", details={"valid_fields": self.fields})
         if op not in OPS:
             raise InvalidRequest(f"filter {name!r}: unknown op {op!r}", details={"valid_ops": list(OPS)})
-        dtype = self.items.schema[name]
+        dtype = schema[name]
         col = pl.col(name)
         is_list = isinstance(dtype, pl.List)
         many = op in ("in", "not_in", "between")
@@ -102,7 +104,7 @@ class ItemRules:
                 f"filter {name!r}: op {op!r} does not apply to a list attribute",
                 details={"valid_ops": ["eq", "ne", "in", "not_in"]},
             )
-        element = dtype.inner if is_list else dtype
+        element = dtype.inner if isinstance(dtype, pl.List) else dtype
         values = [_check_value(name, op, element, v) for v in (value if many else [value])]
         if _kind(element) == "number" and any(isinstance(v, float) for v in values):
             values = [float(v) for v in values]  # one literal type: Polars refuses mixed int / float lists
@@ -140,7 +142,7 @@ _EXPECTED = {
 }
 
 
-def _kind(dtype: pl.DataType) -> str | None:
+def _kind(dtype: pl.DataType | pl.datatypes.DataTypeClass) -> str | None:
     """The JSON kind of value a column's filters take (None: the column cannot be filtered)."""
     if dtype.is_numeric():
         return "number"
@@ -155,7 +157,7 @@ def _kind(dtype: pl.DataType) -> str | None:
     return None
 
 
-def _check_value(name: str, op: str, dtype: pl.DataType, value: Any) -> Any:
+def _check_value(name: str, op: str, dtype: pl.DataType | pl.datatypes.DataTypeClass, value: Any) -> Any:
     """``value`` as a literal for a column of ``dtype``; 422 naming the field when it does not fit."""
     kind = _kind(dtype)
     if kind is None:

@@ -13,14 +13,15 @@ in a query string only the digits ``0-9``; floats must be finite.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
 
 MAX_ID_LENGTH = 256
 MAX_FILTERS = 32
 MAX_TIMESTAMP = 253_402_300_799  # 9999-12-31T23:59:59Z: beyond it no calendar (or SQLite integer) fits
-EVENT_TYPES = ("view", "click", "add_to_cart", "purchase", "like", "rating", "dislike")
+EventType = Literal["view", "click", "add_to_cart", "purchase", "like", "rating", "dislike"]
+EVENT_TYPES: tuple[str, ...] = get_args(EventType)
 
 
 def _json_integer(value: Any) -> Any:
@@ -92,7 +93,7 @@ class RecommendationsRequest(RulesRequest):
         return self
 
 
-_UNKNOWN_IDS = Field(
+_UNKNOWN_IDS: Any = Field(
     default_factory=list,
     description="item ids of the request (exclude, include, session_items) the model does not know: ignored",
 )
@@ -142,7 +143,7 @@ class SearchRequest(RulesRequest):
 class FeedbackEventRequest(_In):
     user_id: ExternalId
     item_id: ExternalId
-    type: Literal[EVENT_TYPES] = "click"  # type: ignore[valid-type]
+    type: EventType = "click"
     timestamp: Annotated[JsonInt, Field(ge=0, le=MAX_TIMESTAMP)] | None = Field(
         None, description="seconds (not milliseconds) since the epoch, up to 9999-12-31; default: time received"
     )

@@ -231,7 +231,8 @@ class Service:
             version = json.loads((target / "manifest.json").read_text())["version"]
         except (OSError, ValueError, KeyError):
             return True
-        return version == self._engine.version
+        engine = self._engine
+        return engine is not None and version == engine.version
 
     def _reload_quietly(self, target: Path) -> None:
         try:

@@ -22,7 +22,9 @@ class JsonSyntaxError(ValueError):
 
     @property
     def details(self) -> dict[str, int]:
-        return {} if self.line is None else {"line": self.line, "column": self.column}
+        if self.line is None or self.column is None:
+            return {}
+        return {"line": self.line, "column": self.column}
 
 
 def _no_constants(name: str) -> Any:

@@ -66,7 +66,6 @@ def batch_recommendations(
         service.metrics.strategies.labels(strategy=result["strategy"]).inc()
         return {"results": [result], "model_version": engine.version}
     check_ids("user_ids", body.user_ids, settings.max_batch)
-    results = [
-        service.recommend_user(engine, u, body.k, exclude_seen=body.exclude_seen, rules=rules) for u in body.user_ids
-    ]
+    user_ids = body.user_ids or []  # never None here: the schema requires user_ids or session_items
+    results = [service.recommend_user(engine, u, body.k, exclude_seen=body.exclude_seen, rules=rules) for u in user_ids]
     return {"results": results, "model_version": engine.version}
