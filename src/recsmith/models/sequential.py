@@ -22,6 +22,7 @@ from recsmith.data.histories import Histories, window_gather
 from recsmith.data.interactions import Interactions
 from recsmith.errors import RecsmithError
 from recsmith.models.abilities import ItemSimilarity
+from recsmith.models.explainers import OcclusionExplanations
 from recsmith.models.sessions import SessionRecommender, Sessions, session_csr, session_lists
 from recsmith.models.torch_base import TorchModelConfig, TorchRecommender
 
@@ -56,7 +57,7 @@ class SequentialConfig(TorchModelConfig):
     time_of_day: bool = Field(False, description="embed hour of day and day of week of each interaction (UTC)")
 
 
-class SequentialRecommender(SessionRecommender, ItemSimilarity, TorchRecommender):
+class SequentialRecommender(OcclusionExplanations, SessionRecommender, ItemSimilarity, TorchRecommender):
     """Base of SASRec / BERT4Rec / GRU4Rec; see the module docstring."""
 
     Config = SequentialConfig
@@ -232,6 +233,9 @@ class SequentialRecommender(SessionRecommender, ItemSimilarity, TorchRecommender
             table = self.network.items.full()[: self.n_items].detach().float().cpu()
         unit = torch.nn.functional.normalize(table, dim=1)
         return (unit[torch.from_numpy(np.asarray(items, dtype=np.int64))] @ unit.T).numpy()
+
+    def _explained_window(self) -> int:
+        return self._history_len
 
     # ------------------------------------------------------------------ helpers
     @property

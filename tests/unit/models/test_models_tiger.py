@@ -62,7 +62,7 @@ def content(n_items: int = N_ITEMS, seed: int = 0) -> SideData:
 class TestTiger(RecommenderContract):
     name = "tiger"
     params = _PARAMS
-    abilities = frozenset({"item_similarity", "sessions"})
+    abilities = frozenset({"explanations", "item_similarity", "sessions"})
 
     def make(self, **overrides: Any) -> Recommender:
         return super().make(**overrides).with_side_data(content())
