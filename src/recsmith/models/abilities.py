@@ -407,6 +407,11 @@ class Explanations(Ability):
         """The terms of checked ``items`` (int64) for ``user`` (``-1``: none) plus ``added`` (int64)."""
 
 
+def popularity_explanation(item: int, popularity: float) -> Explanation:
+    """The explanation of a most-popular answer (cold start): one ``popularity`` reason, the score."""
+    return Explanation(item, float(popularity), "popularity", (Reason(float(popularity), feature="popularity"),), True)
+
+
 def _explanation(item: int, terms: ExplanationTerms, row: int, n_reasons: int) -> Explanation:
     contributions = np.asarray(terms.contributions[row], dtype=np.float64)
     by_item = terms.history is not None

@@ -233,10 +233,10 @@ class Service:
 
     # ------------------------------------------------------------------ recommendations
     def recommend_user(
-        self, engine: Engine, user_id: str, k: int, *, exclude_seen: bool, rules: RuleSpec
+        self, engine: Engine, user_id: str, k: int, *, exclude_seen: bool, rules: RuleSpec, explain: bool = False
     ) -> dict[str, Any]:
         self.sync_feedback()
-        key = _cache_key(engine.version, k, exclude_seen, rules)
+        key = _cache_key(engine.version, k, exclude_seen, rules) + ("|explain" if explain else "")
         cache = self.cache
         hit = cache.get(user_id, key)
         if hit is not None:
@@ -244,7 +244,9 @@ class Service:
             return {**hit, "cached": True}
         self.metrics.cache_misses.labels(backend=cache.backend).inc()
         generation = self.online.generation(user_id)
-        result = engine.recommend(user_id, k, exclude_seen=exclude_seen, rules=rules, online=self.online)
+        result = engine.recommend(
+            user_id, k, exclude_seen=exclude_seen, rules=rules, online=self.online, explain=explain
+        )
         self.sync_feedback()  # feedback another worker logged meanwhile must not be cached over
         if self.online.generation(user_id) == generation:
             cache.set(user_id, key, result)

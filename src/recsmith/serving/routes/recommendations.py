@@ -39,6 +39,7 @@ async def user_recommendations(
     filters: Annotated[
         str | None, Query(max_length=4096, description='JSON list, e.g. [{"field":"in_stock","op":"eq","value":true}]')
     ] = None,
+    explain: Annotated[bool, Query(description="each item carries why it was recommended")] = False,
 ) -> dict:
     """Top-k items for a user. Unknown users get a cold-start answer (``cold_start: true``)."""
     check_k(k, settings)
@@ -49,7 +50,7 @@ async def user_recommendations(
         exclude=tuple(exclude or ()),
         include=tuple(include) if include is not None else None,
     )
-    return service.recommend_user(engine, user_id, k, exclude_seen=exclude_seen, rules=rules)
+    return service.recommend_user(engine, user_id, k, exclude_seen=exclude_seen, rules=rules, explain=explain)
 
 
 @router.post("/recommendations", response_model=BatchRecommendationsPublic)
@@ -61,11 +62,14 @@ def batch_recommendations(
     rules = rules_from(body, settings)
     if body.session_items is not None:
         check_ids("session_items", body.session_items, settings.max_ids)
-        result = engine.recommend_session(body.session_items, body.k, exclude_seen=body.exclude_seen, rules=rules)
+        result = engine.recommend_session(
+            body.session_items, body.k, exclude_seen=body.exclude_seen, rules=rules, explain=body.explain
+        )
         service.metrics.strategies.labels(strategy=result["strategy"]).inc()
         return {"results": [result], "model_version": engine.version}
     check_ids("user_ids", body.user_ids, settings.max_batch)
     results = [
-        service.recommend_user(engine, u, body.k, exclude_seen=body.exclude_seen, rules=rules) for u in body.user_ids
+        service.recommend_user(engine, u, body.k, exclude_seen=body.exclude_seen, rules=rules, explain=body.explain)
+        for u in body.user_ids
     ]
     return {"results": results, "model_version": engine.version}
