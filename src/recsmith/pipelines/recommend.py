@@ -46,7 +46,7 @@ def recommend_users(
     the run's models that have it.
     """
     if explain and not isinstance(model, Explanations):
-        able = [m for m in run.models if "explanations" in get_model_class(_saved_model_name(run, m)).abilities()]
+        able = [m for m in run.models if "explanations" in model_abilities(run, m)]
         raise RecsmithError(
             f"{missing_ability(model, Explanations)}, so it cannot explain its recommendations; models of run "
             f"{run.path} that can: {', '.join(able) or 'none'}"
@@ -82,9 +82,11 @@ def _add_explanations(run: Run, result: dict[str, Any], explanations: list[Expla
         row["explanation"] = e.to_dict(external, run.item_names)
 
 
-def _saved_model_name(run: Run, name: str) -> str:
-    """The registered model name of run model ``name`` (a run may alias a model, e.g. ``als_big``)."""
-    return json.loads((model_dir(run.path, name) / "config.json").read_text())["model"]
+def model_abilities(run: Run, name: str) -> tuple[str, ...]:
+    """The abilities of run model ``name``, without loading it (a run may alias a model, e.g. ``als_big``:
+    its saved config names the registered model)."""
+    registered = json.loads((model_dir(run.path, name) / "config.json").read_text())["model"]
+    return get_model_class(registered).abilities()
 
 
 def _item_rows(run: Run, items: np.ndarray, scores: np.ndarray) -> list[dict[str, Any]]:
