@@ -185,10 +185,22 @@ class Conn:
         self.writer.close()
 
 
-async def fixed_rate(port: int, rate: float, duration: float, reload_to: Path | None, seed: int = 0) -> dict:
+async def fixed_rate(
+    port: int,
+    rate: float,
+    duration: float,
+    reload_to: Path | None,
+    seed: int = 0,
+    *,
+    user_ids: list[str] | None = None,
+    query: str = "k=10",
+) -> dict:
+    """``user_ids``: the known users to draw from (default: this script's bundles'); ``query``: the
+    request's query string (e.g. ``k=10&explain=true``)."""
     rng = np.random.default_rng(seed)
     n = int(rate * duration)
-    users = [f"user{u}" if rng.random() < 0.95 else f"stranger{u}" for u in rng.integers(0, N_USERS, n)]
+    known = user_ids if user_ids is not None else [f"user{u}" for u in range(N_USERS)]
+    users = [known[u] if rng.random() < 0.95 else f"stranger{u}" for u in rng.integers(0, len(known), n)]
     idle: list[Conn] = [await Conn.open(port) for _ in range(8)]
     latencies = np.full(n, np.nan)
     service = np.full(n, np.nan)
@@ -209,7 +221,7 @@ async def fixed_rate(port: int, rate: float, duration: float, reload_to: Path | 
         sent = time.perf_counter()
         try:
             status, body = await asyncio.wait_for(
-                conn.request("GET", f"/v1/users/{users[i]}/recommendations?k=10"), TIMEOUT_S
+                conn.request("GET", f"/v1/users/{users[i]}/recommendations?{query}"), TIMEOUT_S
             )
             done = time.perf_counter()
             if status != 200:

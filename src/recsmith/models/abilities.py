@@ -273,6 +273,8 @@ def extended_history_row(model: ItemItemScoring, user: int, added: np.ndarray) -
     """``(1, n_items)`` history row of ``user`` (``-1``: none) with the ``added`` items set to at least
     1: what an ``item_item`` model scores for a user plus online events, or for an anonymous session."""
     items = np.unique(np.asarray(added, dtype=np.int64))
+    if user >= 0 and items.size == 0:
+        return model.history_rows([user])
     row = sp.csr_matrix(
         (np.ones(items.size, dtype=np.float32), (np.zeros(items.size, dtype=np.int64), items)),
         shape=(1, model.n_items),
@@ -400,7 +402,22 @@ class Explanations(Ability):
         if items.size == 0:
             return []
         terms = self._explanation_terms(items, user, added)
-        return [_explanation(int(item), terms, row, n_reasons) for row, item in enumerate(items)]
+        contributions = np.asarray(terms.contributions, dtype=np.float64).reshape(len(items), -1)
+        by_item = terms.history is not None
+        keys = np.asarray(terms.history if by_item else list(terms.features or []))
+        # each row's reasons: largest contribution first, ties by the lower item id / feature name
+        order = np.lexsort((np.broadcast_to(keys, contributions.shape), -contributions), axis=1)[:, :n_reasons]
+        top = np.take_along_axis(contributions, order, axis=1)
+        totals = contributions.sum(axis=1)
+        out = []
+        for row, item in enumerate(items.tolist()):
+            chosen = [(float(c), keys[k]) for c, k in zip(top[row], order[row]) if c > 0]  # reasons speak for it
+            reasons = tuple(Reason(c, item=int(key)) if by_item else Reason(c, feature=str(key)) for c, key in chosen)
+            additive = terms.base is not None
+            base = float(terms.base[row]) if additive else 0.0
+            other = float(totals[row] - sum(c for c, _ in chosen)) if additive else 0.0
+            out.append(Explanation(item, float(terms.scores[row]), terms.method, reasons, additive, base, other))
+        return out
 
     @abstractmethod
     def _explanation_terms(self, items: np.ndarray, user: int, added: np.ndarray) -> ExplanationTerms:
@@ -410,24 +427,6 @@ class Explanations(Ability):
 def popularity_explanation(item: int, popularity: float) -> Explanation:
     """The explanation of a most-popular answer (cold start): one ``popularity`` reason, the score."""
     return Explanation(item, float(popularity), "popularity", (Reason(float(popularity), feature="popularity"),), True)
-
-
-def _explanation(item: int, terms: ExplanationTerms, row: int, n_reasons: int) -> Explanation:
-    contributions = np.asarray(terms.contributions[row], dtype=np.float64)
-    by_item = terms.history is not None
-    keys = np.asarray(terms.history if by_item else list(terms.features or []))
-    order = np.lexsort((keys, -contributions)) if keys.size else np.empty(0, dtype=np.int64)
-    top = order[contributions[order] > 0][:n_reasons]  # reasons speak for the item
-    reasons = tuple(
-        Reason(float(contributions[c]), item=int(keys[c]))
-        if by_item
-        else Reason(float(contributions[c]), feature=str(keys[c]))
-        for c in top
-    )
-    additive = terms.base is not None
-    base = float(terms.base[row]) if additive else 0.0
-    other = float(contributions.sum() - sum(r.contribution for r in reasons)) if additive else 0.0
-    return Explanation(item, float(terms.scores[row]), terms.method, reasons, additive, base, other)
 
 
 # ---------------------------------------------------------------------- helpers for implementations

@@ -199,10 +199,23 @@ class SequentialRecommender(OcclusionExplanations, SessionRecommender, ItemSimil
     ) -> np.ndarray:
         """``(len(sessions), n_items)`` float32 scores of the next item after each history (``users``
         are ignored: the history is the whole query)."""
+        self._check_fitted()
+        inputs = self._session_inputs(session_lists(sessions, self.n_items), timestamps)
+        return self.network_scores(inputs).cpu().numpy()
+
+    def _history_item_scores(self, histories: list[np.ndarray], user: int, items: np.ndarray) -> np.ndarray:
+        """Occlusion scores only the explained items: ``(len(histories), len(items))``."""
         import torch
 
-        self._check_fitted()
-        lists = session_lists(sessions, self.n_items)
+        targets = torch.from_numpy(np.asarray(items, dtype=np.int64))
+        return self.network_scores(self._session_inputs(histories, None), targets).cpu().numpy()
+
+    def _session_inputs(self, lists: list[np.ndarray], timestamps: list[list[int]] | None):
+        """The network inputs of checked histories, as a function of the device (for ``network_scores``)."""
+        import torch
+
+        from recsmith.nn.sequential import SeqInputs
+
         offsets, flat = session_csr(lists)
         ts_flat = (
             np.concatenate([np.asarray(t, dtype=np.int64) for t in timestamps]) if timestamps else np.zeros_like(flat)
@@ -210,15 +223,13 @@ class SequentialRecommender(OcclusionExplanations, SessionRecommender, ItemSimil
         rows = np.arange(len(lists), dtype=np.int64)
         tokens = window_gather(offsets, flat, rows, self._history_len, pad=self.pad, right_pad=True)
         ts = window_gather(offsets, ts_flat, rows, self._history_len, pad=0, right_pad=True)
-        from recsmith.nn.sequential import SeqInputs
-
         inputs = SeqInputs(
             torch.from_numpy(tokens),
             torch.from_numpy((tokens != self.pad).sum(1).clip(1, None)),
             None,
             torch.from_numpy(ts) if self._time_features else None,
         )
-        return self.network_scores(lambda device: self._query(inputs, torch).to(device)).cpu().numpy()
+        return lambda device: self._query(inputs, torch).to(device)
 
     def training_history(self, user: int) -> np.ndarray:
         """The user's whole training history (scoring reads its last ``max_len`` items)."""

@@ -114,6 +114,9 @@ class RecommenderContract:
     abilities: ClassVar[frozenset[str]]
     #: False for models without personalisation (popular, random): they get their own ranking tests
     ranks_held_out_first: ClassVar[bool] = True
+    #: occlusion explanations: the largest share of users whose first recommendation may have no
+    #: reason (no single history item's removal lowers its score)
+    unexplained_share: ClassVar[float] = 0.25
 
     @classmethod
     def side_data(cls) -> SideData | None:
@@ -472,8 +475,10 @@ class RecommenderContract:
                 assert abs((e.score - lowered) - top_reason.contribution) <= SCALED_RTOL * max(abs(e.score), 1.0)
         # occlusion may find no single history item whose removal lowers a score (in a model that reads
         # the order, removing any one item also moves the others): such an item honestly gets no reason.
-        # On the checkerboard that is rare (seen over all 40 users: gru4rec 2, tiger 6)
-        assert len(unexplained) <= len(users) // 4, f"first recommendations without a reason: users {unexplained}"
+        # On the checkerboard that is rare (seen, of these 20 users: gru4rec 1, tiger 6)
+        assert len(unexplained) <= self.unexplained_share * len(users), (
+            f"first recommendations without a reason: users {unexplained}"
+        )
         # an anonymous session is explained by its own items; no reasons asked, none given
         session = np.array([0, 3, 5])
         (anonymous,) = model.explain([1], added=session)
