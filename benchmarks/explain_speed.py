@@ -7,14 +7,14 @@
    explanation (``recsmith.app.views``) -- timed in-process (p50 / p99 / max); and the engine's
    ``recommend`` alone with and without ``explain``. Target: <= 1 s.
 3. API: ``recsmith serve`` on each model's bundle, ``GET /v1/users/{u}/recommendations?k=10`` at
-   ``--rate`` requests per second for ``--duration`` seconds (open loop, latency from the scheduled
+   each of ``--rates`` requests per second for ``--duration`` seconds (open loop, latency from the scheduled
    time, benchmarks/serve_load.py's client), without then with ``explain=true``. Target: explanations
    add <= 20% to the p99.
 
 The load average is printed and stored with every result: the machine is shared. Results:
 ``benchmarks/results/explain_speed.json`` and a Markdown table.
 
-    python benchmarks/explain_speed.py                        # 200 users, 100 req/s for 20 s per model
+    python benchmarks/explain_speed.py                        # 200 users; 100 and 50 req/s, 20 s each
     python benchmarks/explain_speed.py --models itemknn,als --duration 10
 """
 
@@ -102,12 +102,12 @@ def app_timings(run: Path, models: list[str], n_users: int) -> dict[str, dict]:
     return out
 
 
-def api_timings(run: Path, models: list[str], work: Path, rate: float, duration: float) -> dict[str, dict]:
+def api_timings(run: Path, models: list[str], work: Path, rates: list[float], duration: float) -> dict[str, dict]:
     from recsmith.pipelines.export import export_bundle
     from recsmith.pipelines.rundir import Run
 
     users = Run.open(run).user_map.external_ids.to_list()
-    out = {}
+    out: dict[str, dict] = {}
     for name in models:
         bundle = work / "bundles" / name
         if not (bundle / "manifest.json").exists():
@@ -117,18 +117,22 @@ def api_timings(run: Path, models: list[str], work: Path, rate: float, duration:
         port = free_port()
         os.environ["RECSMITH_CACHE_TTL_S"] = "0"  # every request computes its list (start_server passes the env)
         proc = start_server(bundle, state, port, 1)
+        out[name] = {}
         try:
-            result = {}
-            for label, query in (("plain", "k=10"), ("explain", "k=10&explain=true")):
-                result[label] = asyncio.run(fixed_rate(port, rate, duration, None, user_ids=users, query=query))
-                result[label]["load_average"] = load()
-                print(
-                    f"api {name} {label}: p50 {result[label]['p50_ms']} ms, p99 {result[label]['p99_ms']} ms, "
-                    f"errors {result[label]['errors']}, load {result[label]['load_average']}",
-                    flush=True,
-                )
-            result["p99_added"] = round(result["explain"]["p99_ms"] / result["plain"]["p99_ms"] - 1, 3)
-            out[name] = result
+            for rate in rates:
+                result = {}
+                for label, query in (("plain", "k=10"), ("explain", "k=10&explain=true")):
+                    result[label] = asyncio.run(fixed_rate(port, rate, duration, None, user_ids=users, query=query))
+                    result[label]["load_average"] = load()
+                    print(
+                        f"api {name} {rate:g}/s {label}: p50 {result[label]['p50_ms']} ms, p99 "
+                        f"{result[label]['p99_ms']} ms, errors {result[label]['errors']}, load "
+                        f"{result[label]['load_average']}",
+                        flush=True,
+                    )
+                plain, explained = result["plain"]["p99_ms"], result["explain"]["p99_ms"]
+                result["p99_added"] = round(explained / plain - 1, 3) if plain and explained else None
+                out[name][f"{rate:g}/s"] = result
         finally:
             os.killpg(proc.pid, signal.SIGTERM)
             proc.wait(timeout=30)
@@ -139,7 +143,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", default="itemknn,ease,als,sasrec")
     parser.add_argument("--users", type=int, default=200)
-    parser.add_argument("--rate", type=float, default=100)
+    parser.add_argument("--rates", default="100,50", help="request rates of the API runs, per second")
     parser.add_argument("--duration", type=float, default=20)
     parser.add_argument("--skip-api", action="store_true")
     parser.add_argument("--work", type=Path, default=Path("/tmp/recsmith-explain-speed"))
@@ -153,25 +157,31 @@ def main() -> None:
     run = build_run(args.work)
     result = {"config": str(CONFIG.relative_to(ROOT)), "users": args.users, "app": app_timings(run, models, args.users)}
     if not args.skip_api:
-        result["api"] = api_timings(run, models, args.work, args.rate, args.duration)
-        result["api_settings"] = {"rate": args.rate, "duration_s": args.duration}
+        rates = [float(r) for r in args.rates.split(",")]
+        result["api"] = api_timings(run, models, args.work, rates, args.duration)
+        result["api_settings"] = {"rates": rates, "duration_s": args.duration}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
-    print(
-        "\n| model | app: show a user p50 / p99 (ms) | recommend p99 plain / explained (ms) | "
-        "API p99 plain / explain=true (ms) | added | load avg |"
-    )
-    print("|---|---|---|---|---|---|")
+    print("\n| model | app: show a user p50 / p99 (ms) | engine recommend p99 plain / explained (ms) | load avg |")
+    print("|---|---|---|---|")
     for name in models:
         a = result["app"][name]
-        api = result.get("api", {}).get(name)
-        api_cells = (
-            f"{api['plain']['p99_ms']} / {api['explain']['p99_ms']} | {api['p99_added']:+.0%}" if api else "- | -"
-        )
         print(
             f"| {name} | {a['show_user']['p50_ms']} / {a['show_user']['p99_ms']} | "
-            f"{a['recommend']['p99_ms']} / {a['recommend_explain']['p99_ms']} | {api_cells} | {a['load_average']} |"
+            f"{a['recommend']['p99_ms']} / {a['recommend_explain']['p99_ms']} | {a['load_average']} |"
         )
+    print(
+        "\n| model | rate | API p50 plain / explain (ms) | API p99 plain / explain (ms) | p99 added | errors | load avg |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    for name, by_rate in result.get("api", {}).items():
+        for rate, r in by_rate.items():
+            added = f"{r['p99_added']:+.0%}" if r["p99_added"] is not None else "-"
+            print(
+                f"| {name} | {rate} | {r['plain']['p50_ms']} / {r['explain']['p50_ms']} | {r['plain']['p99_ms']} / "
+                f"{r['explain']['p99_ms']} | {added} | {r['plain']['errors']} / {r['explain']['errors']} | "
+                f"{r['explain']['load_average']} |"
+            )
 
 
 if __name__ == "__main__":

@@ -214,10 +214,15 @@ async def fixed_rate(
         delay = scheduled - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
-        conn = idle.pop() if idle else await Conn.open(port)
-        if time.perf_counter() - conn.last_used > 2.0:  # the server closes keep-alive connections idle 5 s
-            conn.close()
-            conn = await Conn.open(port)
+        conn = None
+        try:
+            conn = idle.pop() if idle else await asyncio.wait_for(Conn.open(port), TIMEOUT_S)
+            if time.perf_counter() - conn.last_used > 2.0:  # the server closes keep-alive connections idle 5 s
+                conn.close()
+                conn = await asyncio.wait_for(Conn.open(port), TIMEOUT_S)
+        except (OSError, TimeoutError) as err:  # an overloaded server stops accepting: an error, not a crash
+            errors.append(f"connect: {err!r}")
+            return
         sent = time.perf_counter()
         try:
             status, body = await asyncio.wait_for(
