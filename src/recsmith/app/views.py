@@ -145,7 +145,7 @@ def explanation(view: ListView, rank: int) -> tuple[str, pd.DataFrame]:
     row = view.table.iloc[rank - 1]
     e = view.explanations[rank - 1]
     title = f"**Why {view.model} recommends #{rank} `{row['item_id']}` {row['name']}**"
-    empty = pd.DataFrame(columns=["reason", "item_id", "contribution", "share"])
+    empty = pd.DataFrame(columns=["reason", "item_id", "contribution", "share of listed"])
     if e is None:
         return f"{title}: {view.note or 'no explanation'}", empty
     how = {
@@ -161,16 +161,15 @@ def explanation(view: ListView, rank: int) -> tuple[str, pd.DataFrame]:
             "reason": [r.get("name") or r.get("feature") or r.get("item_id") for r in e["reasons"]],
             "item_id": [r.get("item_id") or "" for r in e["reasons"]],
             "contribution": [round(r["contribution"], 4) for r in e["reasons"]],
-            "share": [f"{r['contribution'] / total:.0%}" for r in e["reasons"]],
+            "share of listed": [f"{r['contribution'] / total:.0%}" for r in e["reasons"]],
         },
         columns=empty.columns,
     )
     lines = [f"{title} (score {e['score']:.4f}): {how}."]
     if "base" in e and e["method"] != "popularity":
-        lines.append(
-            f"Listed reasons {sum(r['contribution'] for r in e['reasons']):+.4f}, other history items "
-            f"{e['other']:+.4f}, item bias {e['base']:+.4f}."
-        )
+        bias = f", item bias {e['base']:+.4f}" if e["base"] else ""
+        listed = sum(r["contribution"] for r in e["reasons"])
+        lines.append(f"Listed reasons {listed:+.4f}, other history items {e['other']:+.4f}{bias}.")
     if not e["reasons"]:
         lines.append("No single history item speaks for this item.")
     return "\n\n".join(lines), table
