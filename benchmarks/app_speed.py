@@ -62,7 +62,7 @@ def one_start(run: Path, work: Path, screenshot: Path | None) -> dict[str, float
 def take_screenshot(page, run: Path, out: Path, choose_user, table_rows) -> None:
     from PIL import Image
 
-    from recsmith.pipelines.rundir import Run
+    from recsmith.runs.layout import Run
 
     user = Run.open(run).user_map.to_external([42])[0]
     page.locator("#model-b input").click()

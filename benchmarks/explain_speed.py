@@ -104,7 +104,7 @@ def app_timings(run: Path, models: list[str], n_users: int) -> dict[str, dict]:
 
 def api_timings(run: Path, models: list[str], work: Path, rates: list[float], duration: float) -> dict[str, dict]:
     from recsmith.pipelines.export import export_bundle
-    from recsmith.pipelines.rundir import Run
+    from recsmith.runs.layout import Run
 
     users = Run.open(run).user_map.external_ids.to_list()
     out: dict[str, dict] = {}
@@ -122,7 +122,7 @@ def api_timings(run: Path, models: list[str], work: Path, rates: list[float], du
             for rate in rates:
                 result = {}
                 for label, query in (("plain", "k=10"), ("explain", "k=10&explain=true")):
-                    result[label] = asyncio.run(fixed_rate(port, rate, duration, None, user_ids=users, query=query))
+                    result[label] = asyncio.run(fixed_rate(port, rate, duration, None, known=users, query=query))
                     result[label]["load_average"] = load()
                     print(
                         f"api {name} {rate:g}/s {label}: p50 {result[label]['p50_ms']} ms, p99 "

@@ -1,7 +1,7 @@
 """ONNX export of the user/query encoder: latency and recall change against PyTorch.
 
 For the ALS models of the committed runs (``runs/ml100k``, ``runs/beauty``), the history encoder
-of :mod:`recsmith.retrieval.encoders` (item history -> query vector) is run three ways on the same
+of :mod:`recsmith.retrieval.query_encoder` (item history -> query vector) is run three ways on the same
 users' training histories (last ``--history`` items):
 
 * PyTorch (eager, ``torch.no_grad``), ONNX Runtime fp32, ONNX Runtime with dynamic int8 quantisation;
@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from recsmith.models.base import Recommender, top_k  # noqa: E402
-from recsmith.retrieval.encoders import (  # noqa: E402
+from recsmith.retrieval.query_encoder import (  # noqa: E402
     OnnxEncoder,
     build_history_encoder,
     export_onnx,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,3 +17,22 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"real data not found at {SHARED_DATA} (tests marked realdata need ../shared/data)")
     return SHARED_DATA
+
+
+@pytest.fixture
+def block_modules(monkeypatch):
+    """``block_modules("torch", ...)``: those modules count as not installed for the rest of the test.
+
+    A finder refuses them (``tests/blocking.py``) and their top-level entries leave ``sys.modules``
+    until the test ends, so ``import torch`` fails and recsmith's extras check finds nothing. Code
+    that imported them earlier keeps its references; the test only sees what a fresh lookup sees.
+    """
+    from blocking import ModuleBlocker
+
+    def block(*names: str) -> None:
+        monkeypatch.setattr(sys, "meta_path", [ModuleBlocker(names), *sys.meta_path])
+        for name in names:
+            if name in sys.modules:
+                monkeypatch.delitem(sys.modules, name)
+
+    return block

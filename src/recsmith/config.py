@@ -27,6 +27,7 @@ from recsmith.errors import ConfigError
 from recsmith.evaluation.config import EvalConfig
 from recsmith.features.config import FeatureConfig
 from recsmith.training.config import TRAIN_KEY, TrainConfig, check_train_overrides, split_train_overrides
+from recsmith.utils.packaged import resolve_config_path
 from recsmith.utils.validation import describe_errors
 
 __all__ = [
@@ -112,9 +113,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
     """Read a YAML run config (or start from defaults), apply overrides, validate everything."""
     raw: dict[str, Any] = {}
     if path is not None:
-        path = Path(path)
-        if not path.exists():
-            raise ConfigError(f"config file {path} not found")
+        path = resolve_config_path(path)  # a file, or a packaged config by name (recsmith/configs)
         try:
             raw = yaml.safe_load(path.read_text()) or {}
         except yaml.YAMLError as err:

@@ -66,3 +66,14 @@ class UnknownIdError(RecsmithError, KeyError):
 
 class NotFittedError(RecsmithError):
     """A model was used before ``fit`` (or ``load``)."""
+
+
+class MissingExtraError(RecsmithError, ImportError):
+    """A model, engine or command needs an optional part of recsmith (a pip extra) that is not installed.
+
+    The message is one line naming the extra and the command that installs it
+    (:func:`recsmith.utils.extras.require_extras`). An :class:`ImportError` too, so code that
+    falls back when an optional module is missing keeps working.
+    """
+
+    exit_code = 5

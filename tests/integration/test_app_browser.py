@@ -13,7 +13,7 @@ import pytest
 from recsmith.app.browser import app_process, browser_page, choose_user, missing_browser, table_rows
 from recsmith.config import validate_config
 from recsmith.pipelines.demo import run_demo
-from recsmith.pipelines.rundir import Run
+from recsmith.runs.layout import Run
 
 pytestmark = pytest.mark.slow
 

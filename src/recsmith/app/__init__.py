@@ -1,7 +1,7 @@
 """``recsmith app``: a web app to look at recommendations and why they were made.
 
 A layer beside :mod:`recsmith.serving` and :mod:`recsmith.pipelines`: it reads run directories
-through :mod:`recsmith.pipelines.rundir` and bundles through :mod:`recsmith.serving.bundle`, ranks
+through :mod:`recsmith.runs.layout` and bundles through :mod:`recsmith.serving.bundle`, ranks
 with the service's :class:`~recsmith.serving.engine.Engine` (so the app shows what the API answers),
 and draws the page with Gradio.
 

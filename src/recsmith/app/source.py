@@ -6,6 +6,7 @@ Opening a source reads the id maps and the item table only; models load in the b
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -20,8 +21,8 @@ import polars as pl
 from recsmith.data.idmap import IdMap
 from recsmith.data.schema import Columns
 from recsmith.errors import RecsmithError
-from recsmith.pipelines.recommend import model_abilities
-from recsmith.pipelines.rundir import Run
+from recsmith.runs.layout import Run
+from recsmith.runs.recommend import model_abilities
 from recsmith.serving.bundle import Bundle
 from recsmith.serving.engine import Engine
 
@@ -93,7 +94,7 @@ class AppSource:
         for path in manifests:
             loaded = first if path == Path(paths[0]) else None
             name = _unique(engines, f"{path.name}")
-            engines[name] = lambda p=path, b=loaded: Engine(b if b is not None else _same_catalogue(first, p)).warm()
+            engines[name] = functools.partial(_warm_engine, first, path, loaded)
         return cls(
             title="bundles " + ", ".join(str(p) for p in manifests),
             user_map=first.user_map,
@@ -194,3 +195,8 @@ def _same_catalogue(first: Bundle, path: Path) -> Bundle:
             f"bundle {path} has other user / item ids than {first.path}: the app compares one catalogue"
         )
     return bundle
+
+
+def _warm_engine(first: Bundle, path: Path, loaded: Bundle | None) -> Engine:
+    """An engine over bundle ``path`` (``loaded`` when it is already in memory), warmed up."""
+    return Engine(loaded if loaded is not None else _same_catalogue(first, path)).warm()

@@ -291,7 +291,7 @@ def build_app(src: AppSource, options: AppOptions = AppOptions()):
             _waiting(src, [model], progress)
             view = views.session_recommendations(src, items, model, DEFAULT_K)
             names = src.names
-            internal = src.internal_items(items) if items else []
+            internal: Any = src.internal_items(items) if items else []
             table = pd.DataFrame({"item_id": items, "name": [names.get(int(i), "") for i in internal]})
             message = f"{added}Session of {len(items)} items · {model}" + (f" ({view.note})" if view.note else "")
             return message, items, table, view.table

@@ -220,7 +220,7 @@ class TextSearch:
     def _build(self) -> None:
         try:
             if self.src.run is not None:
-                from recsmith.pipelines.search import text_index
+                from recsmith.runs.search import text_index
 
                 self._index = text_index(self.src.run, self.columns, self.model)
             else:
@@ -241,7 +241,7 @@ class TextSearch:
         if self._error is not None:
             raise AppInputError(f"text search is not available: {self._error}")
         if self.src.run is not None:
-            from recsmith.pipelines.search import query_vector
+            from recsmith.runs.search import query_vector
 
             items, scores = self._index.search(query_vector(query, self.model), k)
             return _items_frame(self.src, items[0], scores[0])
@@ -271,7 +271,7 @@ def image_search(src: AppSource, path: str | None, k: int, image_model: str | No
         raise AppInputError("image search needs a run directory (`recsmith app --run DIR --image-model M`)")
     if image_model is None:
         raise AppInputError("image search needs an image encoder: start the app with --image-model DIR (e.g. a CLIP)")
-    from recsmith.pipelines.search import image_index, image_query_vector
+    from recsmith.runs.search import image_index, image_query_vector
 
     index, _ = image_index(src.run, IMAGE_COLUMN, image_model)
     items, scores = index.search(image_query_vector(Path(path), image_model), k)
@@ -319,7 +319,7 @@ def list_metrics(src: AppSource, views: list[ListView]) -> pd.DataFrame:
 def _diversity_features(src: AppSource, model: Any) -> tuple[Any, str]:
     """Item features for diversity: the catalogue's categories, else the model's item embeddings."""
     column = beyond.guess_category_column(src.items)
-    if column is not None:
+    if column is not None and src.items is not None:
         return beyond.category_matrix(src.items, column, src.n_items)[0], column
     if isinstance(model, Embeddings):
         return model.item_embeddings(), "embeddings"

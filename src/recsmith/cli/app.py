@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from recsmith.cli.options import parse_csv_list
+from recsmith.utils.extras import require_extras
 
 
 def app(
@@ -34,6 +35,7 @@ def app(
     """Open a web app on a run (all its models) or on bundles: users' histories and recommendations side
     by side, why each item is recommended, similar items, text / image search, anonymous sessions.
     Runs offline; stop it with Ctrl-C."""
+    require_extras(["app"], "recsmith app")
     from recsmith.app.source import AppSource
     from recsmith.app.ui import AppOptions, launch
 

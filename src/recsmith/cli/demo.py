@@ -16,7 +16,7 @@ from recsmith.pipelines.demo import run_demo
 
 
 def demo(
-    config: ConfigOpt = Path("configs/demo.yaml"),
+    config: ConfigOpt = Path("demo"),  # the packaged demo.yaml: works from any directory
     set_: SetOpt = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the data and the run.")] = Path("runs/demo"),
 ) -> None:

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from recsmith.cli.options import OverwriteOpt, parse_csv_list
+from recsmith.utils.extras import require_extras
 
 
 def _parse_params(values: list[str] | None) -> dict[str, int]:
@@ -70,6 +71,7 @@ def export(
     overwrite: OverwriteOpt = False,
 ) -> None:
     """Write a model bundle that `recsmith serve --bundle DIR` serves."""
+    require_extras(["serve"], "recsmith export")
     from recsmith.pipelines.export import export_bundle
 
     path = export_bundle(

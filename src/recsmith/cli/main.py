@@ -10,12 +10,14 @@ import sys
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from typer.exceptions import TyperException
 
 from recsmith import __version__
 from recsmith.cli import app as app_command
 from recsmith.cli import benchmark, data, demo, evaluate, export, recommend, report, serve, train
 from recsmith.errors import RecsmithError
+from recsmith.utils.extras import as_missing_extra
 
 app = typer.Typer(
     name="recsmith",
@@ -56,14 +58,27 @@ def _root(
     """Build, evaluate and serve recommender systems."""
 
 
+def _print_error(err: BaseException) -> None:
+    # escaped: messages hold brackets that are not markup, e.g. pip install "recsmith[torch]"
+    _err.print(f"[bold red]error:[/bold red] {escape(str(err))}", markup=True, soft_wrap=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         app(args=argv, prog_name="recsmith", standalone_mode=False)
     except RecsmithError as err:
-        _err.print(f"[bold red]error:[/bold red] {err}", markup=True, soft_wrap=True)
+        _print_error(err)
         return err.exit_code
+    except ModuleNotFoundError as err:
+        # a safety net below the explicit checks: an optional module that is simply not installed
+        # (not one that fails to import) names its extra; any other missing module is a bug
+        missing = as_missing_extra(err, "this command")
+        if missing is None:
+            raise
+        _print_error(missing)
+        return missing.exit_code
     except FileExistsError as err:
-        _err.print(f"[bold red]error:[/bold red] {err}", soft_wrap=True)
+        _print_error(err)
         return 1
     except KeyboardInterrupt:
         _err.print("interrupted; nothing was written half-way")

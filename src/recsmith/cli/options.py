@@ -7,7 +7,16 @@ from typing import Annotated
 
 import typer
 
-ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="YAML run config (see configs/).")]
+from recsmith.utils.packaged import packaged_configs
+
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        "-c",
+        help=f"YAML run config: a file, or a packaged one by name ({', '.join(packaged_configs())}).",
+    ),
+]
 SetOpt = Annotated[
     list[str] | None,
     typer.Option("--set", "-s", help="Override a config key, e.g. --set models.itemknn.k=200 (repeatable)."),

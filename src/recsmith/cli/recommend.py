@@ -12,8 +12,8 @@ from rich.console import Console
 
 from recsmith.cli.options import parse_csv_list
 from recsmith.cli.tables import items_table
-from recsmith.pipelines.recommend import load_run, recommend_users, search_image, search_text, similar_items
-from recsmith.pipelines.search import DEFAULT_IMAGE_COLUMN
+from recsmith.runs.recommend import load_run, recommend_users, search_image, search_text, similar_items
+from recsmith.runs.search import DEFAULT_IMAGE_COLUMN
 
 
 def recommend(
@@ -90,9 +90,11 @@ def recommend(
     if user_id:  # the run's only model (a train run) unless named
         model = artifacts.model_name(model)
     columns = parse_csv_list(text_columns)
-    loaded = artifacts.load_model(model) if model is not None else None
+    loaded = artifacts.load_model(model) if model is not None and not user_id else None
     if user_id:
-        results = recommend_users(artifacts, loaded, user_id, top_n, filter_seen=not keep_seen, explain=explain)
+        results = recommend_users(
+            artifacts, artifacts.load_model(model), user_id, top_n, filter_seen=not keep_seen, explain=explain
+        )
         titles = [
             f"user {r['user_id']} · {model}"
             + (" · cold start (unknown user: popular items)" if r["cold_start"] else "")
@@ -104,7 +106,7 @@ def recommend(
     elif query is not None:
         results = [search_text(artifacts, query, top_n, text_columns=columns, text_model=text_model)]
         titles = [f"query {query!r} · text of {', '.join(columns)}"]
-    else:
+    elif image is not None:
         results = [search_image(artifacts, image, top_n, image_model=image_model, image_column=image_column)]
         titles = [f"image {image} · {image_column}"]
     _print(results, titles, fmt)

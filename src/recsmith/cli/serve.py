@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypedDict
 
 import typer
 
 from recsmith.errors import ConfigError
+from recsmith.utils.extras import require_extras
 
 
 def serve(
@@ -24,8 +25,18 @@ def serve(
     ] = None,
     log_level: Annotated[str, typer.Option("--log-level", help="uvicorn log level.")] = "warning",
     access_log: Annotated[bool, typer.Option("--access-log/--no-access-log", help="Log every request.")] = False,
+    forwarded_allow_ips: Annotated[
+        str,
+        typer.Option(
+            "--forwarded-allow-ips",
+            envvar="RECSMITH_FORWARDED_ALLOW_IPS",
+            help="Comma-separated addresses (or CIDR ranges) of reverse proxies whose X-Forwarded-For / "
+            "X-Forwarded-Proto headers are trusted; '*' trusts any. Default: none, the socket's peer is the client.",
+        ),
+    ] = "",
 ) -> None:
     """Serve BUNDLE over HTTP. Other settings come from RECSMITH_* environment variables (docs/deployment.md)."""
+    require_extras(["serve"], "recsmith serve")
     import uvicorn
     from pydantic import ValidationError
 
@@ -47,9 +58,10 @@ def serve(
         raise ConfigError(
             f"{settings.bundle} is not a model bundle (no manifest.json); write one with `recsmith export`"
         )
+    proxies = proxy_options(forwarded_allow_ips)["forwarded_allow_ips"] or "none"
     typer.echo(
         f"serving {settings.bundle} on http://{host}:{port} ({workers} worker{'s' if workers > 1 else ''}, "
-        f"{settings.environment}); OpenAPI at /docs",
+        f"{settings.environment}, trusted proxies: {proxies}); OpenAPI at /docs",
         err=True,
     )
     uvicorn.run(
@@ -61,4 +73,22 @@ def serve(
         log_level=log_level,
         access_log=access_log,
         timeout_graceful_shutdown=10,
+        **proxy_options(forwarded_allow_ips),
     )
+
+
+class ProxyOptions(TypedDict):
+    proxy_headers: bool
+    forwarded_allow_ips: str
+
+
+def proxy_options(forwarded_allow_ips: str) -> ProxyOptions:
+    """uvicorn's proxy settings. Without trusted proxies, X-Forwarded-* headers are ignored.
+
+    uvicorn alone trusts them from 127.0.0.1 (or $FORWARDED_ALLOW_IPS): behind no proxy, any local
+    client could then pick its own address per request, and so its own rate-limit bucket.
+    """
+    trusted = ",".join(part.strip() for part in forwarded_allow_ips.split(",") if part.strip())
+    if not trusted:
+        return {"proxy_headers": False, "forwarded_allow_ips": ""}
+    return {"proxy_headers": True, "forwarded_allow_ips": trusted}

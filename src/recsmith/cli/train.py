@@ -1,6 +1,7 @@
 """``recsmith train`` / ``lr-find`` / ``scaling``: torch models through the one Trainer.
 
-Torch is imported inside the commands, so the CLI starts fast for everything else.
+Torch is imported inside the commands, so the CLI starts fast for everything else; without the
+``torch`` extra they stop with one line saying how to install it.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from rich.table import Table
 from recsmith.cli.options import ConfigOpt, OverwriteOpt, SetOpt, parse_csv_list
 from recsmith.config import load_config
 from recsmith.data.dataset import Dataset
+from recsmith.utils.extras import require_extras
 
 DataOpt = Annotated[Path, typer.Option("--data", "-d", help="Prepared dataset directory.")]
 OutOpt = Annotated[Path, typer.Option("--out", "-o", help="Run directory to write.")]
@@ -33,6 +35,7 @@ def train(
     overwrite: OverwriteOpt = False,
 ) -> None:
     """Train one torch model (train section of the config), early-stop on validation, score test, save."""
+    require_extras(["torch"], "recsmith train")
     from recsmith.pipelines.train import run_training
 
     cfg = load_config(config, list(set_ or []))
@@ -65,6 +68,7 @@ def lr_find(
     set_: SetOpt = None,
 ) -> None:
     """Learning-rate range test: exponential ramp, smoothed loss, stop on divergence; plot + suggestion."""
+    require_extras(["torch"], "recsmith lr-find")
     from recsmith.pipelines.lr_find import run_lr_find
 
     cfg = load_config(config, list(set_ or []))
@@ -89,6 +93,7 @@ def scaling(
     overwrite: OverwriteOpt = False,
 ) -> None:
     """Train a model family over dims x data fractions, fit a power law, suggest a dim and a budget."""
+    require_extras(["torch"], "recsmith scaling")
     from recsmith.pipelines.scaling import run_scaling
 
     try:

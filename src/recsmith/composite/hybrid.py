@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 from pydantic import Field, ValidationInfo, field_validator
@@ -81,17 +81,32 @@ class Hybrid(ItemSimilarity, Recommender):
         @field_validator("content_params", "collaborative_params")
         @classmethod
         def _valid_params(cls, params: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
-            name = info.data.get(info.field_name.removesuffix("_params"))
+            field = cast(str, info.field_name)  # a field validator's info always names its field
+            name = info.data.get(field.removesuffix("_params"))
             if name is not None:  # None: the model name itself was invalid, already reported
                 try:
                     hyper, train = split_train_overrides(params)
                     if train and not issubclass(get_model_class(name), TorchRecommender):
                         raise ConfigError(f"{name!r} is not trained by the Trainer: it takes no train overrides")
                     create_model(name, hyper)
-                    check_train_overrides(train, [info.field_name])
+                    check_train_overrides(train, [field])
                 except ConfigError as err:
                     raise ValueError(str(err).replace("\n", "; ")) from None
             return params
+
+    config: Config
+
+    @classmethod
+    def required_extras(cls, config: Any, *, fitting: bool) -> tuple[str, ...]:
+        """The extras of both parts (a torch collaborative part needs [torch])."""
+        extras: list[str] = []
+        for name, params in (
+            (config.content, config.content_params),
+            (config.collaborative, config.collaborative_params),
+        ):
+            part = get_model_class(name)
+            extras += part.required_extras(part.Config(**split_train_overrides(params)[0]), fitting=fitting)
+        return tuple(dict.fromkeys(extras))
 
     def __init__(self, config: ModelConfig | dict[str, Any] | None = None, **params: Any) -> None:
         super().__init__(config, **params)
@@ -105,6 +120,10 @@ class Hybrid(ItemSimilarity, Recommender):
             create_model(cfg.collaborative, split_train_overrides(cfg.collaborative_params)[0]),
         )
 
+    def _fitted_parts(self) -> tuple[Recommender, Recommender]:
+        """``(content, collaborative)``, the parts that ``fit`` / ``load`` make."""
+        return self._fitted(self.content, "content model"), self._fitted(self.collaborative, "collaborative model")
+
     def _fit(self, interactions: Interactions) -> None:
         cfg = self.config
         content, collaborative = self._make_parts()
@@ -114,7 +133,7 @@ class Hybrid(ItemSimilarity, Recommender):
     # ------------------------------------------------------------------ weights
     def user_weights(self, users: np.ndarray) -> np.ndarray:
         """``w_u``: the collaborative share of each user's scores, ``(len(users),)`` float64."""
-        n_u = np.diff(self._seen.indptr)[users]
+        n_u = np.diff(self.seen.indptr)[users]
         return np.minimum(n_u / self.config.full_weight_after, 1.0)
 
     def item_weights(self) -> np.ndarray:
@@ -122,13 +141,14 @@ class Hybrid(ItemSimilarity, Recommender):
         m = self.config.item_full_weight_after
         if m == 0:
             return np.ones(self.n_items)
-        return np.minimum(self._popularity.astype(np.float64) / m, 1.0)
+        return np.minimum(self._fitted(self._popularity, "item popularity").astype(np.float64) / m, 1.0)
 
     # ------------------------------------------------------------------ scoring
     def _score(self, users: np.ndarray) -> np.ndarray:
         method = self.config.normalise
-        collab = normalise_rows(self.collaborative.scores(users), method)
-        content = normalise_rows(self.content.scores(users), method)
+        content_model, collab_model = self._fitted_parts()
+        collab = normalise_rows(collab_model.scores(users), method)
+        content = normalise_rows(content_model.scores(users), method)
         w = (self.user_weights(users)[:, None] * self.item_weights()[None, :]).astype(np.float32)
         with np.errstate(invalid="ignore"):  # -inf * 0 in the branch np.where does not pick
             mixed = w * collab + (1.0 - w) * content
@@ -138,9 +158,10 @@ class Hybrid(ItemSimilarity, Recommender):
     def _item_similarity(self, items: np.ndarray) -> np.ndarray:
         trusted = self.item_weights()[items] >= 1.0
         out = np.empty((len(items), self.n_items), dtype=np.float32)
+        content, collaborative = self._fitted_parts()
         for mask, first, second in (
-            (trusted, self.collaborative, self.content),
-            (~trusted, self.content, self.collaborative),
+            (trusted, collaborative, content),
+            (~trusted, content, collaborative),
         ):
             if mask.any():
                 out[mask] = _similarity(first, second, items[mask])
@@ -149,7 +170,7 @@ class Hybrid(ItemSimilarity, Recommender):
     # ------------------------------------------------------------------ persistence
     def _state(self) -> dict[str, np.ndarray]:
         state: dict[str, np.ndarray] = {}
-        for prefix, part in (("content", self.content), ("collab", self.collaborative)):
+        for prefix, part in zip(("content", "collab"), self._fitted_parts()):
             state.update({f"{prefix}.{k}": np.asarray(v) for k, v in part._state().items()})
         return state
 

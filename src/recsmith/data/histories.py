@@ -13,12 +13,16 @@ is "now" for every row (what scoring reads) and padding never sits between real 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
 
 from recsmith.data.interactions import Interactions
 from recsmith.data.schema import Columns
+
+if TYPE_CHECKING:
+    import torch
 
 
 @dataclass(frozen=True)
@@ -80,8 +84,11 @@ class Histories:
         return window_gather(self.offsets, self.timestamps, users, length, pad=0, shift=shift, right_pad=right_pad)
 
 
-def window_gather(offsets, values, rows, length: int, *, pad: int, shift: int = 0, right_pad: bool = False):
-    """The last ``length`` values of CSR rows ``rows`` (minus ``shift`` most recent), padded with ``pad``.
+def window_gather(
+    offsets, values, rows, length: int, *, pad: int, shift: int | np.ndarray | torch.Tensor = 0, right_pad: bool = False
+):
+    """The last ``length`` values of CSR rows ``rows`` (minus ``shift`` most recent: one for all rows,
+    or one per row), padded with ``pad``.
 
     Left-padded by default (the most recent value in the last column); ``right_pad=True`` puts the
     window first and the padding after it (what causal attention wants: no real position then

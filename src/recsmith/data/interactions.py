@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from typing import cast
 
 import numpy as np
 import polars as pl
@@ -28,11 +29,12 @@ class Interactions:
     def __post_init__(self) -> None:
         object.__setattr__(self, "frame", conform(self.frame, INTERNAL_SCHEMA))
         if self.frame.height:
-            u_max = self.frame[Columns.User].max()
-            i_max = self.frame[Columns.Item].max()
-            if self.frame[Columns.User].min() < 0 or u_max >= self.n_users:
+            # int32 columns (conformed above): their bounds are ints, which polars' stubs cannot say
+            users, items = self.frame[Columns.User], self.frame[Columns.Item]
+            u_max, i_max = cast(int, users.max()), cast(int, items.max())
+            if cast(int, users.min()) < 0 or u_max >= self.n_users:
                 raise ValueError(f"user ids must lie in [0, {self.n_users}); max is {u_max}")
-            if self.frame[Columns.Item].min() < 0 or i_max >= self.n_items:
+            if cast(int, items.min()) < 0 or i_max >= self.n_items:
                 raise ValueError(f"item ids must lie in [0, {self.n_items}); max is {i_max}")
 
     def __len__(self) -> int:

@@ -93,7 +93,7 @@ def deduplicate(frame: pl.DataFrame, policy: str) -> pl.DataFrame:
         return frame
     ordered = frame.sort([Columns.Timestamp, _ORDER])
     if policy in ("first", "last"):
-        return ordered.unique(subset=key, keep=policy, maintain_order=True)
+        return ordered.unique(subset=key, keep="first" if policy == "first" else "last", maintain_order=True)
     if policy == "sum":
         return ordered.group_by(key, maintain_order=True).agg(
             pl.col(Columns.Timestamp).last(),

@@ -39,21 +39,29 @@ class SideData:
         users: the same for users, or None.
         item_ids: external item ids, index = internal id (caches keyed by item use them).
         cache_dir: where encoders may cache per-item embeddings, or None for no cache.
+        feature_store: the dataset's feature store directory (:mod:`recsmith.features`), or None.
+            It holds per-interaction values (e.g. ``price``) of *every* part of the split, so a
+            model may only read them for the interactions it is given
+            (:func:`recsmith.features.aggregates.attach_interaction_columns` does exactly that).
     """
 
     items: pl.DataFrame | None = None
     users: pl.DataFrame | None = None
     item_ids: np.ndarray | None = None
     cache_dir: Path | None = None
+    feature_store: Path | None = None
 
     @classmethod
     def from_dataset(cls, dataset: "Dataset", path: str | Path | None = None) -> "SideData":
-        """The side tables of a prepared dataset; ``path`` (its directory) enables the embedding cache."""
+        """The side tables of a prepared dataset; ``path`` (its directory) enables the embedding cache
+        and, where the dataset has one, the feature store."""
+        store = dataset.manifest.get("features")
         return cls(
-            items=_aligned(dataset.items, Columns.Item, dataset.n_items),
-            users=_aligned(dataset.users, Columns.User, dataset.n_users),
+            items=aligned(dataset.items, Columns.Item, dataset.n_items),
+            users=aligned(dataset.users, Columns.User, dataset.n_users),
             item_ids=dataset.item_map.external_ids.to_numpy(),
             cache_dir=Path(path) / CACHE_DIR if path is not None else None,
+            feature_store=Path(path) / store if path is not None and store else None,
         )
 
     @property
@@ -81,7 +89,7 @@ class SideData:
         return [separator.join(p for p in row if p) for row in zip(*parts)] if parts else []
 
 
-def _aligned(table: pl.DataFrame | None, key: str, n: int) -> pl.DataFrame | None:
+def aligned(table: pl.DataFrame | None, key: str, n: int) -> pl.DataFrame | None:
     """``table`` reindexed to exactly the rows ``key = 0..n-1`` (absent ids get null attributes)."""
     if table is None or key not in table.columns:
         return None

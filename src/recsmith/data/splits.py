@@ -36,6 +36,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import cast
 
 import numpy as np
 import polars as pl
@@ -148,7 +149,7 @@ def _temporal_parts(frame: pl.DataFrame, cfg: SplitConfig) -> pl.Expr:
         return pl.when(ts >= t).then(TEST).otherwise(TRAIN)
     window = cfg.valid_seconds
     if window is None:  # same length as the test period
-        window = max(int(frame[Columns.Timestamp].max()) - t + 1, 1)
+        window = max(cast(int, frame[Columns.Timestamp].max()) - t + 1, 1)  # int64 column: an int
     return pl.when(ts >= t).then(TEST).when(ts >= t - window).then(VALID).otherwise(TRAIN)
 
 

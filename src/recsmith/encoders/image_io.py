@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import os
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
@@ -26,8 +27,11 @@ from recsmith.utils.atomic import atomic_write_bytes
 MAX_LISTED = 5
 
 
-class ImageLoadError(NamedTuple):
-    """One image that could not be used: ``index`` in the input list, its ``path`` and why."""
+@dataclass(frozen=True)
+class ImageLoadError:
+    """One image that could not be used: ``index`` in the input list, its ``path`` and why.
+
+    (A dataclass, not a NamedTuple: a field named ``index`` would hide ``tuple.index``.)"""
 
     index: int
     path: str

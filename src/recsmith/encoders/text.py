@@ -202,7 +202,7 @@ def encode_texts(
     cache_id = cache_model_id(name, max_length, normalize)
 
     hit = np.zeros(len(texts), dtype=bool)
-    cached = None
+    cached = np.zeros((0, 0), dtype=np.float32)  # the rows of the hits (none without a cache)
     if cache is not None:
         cached, hit = cache.get(cache_id, keys, hashes)
     todo = np.flatnonzero(~hit)
@@ -211,7 +211,7 @@ def encode_texts(
     if encoder is None:
         encoder = TextEncoder(name, freeze=True, max_length=max_length, normalize=normalize).to(device)
     out = np.zeros((len(texts), encoder.dim), dtype=np.float32)
-    if cached is not None and hit.any():
+    if hit.any():
         out[hit] = cached
     # longest first: batches of similar length need little padding (as sentence-transformers does)
     todo = todo[np.argsort([-len(texts[i]) for i in todo], kind="stable")]

@@ -78,7 +78,8 @@ class EvalContext:
     ) -> "EvalContext":
         """Context whose categories come from ``column`` of the items table (guessed when None)."""
         column = column or bm.guess_category_column(items)
-        categories, names = (None, [])
+        categories: sp.csr_matrix | None = None
+        names: list[str] = []
         if items is not None and column is not None:
             categories, names = bm.category_matrix(items, column, train.n_items)
         return cls(train, test, categories, names, filter_seen=filter_seen)
@@ -277,7 +278,7 @@ def cold_item_metrics(
     or ``{}`` when no test item is cold.
     """
     sl = new_items(ctx.train, ctx.test)
-    n_items = int(sl.items.sum())
+    n_items = int(sl.items.sum()) if sl.items is not None else 0  # an item slice: always set
     if n_items == 0 or not evals:
         return {}
     [entry] = analyse_slices(evals, ctx, ks=ks, slices=[sl], n_bootstrap=n_bootstrap, confidence=confidence, seed=seed)

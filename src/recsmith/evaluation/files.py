@@ -185,8 +185,8 @@ def _read_table(path: Path, columns: list[str], what: str) -> pl.DataFrame:
             _require_columns(path, present, columns, what)
             frame = pl.read_csv(path, columns=columns, infer_schema=False)
         else:
-            present = pl.read_parquet_schema(path).keys()
-            _require_columns(path, list(present), columns, what)
+            present = list(pl.read_parquet_schema(path))
+            _require_columns(path, present, columns, what)
             frame = pl.read_parquet(path, columns=columns)
     except DataError:
         raise
@@ -227,7 +227,7 @@ def _parse_rank(frame: pl.DataFrame, n_read: int, path: Path, fmt: str) -> pl.Se
         except pl.exceptions.PolarsError:
             rank = None
         if rank is not None and rank.null_count() == 0:
-            if rank.min() < 1:
+            if (rank < 1).any():
                 _fail_at(path, fmt, frame, n_read, rank < 1, Columns.Rank, "rank must be at least 1", raw)
             return rank
     elif not raw.dtype.is_float():
@@ -240,7 +240,7 @@ def _parse_rank(frame: pl.DataFrame, n_read: int, path: Path, fmt: str) -> pl.Se
     rank = text.cast(pl.Int64, strict=False).fill_null(from_float).rename(Columns.Rank)
     if rank.null_count():
         _fail_at(path, fmt, frame, n_read, rank.is_null(), Columns.Rank, "rank must be an integer", raw)
-    if rank.min() < 1:
+    if (rank < 1).any():
         _fail_at(path, fmt, frame, n_read, rank < 1, Columns.Rank, "rank must be at least 1", raw)
     return rank
 

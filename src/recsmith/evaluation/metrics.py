@@ -185,7 +185,7 @@ def mean_metrics(per_user: Mapping[str, np.ndarray]) -> dict[str, float]:
     return {key: float(np.mean(v)) if np.size(v) else float("nan") for key, v in per_user.items()}
 
 
-def validate_ks(ks: Sequence[int]) -> list[int]:
+def validate_ks(ks: int | Sequence[int]) -> list[int]:
     """Cutoffs as a list of distinct positive ints (order kept); ValueError otherwise."""
     ks = [ks] if isinstance(ks, int | np.integer) else list(ks)
     if not ks:

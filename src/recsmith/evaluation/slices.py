@@ -123,8 +123,10 @@ def slice_per_user(
         rel = sp.csr_matrix(rel @ sp.diags(sl.items.astype(np.float64)))
         rel.eliminate_zeros()
         rows = np.flatnonzero(np.diff(rel.indptr) > 0)
-    else:
+    elif sl.users is not None:
         rows = np.flatnonzero(np.isin(users, sl.users))
+    else:
+        raise ValueError(f"slice {sl.name!r} names neither users nor items")
     if rows.size == 0:
         return users[rows], {f"{n}@{k}": np.empty(0) for n in names for k in ks}
     hits, n_rel = hit_matrix(np.asarray(lists)[rows], rel[rows])

@@ -25,7 +25,7 @@ keys override the preset's, key by key. Any key can be set with ``--set``, e.g.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 
@@ -122,8 +122,8 @@ class TimeSpec(_Section):
     interactions before this timestamp per day since the first (at least one day).
     """
 
-    cyclic: list[Cyclic] = Field(default_factory=lambda: ["hour", "dow", "month", "season"])
-    history: list[History] = Field(default_factory=lambda: ["days_since_first", "days_since_prev", "velocity"])
+    cyclic: list[Cyclic] = Field(default_factory=lambda: list(get_args(Cyclic)))  # all of them
+    history: list[History] = Field(default_factory=lambda: list(get_args(History)))
 
 
 class SplitSpec(_Section):

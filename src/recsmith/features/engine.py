@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable
 from pathlib import Path
 from queue import Full, Queue
 from typing import Any, TypeVar
@@ -53,7 +53,9 @@ class InputHash:
 
     def _run(self) -> None:
         try:
-            entries = [{"path": str(f), "bytes": f.stat().st_size, "sha256": file_digest(f)} for f in self.files]
+            entries: list[dict[str, Any]] = [
+                {"path": str(f), "bytes": f.stat().st_size, "sha256": file_digest(f)} for f in self.files
+            ]
             combined = hashlib.sha256()
             for e in entries:
                 combined.update(f"{Path(e['path']).name}\0{e['bytes']}\0{e['sha256']}\n".encode())
@@ -68,9 +70,10 @@ class InputHash:
         return self._out
 
 
-def prefetch(batches: Iterable[T], depth: int = 2) -> Iterator[T]:
+def prefetch(batches: Iterable[T], depth: int = 2) -> Generator[T, None, None]:
     """Iterate ``batches`` in a background thread, ``depth`` items ahead, so that producing the next
-    batch (an engine that releases the GIL, e.g. DuckDB's sort) overlaps with consuming this one."""
+    batch (an engine that releases the GIL, e.g. DuckDB's sort) overlaps with consuming this one.
+    A generator: ``close()`` it to stop the thread early."""
     done = object()
     queue: Queue[Any] = Queue(maxsize=depth)
     stop = threading.Event()

@@ -42,8 +42,8 @@ from recsmith.data.schema import Columns
 from recsmith.errors import ConfigError, RecsmithError
 from recsmith.features.arrays import NpyWriter, ParquetAppender, save_npy
 from recsmith.features.config import FeatureConfig
-from recsmith.features.encoders import Encoder, MultiValuedEncoder, check_inputs, make_encoder
 from recsmith.features.time import DAY, cyclic_columns, cyclic_frame, history_features, whole_user_batches
+from recsmith.features.transforms import Encoder, MultiValuedEncoder, check_inputs, make_encoder
 from recsmith.utils.logging import log
 
 FORMAT_VERSION = 1

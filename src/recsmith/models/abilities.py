@@ -73,6 +73,8 @@ class Ability(ABC):
         def _check_fitted(self) -> None: ...
         def _checked_users(self, users: Any) -> np.ndarray: ...
         def _checked_items(self, items: Any) -> np.ndarray: ...
+        def seen_items(self, user: int) -> np.ndarray: ...
+        def scores(self, users: np.ndarray | list[int]) -> np.ndarray: ...
 
 
 def declared_abilities(cls: type) -> tuple[str, ...]:
@@ -85,7 +87,7 @@ def all_abilities() -> dict[str, type[Ability]]:
     import recsmith.models.sessions  # noqa: F401  (defines the sessions ability)
 
     found: dict[str, type[Ability]] = {}
-    todo: list[type] = [Ability]
+    todo: list[type[Ability]] = [Ability]
     while todo:
         cls = todo.pop()
         if cls.__dict__.get("ability"):
@@ -414,7 +416,7 @@ class Explanations(Ability):
             chosen = [(float(c), keys[k]) for c, k in zip(top[row], order[row]) if c > 0]  # reasons speak for it
             reasons = tuple(Reason(c, item=int(key)) if by_item else Reason(c, feature=str(key)) for c, key in chosen)
             additive = terms.base is not None
-            base = float(terms.base[row]) if additive else 0.0
+            base = float(terms.base[row]) if terms.base is not None else 0.0
             other = float(totals[row] - sum(c for c, _ in chosen)) if additive else 0.0
             out.append(Explanation(item, float(terms.scores[row]), terms.method, reasons, additive, base, other))
         return out

@@ -33,6 +33,17 @@ hook (implement)              contract
 All ids are internal ints; mapping to and from external ids happens at the edges (CLI, API).
 Scores of ``-inf`` mark items that must never be recommended.
 
+**Typing a model** (mypy, configured in ``pyproject.toml``, sees what each model really holds):
+
+- ``config``: right after its nested ``Config`` (or ``Config = SomeConfig``) a model annotates
+  ``config: Config`` in its class body, so ``self.config.dim`` is typed by the model's own fields.
+  (A generic ``Recommender[C]`` cannot name a nested class in the bases.)
+- other attributes whose type is narrower than the base's, the same way: a torch model's network
+  (``network: MatrixFactorization | None``), under ``if TYPE_CHECKING`` where the import is heavy.
+- state that only ``fit`` / ``load`` set is ``X | None`` and is read through
+  ``self._fitted(self.x, "what")``, once per call (never per row of a scoring loop): the value, or
+  a :class:`~recsmith.errors.NotFittedError` that says what is missing.
+
 Optional abilities (:mod:`recsmith.models.abilities`) are declared by inheriting their interface,
 and tools use a model's extras only through them, never by probing attributes or names:
 
@@ -59,7 +70,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Self, TypeVar
 
 import numpy as np
 import scipy.sparse as sp
@@ -69,9 +80,12 @@ from recsmith.data.interactions import Interactions
 from recsmith.data.side import SideData
 from recsmith.errors import ConfigError, NotFittedError, RecsmithError
 from recsmith.utils.atomic import atomic_dir
+from recsmith.utils.extras import require_extras
 from recsmith.utils.validation import describe_errors
 
 FORMAT_VERSION = 1
+
+_T = TypeVar("_T")
 
 
 class ModelConfig(BaseModel):
@@ -90,6 +104,9 @@ class Recommender(ABC):
     #: True for models that read item / user attributes (content, hybrid, two-tower, TIGER);
     #: they get them from :meth:`with_side_data` and save whatever they derive in their state
     uses_side_data: ClassVar[bool] = False
+    #: pip extras the model needs to be created, loaded and scored (``recsmith.utils.extras``): a model
+    #: whose extra is not installed stops with one line naming it, and ``recsmith models`` shows it
+    extras: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, config: ModelConfig | dict[str, Any] | None = None, **params: Any) -> None:
         if isinstance(config, ModelConfig) and type(config) is self.Config and not params:
@@ -112,6 +129,17 @@ class Recommender(ABC):
         self._seen: sp.csr_matrix | None = None
         self._popularity: np.ndarray | None = None
         self.side: SideData | None = None
+        self.check_extras(fitting=False)
+
+    @classmethod
+    def required_extras(cls, config: ModelConfig, *, fitting: bool) -> tuple[str, ...]:
+        """The extras the model with ``config`` needs; ``fitting``: to fit it (a fitted model may need
+        less, e.g. no text encoder once its item vectors are saved). Default: :attr:`extras`."""
+        return cls.extras
+
+    def check_extras(self, *, fitting: bool) -> None:
+        """Raise :class:`~recsmith.errors.MissingExtraError` unless :meth:`required_extras` are installed."""
+        require_extras(self.required_extras(self.config, fitting=fitting), f"model {self.name!r}")
 
     def with_side_data(self, side: "SideData | None") -> Self:
         """Give the model the item / user tables it may read in ``fit``; returns ``self``.
@@ -137,6 +165,7 @@ class Recommender(ABC):
         """
         if len(interactions) == 0:
             raise RecsmithError(f"cannot fit {self.name!r} on an empty interactions table")
+        self.check_extras(fitting=True)
         self.n_users, self.n_items = interactions.n_users, interactions.n_items
         self._seen = interactions.binary
         self._popularity = np.asarray(self._seen.sum(axis=0)).ravel().astype(np.float32)
@@ -154,6 +183,13 @@ class Recommender(ABC):
         if not self.is_fitted:
             raise NotFittedError(f"model {self.name!r} is not fitted: call fit() or load() first")
 
+    def _fitted(self, value: _T | None, what: str) -> _T:
+        """``value``, a piece of state that only ``fit`` / ``load`` set, known not to be None; else
+        :class:`NotFittedError` naming ``what``. Narrow once per call, not per row of a loop."""
+        if value is None:
+            raise NotFittedError(f"model {self.name!r} is not fitted ({what} missing): call fit() or load() first")
+        return value
+
     @classmethod
     def abilities(cls) -> tuple[str, ...]:
         """Sorted names of the optional abilities this model class declares (see
@@ -168,13 +204,12 @@ class Recommender(ABC):
         """``(n_users, n_items)`` 0/1 CSR of the training interactions (what ``filter_seen`` removes).
         Model state: do not modify."""
         self._check_fitted()
-        return self._seen
+        return self._fitted(self._seen, "seen items")
 
     def seen_items(self, user: int) -> np.ndarray:
         """Sorted int64 internal ids of the items ``user`` interacted with in the training data."""
-        self._check_fitted()
+        seen = self.seen
         u = int(self._checked_users([user])[0])
-        seen = self._seen
         return np.sort(seen.indices[seen.indptr[u] : seen.indptr[u + 1]]).astype(np.int64)
 
     def scores(self, users: np.ndarray | list[int]) -> np.ndarray:
@@ -220,7 +255,7 @@ class Recommender(ABC):
         Returns:
             ``(items, scores)``, both ``(n, k)``; items int64 in descending score order.
         """
-        self._check_fitted()
+        seen = self.seen
         users = self._checked_users(users)
         if k < 1:
             raise RecsmithError(f"k must be at least 1, got {k}")
@@ -230,7 +265,7 @@ class Recommender(ABC):
         for start, batch in _batches(users, batch_size):
             scores = np.asarray(self._score(batch), dtype=np.float32)
             if filter_seen:
-                _mask(scores, self._seen[batch])
+                _mask(scores, seen[batch])
             if exclude is not None:
                 _mask(scores, exclude[batch])
             top, top_scores = top_k(scores, k_eff)
@@ -242,7 +277,8 @@ class Recommender(ABC):
     def recommend_cold(self, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
         """Cold-start answer for a user the model does not know: the most popular training items."""
         self._check_fitted()
-        top, scores = top_k(self._popularity[None, :], min(k, self.n_items))
+        popularity = self._fitted(self._popularity, "item popularity")
+        top, scores = top_k(popularity[None, :], min(k, self.n_items))
         return top[0], scores[0]
 
     # ------------------------------------------------------------------ hooks
@@ -261,11 +297,11 @@ class Recommender(ABC):
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | Path) -> Path:
         """Write ``config.json`` and ``state.npz`` into directory ``path``, atomically."""
-        self._check_fitted()
+        seen = self.seen
         path = Path(path)
         state = {f"model.{k}": np.asarray(v) for k, v in self._state().items()}
-        state.update(_csr_to_arrays("seen", self._seen))
-        state["popularity"] = self._popularity
+        state.update(_csr_to_arrays("seen", seen))
+        state["popularity"] = self._fitted(self._popularity, "item popularity")
         meta = {
             "format_version": FORMAT_VERSION,
             "model": self.name,

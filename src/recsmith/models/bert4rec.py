@@ -40,6 +40,7 @@ class BERT4RecConfig(SequentialConfig):
 class BERT4Rec(SequentialRecommender):
     kind = "bidirectional"
     Config = BERT4RecConfig
+    config: BERT4RecConfig
 
     @property
     def _history_len(self) -> int:

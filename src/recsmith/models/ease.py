@@ -48,6 +48,8 @@ class EASE(ItemItemModel):
             50_000, ge=1, description="refuse to fit above this many items (B is a dense n_items^2 matrix)"
         )
 
+    config: Config
+
     def _item_weights(self, X: sp.csr_matrix) -> np.ndarray:
         cfg = self.config
         n = X.shape[1]

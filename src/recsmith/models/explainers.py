@@ -15,7 +15,7 @@ explanation is computed from the model itself:
 from __future__ import annotations
 
 from abc import abstractmethod
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 import scipy.sparse as sp
@@ -59,7 +59,7 @@ class FoldInExplanations(Explanations):
     :class:`~recsmith.models.abilities.FoldIn`) gives ``v_i . u = sum_j (1 + alpha) v_i^T A^-1 v_j``."""
 
     def _explanation_terms(self, items: np.ndarray, user: int, added: np.ndarray) -> ExplanationTerms:
-        model: FoldIn = self  # type: ignore[assignment]
+        model = cast(FoldIn, self)  # a mixin of FoldIn models (mypy cannot see the final class)
         seen = model.seen_items(user) if user >= 0 else np.empty(0, dtype=np.int64)
         history = np.unique(np.concatenate([seen, added]).astype(np.int64))
         solver = self._explanation_solver()
@@ -75,7 +75,7 @@ class FoldInExplanations(Explanations):
 
     def _explanation_solver(self):
         """The fold-in solver (``V^T V`` costs ``n_items d^2``), kept while the item vectors stay the same."""
-        model: FoldIn = self  # type: ignore[assignment]
+        model = cast(FoldIn, self)  # a mixin of FoldIn models (mypy cannot see the final class)
         V = model.item_embeddings()
         key = (V.__array_interface__["data"][0], V.shape)
         cached = getattr(self, "_explain_solver_cache", None)
@@ -124,8 +124,9 @@ def sparse_block(weights: np.ndarray | sp.csr_matrix, rows: np.ndarray, columns:
     """
     out = np.zeros((len(rows), len(columns)), dtype=np.float32)
     if not sp.issparse(weights):
-        out[:] = weights[np.ix_(rows, columns)]
+        out[:] = np.asarray(weights)[np.ix_(rows, columns)]
         return out
+    weights = sp.csr_matrix(weights)  # no copy for CSR
     starts, stops = weights.indptr[rows], weights.indptr[np.asarray(rows) + 1]
     lengths = stops - starts
     if not lengths.sum():

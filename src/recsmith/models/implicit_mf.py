@@ -46,6 +46,8 @@ class ALS(FactorModel):
         binary: bool = Field(True, description="w = 1 for every interaction; False: w = summed weights (counts)")
         num_threads: int = Field(0, ge=0, description="fitting threads; 0 = all cores")
 
+    config: Config
+
     def fold_in_constants(self) -> FoldInConstants:
         """ALS's own confidence scale and ridge: with ``binary=True`` folding in a user's training
         history is the user half-step of the fit (solved exactly; the fit uses conjugate gradient)."""
@@ -89,6 +91,8 @@ class BPR(FactorModel):
         num_threads: int = Field(
             1, ge=0, description="fitting threads; 0 = all cores. Only 1 is reproducible for a seed"
         )
+
+    config: Config
 
     def _fit(self, interactions: Interactions) -> None:
         cfg = self.config

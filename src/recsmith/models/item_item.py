@@ -34,6 +34,7 @@ class ItemItemModel(ItemItemExplanations, ItemItemScoring, ItemSimilarity, Recom
     ``explanations`` abilities and state live here."""
 
     Config = ItemItemConfig
+    config: ItemItemConfig
 
     _weights: np.ndarray | sp.csr_matrix
     _profiles: sp.csr_matrix | None = None  # the weighted X, kept only when binary=False
@@ -48,7 +49,7 @@ class ItemItemModel(ItemItemExplanations, ItemItemScoring, ItemSimilarity, Recom
         self._weights = self._item_weights(X)
 
     def _user_rows(self, users: np.ndarray) -> sp.csr_matrix:
-        return (self._seen if self._profiles is None else self._profiles)[users]
+        return (self.seen if self._profiles is None else self._profiles)[users]
 
     def _score(self, users: np.ndarray) -> np.ndarray:
         return self.score_history_rows(self._user_rows(users))

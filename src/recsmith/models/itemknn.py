@@ -40,6 +40,8 @@ class ItemKNN(ItemItemModel):
         bm25_k1: float = Field(1.2, ge=0, description="BM25 term-saturation K1 (weighting='bm25')")
         bm25_b: float = Field(0.75, ge=0, le=1, description="BM25 length normalisation B (weighting='bm25')")
 
+    config: Config
+
     def _item_weights(self, X: sp.csr_matrix) -> sp.csr_matrix:
         cfg = self.config
         item_users = _reweight(X.T.tocsr().astype(np.float32), cfg.weighting, cfg.bm25_k1, cfg.bm25_b)

@@ -15,6 +15,7 @@ popularity or hard negatives, gBCE, full or sampled softmax, in-batch InfoNCE, o
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 from pydantic import Field
@@ -23,6 +24,9 @@ from recsmith.models.abilities import FoldIn, ItemSimilarity, read_only, tensor_
 from recsmith.models.explainers import FoldInExplanations
 from recsmith.models.registry import register
 from recsmith.models.torch_base import TorchModelConfig, TorchRecommender
+
+if TYPE_CHECKING:
+    from recsmith.nn.factorization import MatrixFactorization
 
 
 @register("mf")
@@ -35,6 +39,9 @@ class MF(FoldInExplanations, FoldIn, ItemSimilarity, TorchRecommender):
         item_bias: bool = Field(True, description="a learned bias per item (popularity)")
         user_bias: bool = Field(False, description="a learned bias per user (matters for rating regression only)")
         init_std: float = Field(0.05, gt=0, description="std of the normal initialisation of the embeddings")
+
+    config: Config
+    network: MatrixFactorization | None
 
     def build_network(self, *, sparse: bool = False):
         from recsmith.nn.factorization import MatrixFactorization
@@ -52,20 +59,20 @@ class MF(FoldInExplanations, FoldIn, ItemSimilarity, TorchRecommender):
 
     def user_embeddings(self, users: np.ndarray | Sequence[int] | None = None) -> np.ndarray:
         self._check_fitted()
-        table = tensor_table(self.network.user.weight)
+        table = tensor_table(self._fitted(self.network, "network").user.weight)
         return table if users is None else table[self._checked_users(users)]
 
     def item_embeddings(self) -> np.ndarray:
         self._check_fitted()
-        return tensor_table(self.network.item.weight)
+        return tensor_table(self._fitted(self.network, "network").item.weight)
 
     def item_biases(self) -> np.ndarray | None:
         self._check_fitted()
-        bias = self.network.item_bias
+        bias = self._fitted(self.network, "network").item_bias
         return None if bias is None else read_only(tensor_table(bias.weight)[:, 0])  # contiguous
 
     def _item_similarity(self, items: np.ndarray) -> np.ndarray:
-        v = self.network.item.weight.detach().cpu().numpy().astype(np.float32)
+        v = self._fitted(self.network, "network").item.weight.detach().cpu().numpy().astype(np.float32)
         norms = np.linalg.norm(v, axis=1, keepdims=True)
         unit = v / np.where(norms > 0, norms, 1.0)  # an all-zero vector is similar to nothing, not NaN
         return unit[items] @ unit.T

@@ -14,7 +14,7 @@ Example::
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 from pydantic import Field, PositiveInt, model_validator
@@ -23,6 +23,9 @@ from recsmith.errors import ConfigError
 from recsmith.models.abilities import ItemSimilarity
 from recsmith.models.registry import register
 from recsmith.models.torch_base import TorchModelConfig, TorchRecommender
+
+if TYPE_CHECKING:
+    from recsmith.nn.ncf import NCF as NCFNetwork
 
 
 @register("ncf")
@@ -53,6 +56,9 @@ class NCF(ItemSimilarity, TorchRecommender):
                 raise ValueError(f"layers must list at least one width for variant {self.variant!r}")
             return self
 
+    config: Config
+    network: NCFNetwork | None
+
     def build_network(self, *, sparse: bool = False):
         from recsmith.nn.ncf import NCF as Network
 
@@ -71,7 +77,7 @@ class NCF(ItemSimilarity, TorchRecommender):
         )
 
     def _item_similarity(self, items: np.ndarray) -> np.ndarray:
-        v = self.network.item_vectors().detach().cpu().numpy().astype(np.float32)
+        v = self._fitted(self.network, "network").item_vectors().detach().cpu().numpy().astype(np.float32)
         norms = np.linalg.norm(v, axis=1, keepdims=True)
         unit = v / np.where(norms > 0, norms, 1.0)  # an all-zero vector is similar to nothing, not NaN
         return unit[items] @ unit.T

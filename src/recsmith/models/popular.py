@@ -52,6 +52,8 @@ class PopularModel(Recommender):
             "(sources without time); sets the unit of half_life_days (days or steps)",
         )
 
+    config: Config
+
     def _fit(self, interactions: Interactions) -> None:
         self._scores = item_popularity(interactions, self.config)
 

@@ -27,6 +27,8 @@ class RandomModel(Recommender):
     class Config(ModelConfig):
         seed: int = Field(0, description="random seed; same seed, same scores")
 
+    config: Config
+
     def _fit(self, interactions: Interactions) -> None:
         pass  # nothing to learn: scores come from (seed, user, item) alone
 

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     import torch
 
     from recsmith.nn.objectives import Batch
-    from recsmith.nn.sequential import SeqInputs
+    from recsmith.nn.sequential import SeqInputs, SequentialNetwork
 
 
 #: batches whose examples are sorted by length together (bigger: less padding, less randomness)
@@ -61,6 +61,8 @@ class SequentialRecommender(OcclusionExplanations, SessionRecommender, ItemSimil
     """Base of SASRec / BERT4Rec / GRU4Rec; see the module docstring."""
 
     Config = SequentialConfig
+    config: SequentialConfig
+    network: SequentialNetwork | None
     uses_side_data = True  # only for ``item_features``
     #: encoder of the network: causal, bidirectional or gru
     kind: ClassVar[str] = "causal"
@@ -121,9 +123,11 @@ class SequentialRecommender(OcclusionExplanations, SessionRecommender, ItemSimil
 
     def training_examples(self, interactions: Interactions) -> dict[str, np.ndarray]:
         """One example per user with at least two items: the batch is cut from the histories later."""
-        if self.histories is None or self.histories.n_users != interactions.n_users:
-            self._set_histories(Histories.from_interactions(interactions))
-        users = np.flatnonzero(self.histories.lengths >= 2).astype(np.int64)
+        histories = self.histories
+        if histories is None or histories.n_users != interactions.n_users:
+            histories = Histories.from_interactions(interactions)
+            self._set_histories(histories)
+        users = np.flatnonzero(histories.lengths >= 2).astype(np.int64)
         if users.size == 0:
             raise RecsmithError(f"{self.name}: no user has two or more interactions to learn a next item from")
         return {"user": users}
@@ -136,7 +140,9 @@ class SequentialRecommender(OcclusionExplanations, SessionRecommender, ItemSimil
         """
         import torch
 
-        lengths = torch.from_numpy(self.histories.lengths)[order.cpu()].clamp(max=self.config.max_len + 1)
+        lengths = torch.from_numpy(self._fitted(self.histories, "histories").lengths)[order.cpu()].clamp(
+            max=self.config.max_len + 1
+        )
         chunk = batch_size * BUCKET_BATCHES
         parts = []
         for start in range(0, len(order), chunk):
@@ -234,14 +240,15 @@ class SequentialRecommender(OcclusionExplanations, SessionRecommender, ItemSimil
     def training_history(self, user: int) -> np.ndarray:
         """The user's whole training history (scoring reads its last ``max_len`` items)."""
         self._check_fitted()
-        return self.histories.of(int(self._checked_users([user])[0])).astype(np.int64)
+        histories = self._fitted(self.histories, "histories")
+        return histories.of(int(self._checked_users([user])[0])).astype(np.int64)
 
     def _item_similarity(self, items: np.ndarray) -> np.ndarray:
         """Cosine similarity of the (tied) item representations."""
         import torch
 
         with torch.no_grad():
-            table = self.network.items.full()[: self.n_items].detach().float().cpu()
+            table = self._fitted(self.network, "network").items.full()[: self.n_items].detach().float().cpu()
         unit = torch.nn.functional.normalize(table, dim=1)
         return (unit[torch.from_numpy(np.asarray(items, dtype=np.int64))] @ unit.T).numpy()
 
@@ -274,7 +281,7 @@ class SequentialRecommender(OcclusionExplanations, SessionRecommender, ItemSimil
 
         key = str(like.device)
         if key not in self._device_arrays:
-            h = self.histories
+            h = self._fitted(self.histories, "histories")
             self._device_arrays[key] = tuple(
                 torch.from_numpy(a).to(like.device) for a in (h.offsets, h.items, h.timestamps)
             )
@@ -283,7 +290,7 @@ class SequentialRecommender(OcclusionExplanations, SessionRecommender, ItemSimil
     # ------------------------------------------------------------------ persistence
     def _state(self) -> dict[str, np.ndarray]:
         state = {f"net.{k}": v for k, v in super()._state().items()}
-        h = self.histories
+        h = self._fitted(self.histories, "histories")
         state.update({"hist.offsets": h.offsets, "hist.items": h.items, "hist.timestamps": h.timestamps})
         if self._attrs is not None:
             state.update(

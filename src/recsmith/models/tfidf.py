@@ -53,6 +53,8 @@ class TfidfRecommender(ItemItemModel):
             description="weigh a history item 0.5 ** (p / half_life), p = interactions since it (None: all equal)",
         )
 
+    config: Config
+
     _tfidf: sp.csr_matrix
     _vocabulary: np.ndarray
     _idf: np.ndarray

@@ -54,6 +54,7 @@ if TYPE_CHECKING:
     import torch
 
     from recsmith.nn.objectives import Batch
+    from recsmith.nn.tiger import TigerNetwork
 
 _CACHE_FORMAT = 1
 
@@ -106,10 +107,18 @@ class Tiger(OcclusionExplanations, SessionRecommender, ItemSimilarity, TorchReco
     """TIGER; see the module docstring. Item similarity: shared leading codes, then embedding cosine."""
 
     Config = TigerConfig
+    config: TigerConfig
+    network: TigerNetwork | None
     uses_side_data = True
     default_train: ClassVar[dict[str, Any]] = {"loss": {"name": "network_loss"}, "batch_size": 256}
     #: the network learns the next item's semantic-id tokens with its own loss
     required_loss: ClassVar[str | None] = "network_loss"
+
+    @classmethod
+    def required_extras(cls, config: Any, *, fitting: bool) -> tuple[str, ...]:
+        """Fitting encodes the item texts (unless they come as vectors); a fitted model keeps its ids."""
+        text = fitting and config.embedding_column is None
+        return (*cls.extras, "text") if text else cls.extras
 
     def __init__(self, config=None, **params: Any) -> None:
         super().__init__(config, **params)
@@ -169,7 +178,7 @@ class Tiger(OcclusionExplanations, SessionRecommender, ItemSimilarity, TorchReco
             }
             self._write_cache(vectors, cached)
         ids, collisions = unique_ids(cached["codes"])
-        stats = {
+        stats: dict[str, Any] = {
             "quantiser": c.quantiser,
             "usage": [round(float(u), 4) for u in cached["usage"]],
             "perplexity": [round(float(p), 1) for p in cached["perplexity"]],
@@ -188,7 +197,7 @@ class Tiger(OcclusionExplanations, SessionRecommender, ItemSimilarity, TorchReco
                 "the collision code alone identifies items; train the quantiser longer (rq_epochs) or use "
                 "quantiser=rqkmeans"
             )
-        return ids, [c.rq_codes] * c.rq_levels + [max(collisions["max_group"], 1)], stats
+        return ids, [c.rq_codes] * c.rq_levels + [max(int(collisions["max_group"]), 1)], stats
 
     def _quantise(self, vectors: np.ndarray):
         from recsmith.nn.rqvae import rq_kmeans, train_rqvae
@@ -257,7 +266,7 @@ class Tiger(OcclusionExplanations, SessionRecommender, ItemSimilarity, TorchReco
 
         c = self.config
         return TigerNetwork(
-            self.ids,
+            self._fitted(self.ids, "semantic ids"),
             self.vocab_sizes,
             user_buckets=c.user_buckets,
             max_items=c.max_items,
@@ -275,8 +284,8 @@ class Tiger(OcclusionExplanations, SessionRecommender, ItemSimilarity, TorchReco
 
     def training_examples(self, interactions: Interactions) -> dict[str, np.ndarray]:
         """One example per (user, position) whose item has a predecessor: flat indices into the histories."""
-        self._set_histories(Histories.from_interactions(interactions))
-        h = self.histories
+        h = Histories.from_interactions(interactions)
+        self._set_histories(h)
         users = np.repeat(np.arange(h.n_users, dtype=np.int64), h.lengths)
         position = np.arange(len(h.items), dtype=np.int64)
         keep = position > h.offsets[users]  # a user's first item has no history to predict it from
@@ -342,7 +351,8 @@ class Tiger(OcclusionExplanations, SessionRecommender, ItemSimilarity, TorchReco
     def training_history(self, user: int) -> np.ndarray:
         """The user's training history; after ``load`` its last ``max_items`` items (all scoring reads)."""
         self._check_fitted()
-        return self.histories.of(int(self._checked_users([user])[0])).astype(np.int64)
+        histories = self._fitted(self.histories, "histories")
+        return histories.of(int(self._checked_users([user])[0])).astype(np.int64)
 
     def _set_histories(self, histories: Histories) -> None:
         self.histories = histories
@@ -353,7 +363,7 @@ class Tiger(OcclusionExplanations, SessionRecommender, ItemSimilarity, TorchReco
 
         key = str(device)
         if key not in self._device_arrays:
-            h = self.histories
+            h = self._fitted(self.histories, "histories")
             self._device_arrays[key] = (torch.from_numpy(h.offsets).to(device), torch.from_numpy(h.items).to(device))
         return self._device_arrays[key]
 
@@ -361,22 +371,22 @@ class Tiger(OcclusionExplanations, SessionRecommender, ItemSimilarity, TorchReco
     def _item_similarity(self, items: np.ndarray) -> np.ndarray:
         """Leading codes shared with the query (0..D), plus a tie-break in [0, 0.5]: the cosine of the
         items' summed token embeddings, so siblings under the same prefix are ordered by the network."""
-        ids = self.ids
+        ids, network = self._fitted(self.ids, "semantic ids"), self._fitted(self.network, "network")
         shared = np.cumprod(ids[items][:, None, :] == ids[None, :, :], axis=2).sum(axis=2).astype(np.float32)
-        tokens = self.network.tokens.cpu()
-        vectors = self.network.embed.weight.detach().cpu()[tokens].sum(1).numpy().astype(np.float32)
+        tokens = network.tokens.cpu()
+        vectors = network.embed.weight.detach().cpu()[tokens].sum(1).numpy().astype(np.float32)
         unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
         return shared + (unit[items] @ unit.T + 1) / 4
 
     # ------------------------------------------------------------------ persistence
     def _state(self) -> dict[str, np.ndarray]:
         state = {f"net.{k}": v for k, v in super()._state().items()}
-        recent = _recent(self.histories, self.config.max_items)  # all that scoring ever reads
+        recent = _recent(self._fitted(self.histories, "histories"), self.config.max_items)  # all scoring reads
         state.update(
             {
                 "hist.offsets": recent.offsets,
                 "hist.items": recent.items,
-                "ids": self.ids,
+                "ids": self._fitted(self.ids, "semantic ids"),
                 "vocab_sizes": np.asarray(self.vocab_sizes, dtype=np.int64),
                 "id_stats": np.frombuffer(json.dumps(self.id_stats).encode(), dtype=np.uint8),
             }

@@ -72,6 +72,7 @@ class TorchRecommender(Recommender):
     """A recommender whose scores come from a torch network trained by the Trainer."""
 
     Config = TorchModelConfig
+    extras: ClassVar[tuple[str, ...]] = ("torch",)
     #: the model's own training defaults (e.g. its usual loss), under the run's ``train`` section:
     #: a nested dict of ``TrainConfig`` keys
     default_train: ClassVar[dict[str, Any]] = {}
@@ -164,7 +165,7 @@ class TorchRecommender(Recommender):
         gradients; the training mode is restored after."""
         import torch
 
-        network = self.network
+        network = self._fitted(self.network, "network")
         was_training = network.training
         network.eval()
         try:
@@ -187,7 +188,8 @@ class TorchRecommender(Recommender):
         return out[:n]
 
     def _state(self) -> dict[str, np.ndarray]:
-        return {k: v.detach().cpu().numpy() for k, v in self.network.state_dict().items()}
+        network = self._fitted(self.network, "network")
+        return {k: v.detach().cpu().numpy() for k, v in network.state_dict().items()}
 
     def _load_state(self, state: dict[str, np.ndarray]) -> None:
         import torch

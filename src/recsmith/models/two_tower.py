@@ -62,6 +62,7 @@ class TwoTower(FoldInExplanations, FoldIn, ItemSimilarity, TorchRecommender):
         "epochs": 30,
         "optimizer": {"lr": 0.003},
     }
+    extras = ("torch", "torchrec")
 
     class Config(TorchModelConfig):
         dim: int = Field(64, ge=1, description="width of the user and item vectors")
@@ -89,6 +90,14 @@ class TwoTower(FoldInExplanations, FoldIn, ItemSimilarity, TorchRecommender):
             "what comes next), or their last training items other than it (others: learns co-occurrence)",
         )
         init_std: float = Field(0.05, gt=0, description="std of the normal initialisation of the embedding tables")
+
+    config: Config
+
+    @classmethod
+    def required_extras(cls, config: Any, *, fitting: bool) -> tuple[str, ...]:
+        """Item texts are encoded when fitting; a fine-tuned encoder is rebuilt when loading too."""
+        text = bool(config.text_columns) and (fitting or not config.text_freeze)
+        return (*cls.extras, "text") if text else cls.extras
 
     def __init__(self, config: Any = None, **params: Any) -> None:
         super().__init__(config, **params)
@@ -132,12 +141,16 @@ class TwoTower(FoldInExplanations, FoldIn, ItemSimilarity, TorchRecommender):
             if value
         ]
         side = self.side
-        if needs and side is None:
-            raise ConfigError(
-                f"two_tower with {', '.join(needs)} reads item / user attributes, but it got no side data: "
-                "call model.with_side_data(SideData.from_dataset(dataset, path)) before fit"
-            )
-        if c.user_columns and side.users is None:
+        if side is None:
+            if needs:
+                raise ConfigError(
+                    f"two_tower with {', '.join(needs)} reads item / user attributes, but it got no side data: "
+                    "call model.with_side_data(SideData.from_dataset(dataset, path)) before fit"
+                )
+            self.item_features, self.user_features, self.text, self.tokens = [], [], None, {}  # nothing to derive
+            return
+        users = side.users
+        if c.user_columns and users is None:
             raise ConfigError(f"two_tower.user_columns={c.user_columns}, but the dataset has no user table")
         self.item_features = [
             jagged_from_column(
@@ -145,12 +158,16 @@ class TwoTower(FoldInExplanations, FoldIn, ItemSimilarity, TorchRecommender):
             )
             for name in c.item_columns
         ]
-        self.user_features = [
-            jagged_from_column(
-                _aligned(_user_column(side.users, name), self.n_users, "user"), f"user.{name}", max_vocab=c.max_vocab
-            )
-            for name in c.user_columns
-        ]
+        self.user_features = (
+            [
+                jagged_from_column(
+                    _aligned(_user_column(users, name), self.n_users, "user"), f"user.{name}", max_vocab=c.max_vocab
+                )
+                for name in c.user_columns
+            ]
+            if users is not None
+            else []  # no user table, so no user columns (checked above)
+        )
         self.text, self.tokens = None, {}
         if c.text_columns:
             self._encode_texts(side)
@@ -208,7 +225,8 @@ class TwoTower(FoldInExplanations, FoldIn, ItemSimilarity, TorchRecommender):
     def score_inputs(self, users: "torch.Tensor") -> tuple["torch.Tensor", "torch.Tensor"]:
         import torch
 
-        history = torch.from_numpy(self.user_history[users.cpu().numpy()]).to(users.device)
+        user_history = self._fitted(self.user_history, "user histories")
+        history = torch.from_numpy(user_history[users.cpu().numpy()]).to(users.device)
         return users, history
 
     # ------------------------------------------------------------------ the network
@@ -221,17 +239,18 @@ class TwoTower(FoldInExplanations, FoldIn, ItemSimilarity, TorchRecommender):
         c = self.config
         item_features = list(self.item_features)
         if c.item_id:  # no id row for items without training interactions: their content speaks for them
-            item_features.insert(0, id_feature("item.id", self.n_items, present=self._popularity > 0))
+            trained_items = self._fitted(self._popularity, "item popularity") > 0
+            item_features.insert(0, id_feature("item.id", self.n_items, present=trained_items))
         user_features = list(self.user_features)
         if c.user_id:
-            seen_users = np.diff(self._seen.indptr) > 0
+            seen_users = np.diff(self.seen.indptr) > 0
             user_features.insert(0, id_feature("user.id", self.n_users, present=seen_users))
         encoder = None
         if c.text_columns and not c.text_freeze:
             from recsmith.encoders import TextEncoder
 
             encoder = TextEncoder(c.text_model, freeze=False, max_length=c.text_max_length)
-        layers = {"hidden": c.hidden, "dropout": c.dropout, "dim": c.dim, "init_std": c.init_std}
+        layers: dict[str, Any] = {"hidden": c.hidden, "dropout": c.dropout, "dim": c.dim, "init_std": c.init_std}
         try:
             item_tower = ItemTower(
                 item_features,
@@ -313,7 +332,7 @@ class TwoTower(FoldInExplanations, FoldIn, ItemSimilarity, TorchRecommender):
         if self.text is not None:
             state["text"] = self.text
         state.update({f"tokens.{k}": v for k, v in self.tokens.items()})
-        state["user_history"] = self.user_history
+        state["user_history"] = self._fitted(self.user_history, "user histories")
         return state
 
     def _load_state(self, state: dict[str, np.ndarray]) -> None:

@@ -13,6 +13,8 @@ class MatrixFactorization(nn.Module):
     ``sparse=True`` all gradients are sparse and ``sparse_adam`` can update only the touched rows.
     """
 
+    all_items: Tensor  # buffer: arange(n_items), the item ids scored when none are given
+
     def __init__(
         self,
         n_users: int,

@@ -90,7 +90,7 @@ def sampled_softmax_loss(
     logits = torch.cat([pos.float()[:, None], neg.float()], dim=1) / temperature
     if (log_q_pos is None) != (log_q_neg is None):
         raise ValueError("pass both log_q_pos and log_q_neg, or neither")
-    if log_q_pos is not None:
+    if log_q_pos is not None and log_q_neg is not None:
         log_q = torch.cat([log_q_pos[:, None], log_q_neg.expand_as(neg)], dim=1)
         logits = logits - log_q.float()
     full_mask = None

@@ -41,6 +41,8 @@ class NCF(nn.Module):
             ``2 * mlp_dim -> 64 -> 32 -> 16``.
     """
 
+    all_items: Tensor  # buffer: arange(n_items), the item ids scored when none are given
+
     def __init__(
         self,
         n_users: int,

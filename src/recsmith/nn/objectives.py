@@ -45,7 +45,7 @@ import torch
 from torch import Tensor, nn
 
 from recsmith.nn import losses
-from recsmith.nn.samplers import Negatives, NegativeStats, PositiveLookup, build_sampler
+from recsmith.nn.samplers import Negatives, NegativeSampler, NegativeStats, PositiveLookup, build_sampler
 
 if TYPE_CHECKING:
     from recsmith.nn.config import LossConfig, SamplerConfig
@@ -92,6 +92,13 @@ class Objective:
         self.stats.reset()
         return out
 
+    @property
+    def negative_sampler(self) -> NegativeSampler:
+        """The sampler of a loss in ``SAMPLED`` (the other losses have none)."""
+        if self.sampler is None:
+            raise RuntimeError(f"loss {self.cfg.name!r} is not in SAMPLED: it has no negative sampler")
+        return self.sampler
+
     # ------------------------------------------------------------------ shared pieces
     def score_candidates(self, network: nn.Module, batch: Batch, negs: Negatives) -> tuple[Tensor, Tensor, Tensor]:
         """Scores of the positives ``(B,)`` and negatives ``(B, N)``, and the mask of kept negatives.
@@ -118,7 +125,9 @@ class Objective:
         return pos_scores, neg_scores, mask
 
     def sampled(self, network: nn.Module, batch: Batch, generator: torch.Generator, *, shared: bool):
-        negs = self.sampler.sample(batch.users, batch.positives, self.n_negatives, shared=shared, generator=generator)
+        negs = self.negative_sampler.sample(
+            batch.users, batch.positives, self.n_negatives, shared=shared, generator=generator
+        )
         return (*self.score_candidates(network, batch, negs), negs)
 
 
@@ -132,7 +141,7 @@ def _sampled_softmax(o: Objective, network: nn.Module, batch: Batch, generator: 
     pos, neg, mask, negs = o.sampled(network, batch, generator, shared=True)
     log_q_pos = log_q_neg = None
     if o.cfg.logq_correction:
-        log_q_pos, log_q_neg = o.sampler.log_prob(batch.positives), negs.log_q
+        log_q_pos, log_q_neg = o.negative_sampler.log_prob(batch.positives), negs.log_q
     return losses.sampled_softmax_loss(
         pos,
         neg,

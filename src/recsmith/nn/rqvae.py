@@ -108,6 +108,8 @@ class RQVAE(nn.Module):
         beta: weight of the commitment term (the encoder's pull toward its codewords).
     """
 
+    initialised: Tensor  # buffer: bool scalar, set once the codebooks are seeded
+
     def __init__(
         self, input_dim: int, hidden: list[int], latent_dim: int, levels: int, codes: int, beta: float = 0.25
     ) -> None:
@@ -247,9 +249,9 @@ def train_rqvae(
     model.eval()
     with torch.no_grad():
         z = model.encoder(data)
-        item_codes, quantised, _ = model.quantise(z)
+        code_tensor, quantised, _ = model.quantise(z)
         reconstruction = float(F.mse_loss(model.decoder(quantised), data))
-    item_codes = item_codes.numpy().astype(np.int64)
+    item_codes = code_tensor.numpy().astype(np.int64)
     usage, perplexity = code_statistics(item_codes, codes)
     return Quantisation(item_codes, usage, perplexity, reconstruction, history), model
 

@@ -45,7 +45,7 @@ class SeqInputs:
 
     def to(self, device: torch.device) -> "SeqInputs":
         move = lambda t: None if t is None else t.to(device)  # noqa: E731
-        return SeqInputs(move(self.tokens), move(self.lengths), move(self.select), move(self.timestamps))
+        return SeqInputs(self.tokens.to(device), self.lengths.to(device), move(self.select), move(self.timestamps))
 
 
 class ItemTable(nn.Module):
@@ -70,6 +70,8 @@ class ItemTable(nn.Module):
         nn.init.normal_(self.ids.weight, std=1.0 / math.sqrt(dim))
         self.attrs = None
         if attr_values is not None and len(attr_values):
+            if attr_offsets is None:
+                raise ValueError("attr_values need their attr_offsets")
             self.attrs = nn.EmbeddingBag(n_attr_values + 1, dim, mode="mean")
             nn.init.normal_(self.attrs.weight, std=1.0 / math.sqrt(dim))
             self.register_buffer("attr_values", attr_values.long(), persistent=True)
@@ -120,6 +122,7 @@ class SequentialNetwork(nn.Module):
             if table is not None:
                 nn.init.normal_(table.weight, std=0.02)
         self.input_drop = nn.Dropout(dropout)
+        self.encoder: nn.GRU | TransformerEncoder
         if kind == "gru":
             self.encoder = nn.GRU(dim, dim, num_layers=layers, batch_first=True, dropout=dropout if layers > 1 else 0.0)
             self.norm = nn.LayerNorm(dim)
@@ -149,14 +152,15 @@ class SequentialNetwork(nn.Module):
         return h[torch.arange(len(tokens), device=tokens.device), lengths - 1]
 
     def _time_embeddings(self, ts: Tensor) -> Tensor:
-        out = 0
+        """The sum of the configured time embeddings of ``ts`` (the caller checks there is one)."""
+        parts: list[Tensor] = []
         if self.gaps is not None:
             gap = torch.zeros_like(ts)
             gap[:, 1:] = (ts[:, 1:] - ts[:, :-1]).clamp(min=0)
-            out = out + self.gaps(gap_bucket(gap))
-        if self.hours is not None:
-            out = out + self.hours((ts // 3600) % 24) + self.days((ts // 86_400 + 3) % 7)  # 1970-01-01: Thursday
-        return out
+            parts.append(self.gaps(gap_bucket(gap)))
+        if self.hours is not None and self.days is not None:  # both or neither (time_of_day)
+            parts += [self.hours((ts // 3600) % 24), self.days((ts // 86_400 + 3) % 7)]  # 1970-01-01: Thursday
+        return sum(parts[1:], parts[0])  # added left to right
 
     def forward(self, inputs: SeqInputs, items: Tensor | tuple[Tensor, Tensor] | None = None) -> Tensor:
         """Scores of the scored rows: ``(R, n_items)``, ``(R, M)``, ``(R, M)`` or ``(R, 1 + M)`` (protocol)."""

@@ -37,7 +37,8 @@ generated itself keeps the higher of its two scores.
 from __future__ import annotations
 
 import math
-from typing import Literal
+from collections.abc import Iterable
+from typing import Literal, cast
 
 import numpy as np
 import torch
@@ -151,6 +152,12 @@ class Block(nn.Module):
         self.ff = nn.Sequential(nn.Linear(dim, ff_dim), nn.GELU(), nn.Dropout(dropout), nn.Linear(ff_dim, dim))
         self.drop = nn.Dropout(dropout)
 
+    def cross_parts(self) -> tuple[Attention, nn.LayerNorm]:
+        """The cross-attention and its norm, which only decoder blocks (``cross=True``) have."""
+        if self.cross is None or self.norm2 is None:
+            raise ValueError("an encoder block (cross=False) has no cross-attention")
+        return self.cross, self.norm2
+
     def encode(self, x: Tensor, mask: Tensor, bias: Tensor) -> Tensor:
         """Encoder block on packed real tokens ``x`` ``(N, d)`` of the padded batch ``mask`` ``(B, S)``."""
         x = x + self.drop(self.attn.packed_self(self.norm1(x), mask, bias))
@@ -166,12 +173,13 @@ class Block(nn.Module):
     ) -> tuple[Tensor, tuple[Tensor, Tensor]]:
         """Decoder block on ``x`` ``(N, T, d)``; with ``cache`` (the self-attention keys / values of
         the earlier positions) ``x`` holds only the new positions. Returns the output and the new cache."""
+        cross, norm2 = self.cross_parts()
         h = self.norm1(x)
         k, v = self.attn.keys(h)
         if cache is not None:
             k, v = torch.cat([cache[0], k], dim=2), torch.cat([cache[1], v], dim=2)
         x = x + self.drop(self.attn.attend(h, (k, v), bias))
-        x = x + self.drop(self.cross.attend(self.norm2(x), memory_kv, memory_bias))
+        x = x + self.drop(cross.attend(norm2(x), memory_kv, memory_bias))
         return x + self.drop(self.ff(self.norm3(x))), (k, v)
 
 
@@ -188,6 +196,14 @@ class TigerNetwork(nn.Module):
         cold: ``(n_items,)`` bool, items without training interactions (saved with the weights).
         cold_per_user: most cold items added per user through a generated prefix (0: none).
     """
+
+    # buffers (``register_buffer`` does not declare them to a type checker)
+    level_offsets: Tensor  # (D,) first vocabulary token of each level's codes
+    ids: Tensor  # (n_items, D) codes per level
+    tokens: Tensor  # (n_items, D) vocabulary tokens
+    cold: Tensor  # (n_items,) bool
+    prefix_group: Tensor  # (n_items,) index of each item's content prefix (its first D - 1 codes)
+    head_offsets: Tensor  # (D + 1,) each level's slice of the output layer
 
     def __init__(
         self,
@@ -218,7 +234,11 @@ class TigerNetwork(nn.Module):
         self.register_buffer("tokens", ids_t + self.level_offsets)  # (n_items, D) vocabulary tokens
         cold_t = torch.zeros(len(ids_t), dtype=torch.bool) if cold is None else torch.as_tensor(cold, dtype=torch.bool)
         self.register_buffer("cold", cold_t)
-        prefix_group = np.unique(np.asarray(ids)[:, :-1], axis=0, return_inverse=True)[1].ravel() if len(ids_t) else []
+        prefix_group = (
+            np.unique(np.asarray(ids)[:, :-1], axis=0, return_inverse=True)[1].ravel()
+            if len(ids_t)
+            else np.zeros(0, dtype=np.int64)
+        )
         # derived from ids: rebuilt, not saved
         self.register_buffer("prefix_group", torch.as_tensor(prefix_group, dtype=torch.int64), persistent=False)
         n_tokens = N_SPECIAL + user_buckets + int(sum(vocab_sizes))
@@ -285,7 +305,7 @@ class TigerNetwork(nn.Module):
         bias = pad_bias if self.encoder_bias is None else pad_bias + self.encoder_bias(seq, x.device)
         # most of a batch is padding (histories are short, windows long): layers run on real tokens only
         h = self.drop(x[real])
-        for block in self.encoder:
+        for block in _blocks(self.encoder):
             h = block.encode(h, real, bias)
         memory = x.new_zeros(x.shape)
         memory[real] = self.encoder_norm(h)
@@ -294,7 +314,7 @@ class TigerNetwork(nn.Module):
     # ------------------------------------------------------------------ decoder
     def memory_keys(self, memory: Tensor) -> list[tuple[Tensor, Tensor]]:
         """Cross-attention keys / values of every decoder block, computed once per encoded history."""
-        return [block.cross.keys(memory) for block in self.decoder]
+        return [block.cross_parts()[0].keys(memory) for block in _blocks(self.decoder)]
 
     def decode(self, memory_kv: list[tuple[Tensor, Tensor]], memory_bias: Tensor, prefix: Tensor) -> Tensor:
         """Hidden states ``(N, t + 1, d)`` for decoder input ``[BOS, prefix]``; ``prefix`` ``(N, t)`` codes;
@@ -306,7 +326,7 @@ class TigerNetwork(nn.Module):
         x = self.drop(self.embed(tokens) + self.level.weight[: t + 1])
         causal = torch.full((t + 1, t + 1), _NEG, device=x.device).triu(1)[None, None]
         bias = causal if self.decoder_bias is None else causal + self.decoder_bias(t + 1, x.device)
-        for block, kv in zip(self.decoder, memory_kv):
+        for block, kv in zip(_blocks(self.decoder), memory_kv):
             x, _ = block.decode(x, bias, kv, memory_bias)
         return self.decoder_norm(x)
 
@@ -332,6 +352,8 @@ class TigerNetwork(nn.Module):
         memory, memory_bias = self.encode(users, history)
         memory_kv = self.memory_keys(memory)
         if loss:
+            if items is None:
+                raise ValueError("the token loss needs the target items")
             return self.token_loss(memory_kv, memory_bias, items)
         if items is None:
             return self.generate(memory_kv, memory_bias)
@@ -363,10 +385,11 @@ class TigerNetwork(nn.Module):
             else:
                 token = prefix[:, -1:] + self.level_offsets[t - 1]
                 for i, cache in enumerate(caches):
-                    caches[i] = (cache[0][parent], cache[1][parent])
+                    if cache is not None:  # every block's cache is set at t = 0
+                        caches[i] = (cache[0][parent], cache[1][parent])
             x = self.embed(token) + self.level.weight[t]
             bias = torch.zeros(1, 1, 1, 1, device=device) if bias_rows is None else bias_rows[:, :, t : t + 1, : t + 1]
-            for i, (block, kv) in enumerate(zip(self.decoder, memory_kv)):
+            for i, (block, kv) in enumerate(zip(_blocks(self.decoder), memory_kv)):
                 x, caches[i] = block.decode(x, bias, kv, memory_bias, caches[i])
             return self.level_logits(self.decoder_norm(x[:, 0]), t).log_softmax(-1)
 
@@ -393,3 +416,8 @@ class TigerNetwork(nn.Module):
         chosen = cold_items[index]
         rows = torch.arange(b, device=out.device)[:, None].expand_as(chosen)
         out[rows, chosen] = torch.maximum(out[rows, chosen], top)  # -inf stays -inf: no prefix generated
+
+
+def _blocks(modules: nn.ModuleList) -> Iterable[Block]:
+    """``modules`` as the Blocks they hold (torch types a ModuleList's items as plain Modules)."""
+    return cast("Iterable[Block]", modules)

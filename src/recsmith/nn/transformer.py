@@ -20,6 +20,9 @@ from torch import Tensor, nn
 class RotaryEmbedding(nn.Module):
     """Rotary position embedding of a head dimension ``head_dim`` (even) for positions ``0..max_len-1``."""
 
+    cos: Tensor  # buffers (L, head_dim / 2)
+    sin: Tensor
+
     def __init__(self, head_dim: int, max_len: int, base: float = 10_000.0) -> None:
         super().__init__()
         if head_dim % 2:

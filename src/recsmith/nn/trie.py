@@ -125,7 +125,7 @@ class PrefixTrie:
 
 
 def constrained_beam_search(
-    log_probs: Callable[[Tensor, int], Tensor], trie: PrefixTrie, batch: int, beam: int
+    log_probs: Callable[[Tensor, int, Tensor | None], Tensor], trie: PrefixTrie, batch: int, beam: int
 ) -> tuple[Tensor, Tensor]:
     """Top-``beam`` valid ids per row, best first.
 

@@ -61,6 +61,8 @@ class ItemTower(nn.Module):
         tokens: its tokenised item texts, ``name -> (n_items, T)``.
     """
 
+    text: Tensor  # buffer (n_items, t), when ``text`` is given
+
     def __init__(
         self,
         features: Sequence[JaggedFeature],
@@ -84,7 +86,8 @@ class ItemTower(nn.Module):
             self.text_proj = nn.Linear(text.shape[1], embedding_dim)
             self.content_dim += embedding_dim
         self.text_encoder = encoder
-        self.token_names = sorted(tokens) if tokens else []
+        tokens = tokens or {}
+        self.token_names = sorted(tokens)
         for name in self.token_names:
             self.register_buffer(f"tokens_{name}", torch.from_numpy(np.asarray(tokens[name])), persistent=False)
         if encoder is not None and (text is None or not self.token_names):
@@ -99,14 +102,15 @@ class ItemTower(nn.Module):
         if self.features is not None:
             parts.append(self.features(items))
         if self.text_proj is not None:
-            text = self._encode(items) if fresh_text and self.text_encoder is not None else self.text[items]
+            encoder = self.text_encoder
+            text = self._encode(encoder, items) if fresh_text and encoder is not None else self.text[items]
             parts.append(self.text_proj(text))
         return torch.cat(parts, dim=1) if len(parts) > 1 else parts[0]
 
-    def _encode(self, items: Tensor) -> Tensor:
+    def _encode(self, encoder: "TextEncoder", items: Tensor) -> Tensor:
         tokens = {name: getattr(self, f"tokens_{name}")[items] for name in self.token_names}
         width = int(tokens["attention_mask"].sum(dim=1).max())  # drop the columns that are padding everywhere
-        return self.text_encoder({k: v[:, :width] for k, v in tokens.items()})
+        return encoder({k: v[:, :width] for k, v in tokens.items()})
 
     def forward(self, items: Tensor) -> Tensor:
         """``(N,)`` item ids -> ``(N, dim)`` unit vectors."""
@@ -164,6 +168,8 @@ class UserTower(nn.Module):
         if self.features is not None:
             parts.append(self.features(users))
         if self.history_len:
+            if history is None or mask is None:
+                raise ValueError("a user tower that reads histories needs the history content and its mask")
             parts.append(self.pool(history, mask))
         x = torch.cat(parts, dim=1) if len(parts) > 1 else parts[0]
         return F.normalize(self.mlp(x), dim=-1)
@@ -171,6 +177,8 @@ class UserTower(nn.Module):
 
 class TwoTowerNetwork(nn.Module):
     """The two towers and the scoring protocol (see the module docstring)."""
+
+    all_items: Tensor  # buffer: arange(n_items), the item ids scored when none are given
 
     def __init__(self, item_tower: ItemTower, user_tower: UserTower, *, n_items: int, temperature: float) -> None:
         super().__init__()

@@ -21,7 +21,7 @@ Once every model is scored, the test lists get beyond-accuracy metrics, every me
 confidence interval, and every model a paired comparison with ``evaluation.baseline`` (see
 :mod:`recsmith.evaluation.analysis` and docs/evaluation.md).
 
-The run directory is written atomically, in the layout of :mod:`recsmith.pipelines.rundir`; its
+The run directory is written atomically, in the layout of :mod:`recsmith.runs.layout`; its
 ``leaderboard.json`` holds per model::
 
     {"valid": {...}, "test": {...}, "fit_seconds": ..., "params": {...}, "tuning": [...],
@@ -45,9 +45,8 @@ from recsmith.evaluation import evaluate
 from recsmith.evaluation.analysis import EvalContext, ModelEval, analyse, cold_item_metrics
 from recsmith.evaluation.store import save_evaluations
 from recsmith.models.base import Recommender
-from recsmith.models.registry import get_model_class
-from recsmith.pipelines.builder import build_model, registered_name, side_data, with_run_seed
-from recsmith.pipelines.rundir import LEADERBOARD, model_dir, write_json, write_run_record
+from recsmith.pipelines.builder import build_model, check_models, side_data, with_run_seed
+from recsmith.runs.layout import LEADERBOARD, model_dir, write_json, write_run_record
 from recsmith.utils.atomic import atomic_dir
 from recsmith.utils.logging import log
 
@@ -91,8 +90,7 @@ def run_benchmark(
     overwrite: bool = False,
 ) -> dict[str, dict[str, Any]]:
     """Split ``dataset``, train and evaluate ``models``, write the run directory; return the leaderboard."""
-    for name in models:  # fail on a typo before any training
-        get_model_class(registered_name(cfg, name))
+    check_models(cfg, models)  # a typo or a missing extra stops the run before any training
     parts = split(dataset.interactions, cfg.split)
     log(f"split {cfg.split.method}: {parts.summary()}")
     side = side_data(dataset, dataset_path)
@@ -218,9 +216,10 @@ def fit_model(
         return built.model.fit(train), None
     from recsmith.training.trainer import Trainer
 
-    train_cfg = built.train_config if epochs is None else built.train_config.with_fixed_epochs(epochs)
-    result = Trainer(train_cfg.in_memory()).fit(built.model, train, valid)
-    return built.model, result.best_epoch if valid is not None and len(valid) else None
+    model, train_cfg = built.for_trainer()
+    train_cfg = train_cfg if epochs is None else train_cfg.with_fixed_epochs(epochs)
+    result = Trainer(train_cfg.in_memory()).fit(model, train, valid)
+    return model, result.best_epoch if valid is not None and len(valid) else None
 
 
 def _evaluate(model: Any, target: Interactions, cfg: RunConfig) -> dict[str, float]:

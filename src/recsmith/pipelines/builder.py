@@ -38,6 +38,13 @@ class BuiltModel:
     #: a torch model's training options; None for models without a training loop
     train_config: TrainConfig | None
 
+    def for_trainer(self) -> tuple[TorchRecommender, TrainConfig]:
+        """The torch model and its training options (single-model pipelines check the entry first,
+        with :func:`torch_entry`); a ConfigError for a model the Trainer does not train."""
+        if not isinstance(self.model, TorchRecommender) or self.train_config is None:
+            raise ConfigError(f"model {self.entry!r} is not a torch model: the Trainer does not train it")
+        return self.model, self.train_config
+
 
 def build_model(
     cfg: RunConfig, entry: str, params: dict[str, Any] | None = None, *, side: SideData | None = None
@@ -58,6 +65,13 @@ def side_data(dataset: Dataset, dataset_path: str | Path | None = None) -> SideD
     """The dataset's item / user tables for every model (only content-aware ones read them); the
     dataset's directory, when given, enables their embedding cache."""
     return SideData.from_dataset(dataset, dataset_path if dataset_path and Path(dataset_path).is_dir() else None)
+
+
+def check_models(cfg: RunConfig, entries: list[str]) -> None:
+    """Fail before any work on an entry that is not a registered model, has a bad config, or needs an
+    extra that is not installed (:class:`~recsmith.errors.MissingExtraError`, one line naming it)."""
+    for entry in entries:
+        build_model(cfg, entry).model.check_extras(fitting=True)
 
 
 def with_run_seed(cfg: RunConfig, entry: str, params: dict[str, Any]) -> dict[str, Any]:

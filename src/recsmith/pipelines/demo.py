@@ -12,7 +12,8 @@ from recsmith.config import RunConfig
 from recsmith.data.prepare import prepare, read_source
 from recsmith.data.schema import Columns
 from recsmith.pipelines.benchmark import run_benchmark
-from recsmith.pipelines.recommend import load_run, recommend_users
+from recsmith.pipelines.builder import check_models
+from recsmith.runs.recommend import load_run, recommend_users
 from recsmith.utils.logging import log
 
 
@@ -27,6 +28,7 @@ class DemoResult:
 
 def run_demo(cfg: RunConfig, models: list[str], out: str | Path, n_users: int = 3, k: int = 10) -> DemoResult:
     out = Path(out)
+    check_models(cfg, models)  # before generating the data
     log(f"generating and preparing data from source {cfg.data.source!r}")
     dataset = prepare(read_source(cfg.data), cfg.data)
     dataset.save(out / "data", overwrite=True)

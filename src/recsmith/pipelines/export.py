@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from recsmith.pipelines.rundir import Run, model_dir
+from recsmith.runs.layout import Run, model_dir
 from recsmith.serving.bundle import write_bundle
 
 

@@ -33,9 +33,8 @@ def run_lr_find(
     """The range test of the config's torch model on its training split; writes ``lr_find.png`` / ``.json``."""
     name = torch_entry(cfg, model_name)
     parts = split(dataset.interactions, cfg.split)
-    built = build_model(cfg, name, side=side_data(dataset, dataset_path))
-    assert built.train_config is not None  # torch_entry checked it is a torch model
-    result = find_lr(built.model, parts.train, built.train_config, start_lr=start_lr, end_lr=end_lr, num_steps=steps)
+    model, train_cfg = build_model(cfg, name, side=side_data(dataset, dataset_path)).for_trainer()
+    result = find_lr(model, parts.train, train_cfg, start_lr=start_lr, end_lr=end_lr, num_steps=steps)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     result.plot(out / "lr_find.png")

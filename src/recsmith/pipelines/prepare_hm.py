@@ -51,7 +51,7 @@ from recsmith.data.idmap import IdMap
 from recsmith.data.schema import INTERNAL_SCHEMA, Columns
 from recsmith.data.sources._stream import BAD, LINE
 from recsmith.data.sources._text import check_policy, directory, source_meta
-from recsmith.data.sources.base import require_file
+from recsmith.data.sources.base import BadRowPolicy, require_file
 from recsmith.data.sources.hm import (
     ARTICLES,
     CUSTOMERS,
@@ -214,7 +214,12 @@ class _Clock:
 
 
 def _stage_transactions(
-    tx_file: Path, policy: str, items: pl.DataFrame | None, users: pl.DataFrame | None, stage: Path, bad: dict[str, int]
+    tx_file: Path,
+    policy: BadRowPolicy,
+    items: pl.DataFrame | None,
+    users: pl.DataFrame | None,
+    stage: Path,
+    bad: dict[str, int],
 ) -> int:
     """Stream the transactions into the directory ``stage`` (Parquet parts of integer codes);
     return the number of good rows.
@@ -229,7 +234,7 @@ def _stage_transactions(
             pl.col(Columns.ItemId).cast(pl.Int64).alias("article_number"),
             pl.int_range(pl.len(), dtype=pl.Int32).alias("article"),
         )
-    rows = scan_transactions(tx_file, policy, article_lookup)  # type: ignore[arg-type]
+    rows = scan_transactions(tx_file, policy, article_lookup)
     lookup, on = None, "customer_id"
     if users is not None:
         ids = pl.col(Columns.UserId)

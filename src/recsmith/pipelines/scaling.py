@@ -20,6 +20,7 @@ from recsmith.data.splits import split
 from recsmith.errors import ConfigError
 from recsmith.models.registry import get_model_class
 from recsmith.pipelines.builder import build_model, registered_name, side_data, torch_entry
+from recsmith.training.config import TrainConfig
 from recsmith.training.scaling import (
     ScalingPoint,
     ScalingReport,
@@ -64,18 +65,21 @@ def run_scaling(
 
     side = side_data(dataset, dataset_path)
     points: list[ScalingPoint] = []
-    train_cfg = None
+    train_cfg: TrainConfig | None = None
     for fraction in sorted(fractions):
         train = subsample(parts.train, fraction, cfg.seed)
         for dim in sorted(dims):
-            built = build_model(cfg, name, {**cfg.model_params(name), "dim": dim}, side=side)
-            assert built.train_config is not None  # torch_entry checked it is a torch model
+            model, model_train_cfg = build_model(
+                cfg, name, {**cfg.model_params(name), "dim": dim}, side=side
+            ).for_trainer()
             # as many optimizer steps as on the full data, so that small fractions are not undertrained
-            epochs = math.ceil(built.train_config.epochs / fraction)
-            train_cfg = built.train_config.model_copy(update={"epochs": epochs}).in_memory()
+            epochs = math.ceil(model_train_cfg.epochs / fraction)
+            train_cfg = model_train_cfg.model_copy(update={"epochs": epochs}).in_memory()
             start = time.perf_counter()
-            result = Trainer(train_cfg).fit(built.model, train, parts.valid, exclude=parts.train.binary)
-            value = result.best_value if result.best_value is not None else result.best.get(result.monitor, math.nan)
+            result = Trainer(train_cfg).fit(model, train, parts.valid, exclude=parts.train.binary)
+            value = result.best_value
+            if value is None:  # no early stopping: the monitored metric of the last epoch
+                value = result.best.get(result.monitor, math.nan) if result.monitor is not None else math.nan
             points.append(
                 ScalingPoint(
                     dim,
@@ -91,16 +95,17 @@ def run_scaling(
                 f"scaling: dim {dim}, {fraction:g} of train ({len(train)}): {train_cfg.early_stopping.monitor} {value:.4f}"
             )
 
+    assert train_cfg is not None  # the loops ran: dims and fractions are not empty (checked above)
     monitor = train_cfg.early_stopping.monitor
     sign = 1.0 if train_cfg.early_stopping.mode == "max" else -1.0
     loss = np.array([1 - p.value if sign > 0 else p.value for p in points])
     law = fit_power_law(np.array([p.dim for p in points]), np.array([p.n_train for p in points]), loss)
     n_full = len(parts.train)
-    dim = suggest_dim(law, n_full, tolerance)
+    suggested = suggest_dim(law, n_full, tolerance)
     candidates = candidates_per_example(train_cfg, dataset.n_items)
-    report = ScalingReport(name, monitor, n_full, candidates, points, law, tolerance, dim)
-    if dim is not None:
-        report.budget = budget(points, dim, n_full, candidates)
+    report = ScalingReport(name, monitor, n_full, candidates, points, law, tolerance, suggested)
+    if suggested is not None:
+        report.budget = budget(points, suggested, n_full, candidates)
     with atomic_dir(out, overwrite=overwrite) as tmp:
         (tmp / "scaling.json").write_text(json.dumps(report.to_json(), indent=2))
         (tmp / "scaling.md").write_text(

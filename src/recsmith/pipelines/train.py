@@ -5,7 +5,7 @@ the weights of the best validation epoch), then ranks all items for the *test* u
 both train and validation items filtered as seen (validation interactions are history at test
 time; the model did not learn from them). Test numbers choose nothing.
 
-The run directory (the layout of :mod:`recsmith.pipelines.rundir`, so that ``recsmith export``,
+The run directory (the layout of :mod:`recsmith.runs.layout`, so that ``recsmith export``,
 ``recsmith recommend`` and ``recsmith report`` read it like a benchmark run) is written in place
 while training, so that a killed run can resume::
 
@@ -36,7 +36,7 @@ from recsmith.errors import RecsmithError
 from recsmith.evaluation import evaluate
 from recsmith.models.base import Recommender
 from recsmith.pipelines.builder import build_model, side_data, torch_entry
-from recsmith.pipelines.rundir import CONFIG, RESULTS, model_dir, write_json, write_run_record
+from recsmith.runs.layout import CONFIG, RESULTS, model_dir, write_json, write_run_record
 from recsmith.utils.atomic import atomic_write_text
 from recsmith.utils.logging import log
 
@@ -64,8 +64,7 @@ def run_training(
     parts = split(dataset.interactions, cfg.split)
     if main:
         log(f"split {cfg.split.method}: {parts.summary()}")
-    built = build_model(cfg, name, side=side_data(dataset, dataset_path))
-    model, train_cfg = built.model, built.train_config
+    model, train_cfg = build_model(cfg, name, side=side_data(dataset, dataset_path)).for_trainer()
     data_info = {"name": dataset.manifest.get("name"), "path": str(dataset_path) if dataset_path else None}
     trainer = Trainer(
         train_cfg, out, resume=resume, params={"data": data_info, "split": cfg.split.model_dump(mode="json")}

@@ -1,4 +1,4 @@
-"""Read a run directory (:mod:`recsmith.pipelines.rundir`) into what a report needs.
+"""Read a run directory (:mod:`recsmith.runs.layout`) into what a report needs.
 
 A leaderboard run keeps per-user metrics, top-K lists and the split in ``eval/`` and ``split/``
 (:mod:`recsmith.evaluation.store`), so nothing else is read. A run without them (a ``recsmith
@@ -24,7 +24,7 @@ from recsmith.errors import RecsmithError
 from recsmith.evaluation import evaluate
 from recsmith.evaluation.analysis import ModelEval
 from recsmith.evaluation.store import has_evaluations, load_evaluation, load_manifest, load_split
-from recsmith.pipelines.rundir import Run, model_dir
+from recsmith.runs.layout import Run, model_dir
 from recsmith.utils.logging import log
 
 METRICS_LOG = "metrics.jsonl"

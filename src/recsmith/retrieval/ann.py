@@ -38,6 +38,7 @@ import numpy as np
 
 from recsmith.errors import ConfigError, RecsmithError
 from recsmith.utils.atomic import atomic_dir
+from recsmith.utils.extras import require_extras
 
 Metric = Literal["ip", "l2", "cosine"]
 METRICS: tuple[str, ...] = ("ip", "l2", "cosine")
@@ -51,6 +52,7 @@ SEARCH_PARAMS = {"nprobe": "IVF", "efSearch": "HNSW"}
 
 
 def _faiss():
+    require_extras(["serve"], "FAISS indexes")
     import faiss  # imported on use: `import recsmith.retrieval.ann` stays light
 
     return faiss
@@ -280,25 +282,35 @@ def exact_search(
     *,
     metric: Metric = "ip",
     allowed: np.ndarray | None = None,
+    exclude: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Brute-force top-``k`` in NumPy with the same conventions as :meth:`AnnIndex.search`.
+    """Brute-force top-``k`` in NumPy with the same conventions as :meth:`AnnIndex.search`: labels
+    are row numbers of ``vectors``, ``(n, k)`` int64 labels padded with ``-1`` and float32 scores
+    (higher is better) padded with ``-inf``; ties go to the lower row.
 
-    Labels are row numbers of ``vectors``; ``allowed`` is a boolean mask over them.
+    Args:
+        allowed: ``(rows,)`` boolean mask; only those rows are returned.
+        exclude: ``(n,)`` one row per query never to return (e.g. the query item), ``-1`` for none.
     """
     from recsmith.models.base import top_k
 
     x = _prepare(vectors, metric)
     q = _prepare(np.atleast_2d(queries), metric)
-    if allowed is not None:
-        rows = np.flatnonzero(allowed)
-        x = x[rows]
+    if q.shape[1] != x.shape[1]:
+        raise RecsmithError(f"queries have dimension {q.shape[1]}, the vectors {x.shape[1]}")
     if metric == "l2":
         scores = -(np.sum(q * q, axis=1)[:, None] - 2.0 * q @ x.T + np.sum(x * x, axis=1)[None, :])
     else:
         scores = q @ x.T
-    top, top_scores = top_k(scores.astype(np.float32, copy=False), k)
+    scores = np.asarray(scores, dtype=np.float32)
     if allowed is not None:
-        top = rows[top]
+        scores[:, ~np.asarray(allowed, dtype=bool)] = -np.inf
+    if exclude is not None:
+        exclude = np.asarray(exclude, dtype=np.int64).ravel()
+        rows = np.flatnonzero(exclude >= 0)
+        scores[rows, exclude[rows]] = -np.inf
+    top, top_scores = top_k(scores, k)
+    top[~np.isfinite(top_scores)] = -1
     pad = k - top.shape[1]
     if pad > 0:
         top = np.pad(top, ((0, 0), (0, pad)), constant_values=-1)
@@ -308,7 +320,7 @@ def exact_search(
 
 # ---------------------------------------------------------------------- helpers
 def _prepare(vectors: np.ndarray, metric: str) -> np.ndarray:
-    x = np.ascontiguousarray(vectors, dtype=np.float32)
+    x: np.ndarray = np.ascontiguousarray(vectors, dtype=np.float32)
     if x.ndim != 2:
         raise RecsmithError(f"vectors must be a 2-d array, got shape {x.shape}")
     if metric == "cosine":

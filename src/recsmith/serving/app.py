@@ -5,17 +5,20 @@ Routes (OpenAPI schema at ``/openapi.json``, docs at ``/docs``)::
     GET  /v1/users/{user_id}/recommendations   ?k=10&exclude_seen=true&exclude=..&include=..&filters=[..]
     POST /v1/recommendations                   {"user_ids": [...]} or {"session_items": [...]}, k, rules
     GET  /v1/items/{item_id}/similar           ?k=10 (+ the same rules)
-    POST /v1/search                            text query: 501 for models without a text encoder
+    POST /v1/search                            text query: 409 for models without a text encoder
     POST /v1/feedback                          events (API key)
     GET  /v1/model                             served version, metrics, index
     POST /v1/admin/reload                      switch bundles without dropping requests (API key)
     GET  /health  /ready  /metrics
 
-Every error answers with ``{"error": {"code", "message", "details"}}`` and a 4xx/5xx status.
+Every error answers with ``{"error": {"code", "message", "details"}}`` and a 4xx/5xx status, an
+unexpected exception included (500, :class:`InternalErrorMiddleware`); docs/api.md is the contract.
 """
 
 from __future__ import annotations
 
+import logging
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -29,8 +32,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from recsmith import __version__
 from recsmith.errors import RecsmithError
+from recsmith.serving.docs_ui import add_offline_docs
 from recsmith.serving.errors import ApiError, PayloadTooLarge
 from recsmith.serving.metrics import MetricsMiddleware
+from recsmith.serving.openapi import contract_openapi
 from recsmith.serving.ratelimit import RateLimiter
 from recsmith.serving.routes import feedback, items, model, ops, recommendations, search
 from recsmith.serving.service import Service
@@ -45,6 +50,7 @@ _HTTP_CODES = {
     413: "payload_too_large",
     415: "unsupported_media_type",
 }
+_log = logging.getLogger("recsmith.serving")
 
 
 def create_app(settings: ServeSettings, *, service: Service | None = None) -> FastAPI:
@@ -64,7 +70,11 @@ def create_app(settings: ServeSettings, *, service: Service | None = None) -> Fa
         version=__version__,
         description="Recommendations, similar items and feedback over a recsmith model bundle.",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
+    add_offline_docs(app)
+    app.openapi = contract_openapi(app, settings)  # type: ignore[method-assign]  # FastAPI's documented way to customise the schema
     app.state.settings = settings
     app.state.service = service
     app.state.limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
@@ -73,6 +83,7 @@ def create_app(settings: ServeSettings, *, service: Service | None = None) -> Fa
     _add_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=service.metrics)
+    app.add_middleware(InternalErrorMiddleware)  # outermost of ours: nothing escapes as plain text
     return app
 
 
@@ -98,6 +109,8 @@ def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, err: RequestValidationError) -> JSONResponse:
         details = [{"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")} for e in err.errors()]
+        if details and details[0]["type"] == "json_invalid":  # GuardedRoute parses bodies first; kept as a net
+            return _error(400, "invalid_json", "the request body is not valid JSON", details)
         first = details[0] if details else {"loc": [], "msg": "invalid"}
         where = ".".join(str(p) for p in first["loc"])
         return _error(422, "invalid_request", f"{where}: {first['msg']}", details)
@@ -110,6 +123,46 @@ def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RecsmithError)
     async def recsmith_error(request: Request, err: RecsmithError) -> JSONResponse:
         return _error(422, "invalid_request", str(err))
+
+
+class InternalErrorMiddleware:
+    """An exception no handler answered becomes the documented 500 JSON body, and goes no further.
+
+    Starlette's own last-resort handler answers in plain text and re-raises; the server then logs
+    the exception and closes the connection without ``Connection: close``, so a keep-alive client's
+    next request fails. Here the answer is a complete JSON response (the connection stays usable)
+    carrying an id that is logged with the traceback.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def send_tracking(message: dict[str, Any]) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_tracking)
+        except Exception:
+            error_id = uuid.uuid4().hex[:12]
+            _log.exception("internal error %s on %s %s", error_id, scope.get("method"), scope.get("path"))
+            if started:
+                raise  # half an answer is out: only the server can end the connection
+            response = _error(
+                500,
+                "internal_error",
+                f"internal error {error_id}; the server log has the details",
+                {"error_id": error_id},
+            )
+            await response(scope, receive, send)
 
 
 class BodyLimitMiddleware:

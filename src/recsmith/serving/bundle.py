@@ -170,7 +170,7 @@ def write_bundle(
         index_meta = _write_index(tmp, model, item_map, index_factory, search_params)
         encoders = {}
         if onnx:
-            from recsmith.retrieval.encoders import export_query_encoder
+            from recsmith.retrieval.query_encoder import export_query_encoder
 
             encoders = export_query_encoder(model, tmp / "encoders", quantize=quantize)
         text_meta = _write_text(

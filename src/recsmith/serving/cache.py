@@ -1,7 +1,7 @@
 """Caches of recommendation lists, keyed by user and request, invalidated by that user's feedback.
 
-* :class:`TTLCache` -- in-process, per worker: entries expire after ``ttl`` seconds; the oldest are
-  evicted beyond ``max_entries``.
+* :class:`TTLCache` -- in-process, per worker: entries expire after ``ttl`` seconds (swept on time);
+  the oldest are evicted beyond ``max_bytes``.
 * :class:`RedisCache` -- shared by every worker (and every replica) that points at the same Redis:
   one hash per user (``recsmith:<namespace>:rec:<user>``, field = request key) with a TTL, so
   invalidating a user is one ``DEL``. A Redis that cannot be reached counts as a miss (the request
@@ -29,6 +29,7 @@ class RecCache(Protocol):
     def set(self, user: str, key: str, value: dict[str, Any]) -> None: ...
     def invalidate_user(self, user: str) -> None: ...
     def clear(self) -> None: ...
+    def sweep(self) -> None: ...
 
 
 class NoCache:
@@ -46,50 +47,84 @@ class NoCache:
     def clear(self) -> None:
         pass
 
+    def sweep(self) -> None:
+        pass
+
 
 class TTLCache:
+    """In-process lists, bounded by bytes and by time.
+
+    A list is stored as its compact JSON (about 60 bytes an item; a dict of Python objects would be
+    four times that), so its cost is known: the JSON plus :data:`ENTRY_OVERHEAD` for the keys and the
+    bookkeeping. Beyond ``max_bytes`` the least recently written lists go first. Every entry has the
+    same lifetime, so the write order is also the expiry order: expired entries are dropped from the
+    front on every write and by :meth:`sweep` (the service calls it on a timer), not only when read.
+    """
+
     backend = "memory"
 
-    def __init__(self, ttl: float, max_entries: int, *, clock=time.monotonic) -> None:
+    def __init__(self, ttl: float, max_bytes: int, *, clock=time.monotonic) -> None:
         self.ttl = ttl
-        self.max_entries = max_entries
+        self.max_bytes = max_bytes
         self._clock = clock
-        self._entries: OrderedDict[tuple[str, str], tuple[float, dict[str, Any]]] = OrderedDict()
+        self._entries: OrderedDict[tuple[str, str], tuple[float, bytes]] = OrderedDict()
         self._by_user: dict[str, set[str]] = {}
         self._lock = threading.Lock()
+        self.nbytes = 0
 
     def get(self, user: str, key: str) -> dict[str, Any] | None:
         with self._lock:
             hit = self._entries.get((user, key))
             if hit is None:
                 return None
-            expires, value = hit
+            expires, blob = hit
             if expires <= self._clock():
                 self._drop((user, key))
                 return None
-            return value
+        return json.loads(blob)
 
     def set(self, user: str, key: str, value: dict[str, Any]) -> None:
+        blob = json.dumps(value, separators=(",", ":")).encode()
+        size = _entry_size(user, key, blob)
+        if size > self.max_bytes:
+            return
         with self._lock:
-            self._entries[(user, key)] = (self._clock() + self.ttl, value)
-            self._entries.move_to_end((user, key))
+            self._drop((user, key))
+            self._entries[(user, key)] = (self._clock() + self.ttl, blob)
             self._by_user.setdefault(user, set()).add(key)
-            while len(self._entries) > self.max_entries:
-                oldest = next(iter(self._entries))
-                self._drop(oldest)
+            self.nbytes += size
+            self._sweep_expired()
+            while self.nbytes > self.max_bytes:
+                self._drop(next(iter(self._entries)))
+
+    def sweep(self) -> None:
+        with self._lock:
+            self._sweep_expired()
 
     def invalidate_user(self, user: str) -> None:
         with self._lock:
-            for key in self._by_user.pop(user, ()):
-                self._entries.pop((user, key), None)
+            for key in list(self._by_user.get(user, ())):
+                self._drop((user, key))
 
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
             self._by_user.clear()
+            self.nbytes = 0
+
+    def _sweep_expired(self) -> None:
+        now = self._clock()
+        while self._entries:
+            full_key, (expires, _) = next(iter(self._entries.items()))
+            if expires > now:
+                return
+            self._drop(full_key)
 
     def _drop(self, full_key: tuple[str, str]) -> None:
-        self._entries.pop(full_key, None)
+        hit = self._entries.pop(full_key, None)
+        if hit is None:
+            return
+        self.nbytes -= _entry_size(full_key[0], full_key[1], hit[1])
         keys = self._by_user.get(full_key[0])
         if keys is not None:
             keys.discard(full_key[1])
@@ -98,6 +133,16 @@ class TTLCache:
 
     def __len__(self) -> int:
         return len(self._entries)
+
+
+# Python objects around one entry's JSON: the key tuple and its two strings' headers, the bytes
+# header, the OrderedDict's slot and link, the per-user set. Measured with tracemalloc on CPython
+# 3.11 (10-item lists): about 590 bytes when each user has one list, 380 with four; rounded up.
+ENTRY_OVERHEAD = 640
+
+
+def _entry_size(user: str, key: str, blob: bytes) -> int:
+    return len(blob) + len(user) + len(key) + ENTRY_OVERHEAD
 
 
 class RedisCache:
@@ -143,6 +188,9 @@ class RedisCache:
                 self.client.delete(key)
         except Exception as err:
             self._warn(err)
+
+    def sweep(self) -> None:
+        """Redis expires keys itself."""
 
     def _warn(self, err: Exception) -> None:
         if not self._warned:

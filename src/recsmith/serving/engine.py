@@ -37,7 +37,7 @@ from recsmith.models.abilities import (
 )
 from recsmith.models.base import top_k
 from recsmith.serving.bundle import Bundle, item_vectors
-from recsmith.serving.errors import NotFound, NotImplementedByModel
+from recsmith.serving.errors import NotFound, NotSupportedByModel
 from recsmith.serving.online import OnlineState, scorer_for
 from recsmith.serving.rules import ItemRules, eligible_mask
 from recsmith.serving.text_search import QueryEncoder
@@ -123,7 +123,7 @@ class Engine:
             strategy = "session" if added.size else "popular"
         excluded = np.concatenate([self.scorer.seen_items(user), seen]) if exclude_seen else None
         items, scores, strategy = self._top(user, added, k, rules, excluded, strategy)
-        answer = self._answer(items, scores, user_id=user_id, strategy=strategy)
+        answer = self._answer(items, scores, user_id=user_id, strategy=strategy, rules=rules)
         return self._with_explanations(answer, items, user, added, strategy) if explain else answer
 
     def recommend_session(
@@ -139,7 +139,7 @@ class Engine:
         added = self._internal(session_items)
         strategy: Strategy = "session" if added.size else "popular"
         items, scores, strategy = self._top(-1, added, k, rules, added if exclude_seen else None, strategy)
-        answer = self._answer(items, scores, user_id=None, strategy=strategy)
+        answer = self._answer(items, scores, user_id=None, strategy=strategy, rules=rules, session=session_items)
         return self._with_explanations(answer, items, -1, added, strategy) if explain else answer
 
     # ------------------------------------------------------------------ explanations
@@ -190,7 +190,7 @@ class Engine:
         if item < 0:
             raise NotFound(f"unknown item id {item_id!r}", details={"item_id": item_id})
         if not isinstance(self.model, ItemSimilarity):
-            raise NotImplementedByModel(
+            raise NotSupportedByModel(
                 f"{missing_ability(self.model, ItemSimilarity)}, so it cannot list similar items",
                 details={"model": self.model.name, "abilities": list(self.model.abilities())},
             )
@@ -201,27 +201,31 @@ class Engine:
             sims[~allowed] = -np.inf
         top, scores = top_k(sims[None, :], min(k, self.n_items))
         keep = np.isfinite(scores[0])
-        return {"item_id": item_id, **self._answer(top[0][keep], scores[0][keep], user_id=None, strategy=None)}
+        answer = self._answer(top[0][keep], scores[0][keep], user_id=None, strategy=None, rules=rules)
+        return {"item_id": item_id, **answer}
 
     # ------------------------------------------------------------------ text search
     def search(self, query: str, k: int, *, rules: RuleSpec = RuleSpec()) -> dict[str, Any]:
         """The ``k`` items whose text is nearest ``query`` (cosine), under ``rules``."""
         if self.text is None:
-            raise NotImplementedByModel(
+            raise NotSupportedByModel(
                 f"this model ({self.model.name!r}, version {self.version}) has no text encoder, so text search "
                 "is not available; use /v1/items/{item_id}/similar or /v1/recommendations with session_items",
                 details={"model": self.model.name, "model_version": self.version},
             )
         vector = self._encoder().encode(query)
         items, scores = self.text.search(vector, k, self._mask(rules, None))
-        return {"query": query, **self._answer(items, scores, user_id=None, strategy=None)}
+        return {"query": query, **self._answer(items, scores, user_id=None, strategy=None, rules=rules)}
 
     def _encoder(self) -> QueryEncoder:
         encoder = self._query_encoder
         if encoder is None:
+            text = self.text
+            if text is None:  # callers check first
+                raise RuntimeError("a bundle without a text index has no query encoder")
             with self._text_lock:
                 if self._query_encoder is None:
-                    self._query_encoder = self.text.load_encoder()
+                    self._query_encoder = text.load_encoder()
                 encoder = self._query_encoder
         return encoder
 
@@ -234,12 +238,13 @@ class Engine:
         want = min(k, n_allowed)
         if want == 0:
             return np.empty(0, np.int64), np.empty(0, np.float32), strategy
-        query = self.scorer.query(user, added) if self.index is not None else None
-        if query is not None:
+        index = self.index
+        query = self.scorer.query(user, added) if index is not None else None
+        if index is not None and query is not None:
             if allowed is not None and n_allowed <= self.exact_below:
                 return (*self._exact(query, np.flatnonzero(allowed), k), strategy)
             _omp_threads(self.ann_threads)  # per thread: requests run on a pool of threads
-            labels, scores = self.index.search(query, k, allowed=allowed)
+            labels, scores = index.search(query, k, allowed=allowed)
             found = labels[0] >= 0
             if found.sum() >= want:
                 return labels[0][found], scores[0][found], strategy
@@ -261,7 +266,10 @@ class Engine:
         return top[0], top_scores[0], strategy
 
     def _exact(self, query: np.ndarray, rows: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        scores = self._vectors[rows] @ query
+        vectors = self._vectors
+        if vectors is None:  # set with the index, and only a bundle with an index has queries
+            raise RuntimeError("exact search needs the item vectors of a bundle with an ANN index")
+        scores = vectors[rows] @ query
         top, top_scores = top_k(scores[None, :].astype(np.float32), min(k, rows.size))
         return rows[top[0]], top_scores[0]
 
@@ -296,7 +304,14 @@ class Engine:
         return ids[ids >= 0]
 
     def _answer(
-        self, items: np.ndarray, scores: np.ndarray, *, user_id: str | None, strategy: Strategy | None
+        self,
+        items: np.ndarray,
+        scores: np.ndarray,
+        *,
+        user_id: str | None,
+        strategy: Strategy | None,
+        rules: RuleSpec,
+        session: list[str] | tuple[str, ...] = (),
     ) -> dict[str, Any]:
         names = self._external_items
         external = [names[i] for i in items.tolist()]
@@ -305,13 +320,21 @@ class Engine:
                 {"rank": r + 1, "item_id": e, "score": float(s)} for r, (e, s) in enumerate(zip(external, scores))
             ],
             "model_version": self.version,
+            # the unknown-id policy: ids in exclude / include / session lists the model does not know
+            # are ignored, and said so (docs/api.md)
+            "unknown_ids": self.unknown_items([*rules.exclude, *(rules.include or ()), *session]),
         }
         if strategy is not None:
             out.update(user_id=user_id, cold_start=strategy != "personal", strategy=strategy)
         return out
 
-    def knows_item(self, item_id: str) -> bool:
-        return item_id in self.bundle.item_map
+    def unknown_items(self, item_ids: list[str]) -> list[str]:
+        """The ids in ``item_ids`` the model does not know, once each, in the order given."""
+        if not item_ids:
+            return []
+        unique = list(dict.fromkeys(item_ids))
+        internal = self.bundle.item_map.to_internal(unique, strict=False)
+        return [i for i, j in zip(unique, internal.tolist()) if j < 0]
 
     @property
     def has_text_encoder(self) -> bool:

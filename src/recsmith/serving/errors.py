@@ -26,6 +26,18 @@ class ApiError(RecsmithError):
         return {"error": error}
 
 
+class MalformedBody(ApiError):
+    """The request body is not JSON the service can read (syntax, encoding, nesting)."""
+
+    status_code = 400
+    code = "invalid_json"
+
+
+class UnsupportedMediaType(ApiError):
+    status_code = 415
+    code = "unsupported_media_type"
+
+
 class InvalidRequest(ApiError):
     status_code = 422
     code = "invalid_request"
@@ -56,9 +68,14 @@ class RateLimited(ApiError):
     code = "rate_limited"
 
 
-class NotImplementedByModel(ApiError):
-    status_code = 501
-    code = "not_implemented"
+class NotSupportedByModel(ApiError):
+    """The served model cannot answer this kind of request (no text encoder, no item similarity).
+
+    409, not 501: nothing is wrong with the server, and the answer changes when the operator
+    reloads a bundle whose model can."""
+
+    status_code = 409
+    code = "not_supported"
 
 
 class NotReady(ApiError):

@@ -34,6 +34,7 @@ from __future__ import annotations
 import threading
 from collections import deque
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
@@ -86,14 +87,24 @@ class OnlineState:
         return len(self._users)
 
 
+class _Scored(Protocol):
+    """What the base scorer reads of a model: every Recommender, and every ability (a mixin of one)."""
+
+    def seen_items(self, user: int) -> np.ndarray: ...
+    def scores(self, users: np.ndarray | list[int]) -> np.ndarray: ...
+
+
 class Scorer:
     """Dense scores for a user from their training history plus online items (see module doc).
 
     The base scores a known user as trained; the subclasses use a model ability to take the online
-    items into account (:func:`scorer_for` picks by the abilities the model declares).
+    items into account (:func:`scorer_for` picks by the abilities the model declares), and type
+    ``model`` by it.
     """
 
-    def __init__(self, model: Recommender) -> None:
+    model: _Scored
+
+    def __init__(self, model: _Scored) -> None:
         self.model = model
 
     def seen_items(self, user: int) -> np.ndarray:

@@ -1,22 +1,53 @@
 """Request and response bodies, one schema per direction (``...Request`` in, ``...Public`` out).
 
-Hard limits live here (they shape the OpenAPI schema); the deployment's tighter limits
-(``max_k``, ``max_batch``, ``max_ids``, ``max_events`` in the settings) are checked by the routes.
+The schemas hold the structural rules (types, ``k >= 1``, id length). The
+deployment's limits (``max_k``, ``max_batch``, ``max_ids``, ``max_events`` in the settings) are
+checked by the routes (:mod:`recsmith.serving.routes._limits`) with one kind of message, and written
+into the OpenAPI document by :func:`recsmith.serving.openapi.contract_openapi`.
+
+Numbers are strict: in a body ``k`` and ``timestamp`` must be JSON numbers with no fractional part
+(``10``; JSON Schema counts ``10.0`` as the same integer; ``"10"``, ``true`` and ``10.5`` are refused),
+in a query string only the digits ``0-9``; floats must be finite.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+import re
+from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
 
-HARD_MAX_K = 10_000
-HARD_MAX_IDS = 100_000
 MAX_ID_LENGTH = 256
-EVENT_TYPES = ("view", "click", "add_to_cart", "purchase", "like", "rating", "dislike")
+MAX_FILTERS = 32
+MAX_TIMESTAMP = 253_402_300_799  # 9999-12-31T23:59:59Z: beyond it no calendar (or SQLite integer) fits
+EventType = Literal["view", "click", "add_to_cart", "purchase", "like", "rating", "dislike"]
+EVENT_TYPES: tuple[str, ...] = get_args(EventType)
 
+
+def _json_integer(value: Any) -> Any:
+    """A body integer: a JSON number (pydantic's lax mode would also take ``"10"`` and ``true``)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"must be a JSON integer like 10, not {type(value).__name__} {str(value)[:40]!r}")
+    return value
+
+
+def _whole_number(value: Any) -> Any:
+    """A query-string integer: digits only (no sign, blanks, decimal point or words like ``true``)."""
+    if isinstance(value, str):
+        if not re.fullmatch(r"[0-9]{1,18}", value):
+            raise ValueError(f"must be a whole number written with the digits 0-9, e.g. 10; got {value[:40]!r}")
+        return int(value)
+    return value
+
+
+# pydantic refuses strings with lone surrogates (JSON can escape them: "\ud800"): no id that could not
+# be stored or sent back as UTF-8 gets past validation
 ExternalId = Annotated[str, StringConstraints(min_length=1, max_length=MAX_ID_LENGTH)]
-K = Annotated[int, Field(ge=1, le=HARD_MAX_K, description="list length")]
+JsonInt = Annotated[int, BeforeValidator(_json_integer)]
+K = Annotated[JsonInt, Field(ge=1, description="list length (at most the deployment's max_k)")]
+QueryK = Annotated[int, Field(ge=1), BeforeValidator(_whole_number)]
+Finite = Annotated[float, Field(strict=True, allow_inf_nan=False)]  # strict: true is no number
+Scalar = str | Annotated[int, Field(strict=True)] | Finite | bool
 
 
 class _In(BaseModel):
@@ -28,33 +59,35 @@ class FilterSpec(_In):
 
     field: Annotated[str, StringConstraints(min_length=1, max_length=128)]
     op: Literal["eq", "ne", "in", "not_in", "gt", "gte", "lt", "lte", "between"]
-    value: str | int | float | bool | list[str | int | float | bool] = Field(
-        description="a scalar, or a list for in / not_in / between"
-    )
+    value: Scalar | list[Scalar] = Field(description="a scalar, or a list for in / not_in / between")
 
 
 class RulesRequest(_In):
     """Business rules applied to every list: attribute filters, an exclude list, an include-only set."""
 
-    filters: list[FilterSpec] = Field(default_factory=list, max_length=32)
+    filters: list[FilterSpec] = Field(default_factory=list, max_length=MAX_FILTERS)
     exclude: list[ExternalId] = Field(
-        default_factory=list, max_length=HARD_MAX_IDS, description="never return these items"
+        default_factory=list, description="never return these items (unknown ids are ignored and reported)"
     )
     include: list[ExternalId] | None = Field(
-        None, max_length=HARD_MAX_IDS, description="return only items from this candidate set"
+        None, description="return only items from this candidate set (unknown ids are ignored and reported)"
     )
 
 
 class RecommendationsRequest(RulesRequest):
     """A batch of known (or unknown) users, or one anonymous session of recent item ids."""
 
-    user_ids: list[ExternalId] | None = Field(None, min_length=1, max_length=HARD_MAX_IDS)
+    user_ids: list[ExternalId] | None = Field(None, min_length=1, description="unknown users get a cold-start list")
     session_items: list[ExternalId] | None = Field(
-        None, min_length=1, max_length=HARD_MAX_IDS, description="recent item ids of an anonymous visitor, oldest first"
+        None,
+        min_length=1,
+        description="recent item ids of an anonymous visitor, oldest first (unknown ids are ignored and reported)",
     )
     k: K = 10
-    exclude_seen: bool = True
-    explain: bool = Field(False, description="each item carries why it was recommended (its explanation)")
+    exclude_seen: Annotated[bool, Field(strict=True)] = True
+    explain: Annotated[bool, Field(strict=True)] = Field(
+        False, description="each item carries why it was recommended (its explanation)"
+    )
 
     @model_validator(mode="after")
     def _one_of(self) -> "RecommendationsRequest":
@@ -80,6 +113,12 @@ class ExplanationPublic(BaseModel):
     other: float | None = Field(None, description="additive methods: summed contributions of unlisted reasons")
 
 
+_UNKNOWN_IDS: Any = Field(
+    default_factory=list,
+    description="item ids of the request (exclude, include, session_items) the model does not know: ignored",
+)
+
+
 class RecommendedItem(BaseModel):
     rank: int
     item_id: str
@@ -94,6 +133,7 @@ class RecommendationsPublic(BaseModel):
     strategy: Literal["personal", "session", "popular"]
     model_version: str
     cached: bool = False
+    unknown_ids: list[str] = _UNKNOWN_IDS
     explanation_note: str | None = Field(None, description="with explain=true: why items carry no explanation")
 
 
@@ -106,6 +146,14 @@ class SimilarItemsPublic(BaseModel):
     item_id: str
     items: list[RecommendedItem]
     model_version: str
+    unknown_ids: list[str] = _UNKNOWN_IDS
+
+
+class SearchPublic(BaseModel):
+    query: str
+    items: list[RecommendedItem]
+    model_version: str
+    unknown_ids: list[str] = _UNKNOWN_IDS
 
 
 class SearchRequest(RulesRequest):
@@ -116,19 +164,25 @@ class SearchRequest(RulesRequest):
 class FeedbackEventRequest(_In):
     user_id: ExternalId
     item_id: ExternalId
-    type: Literal[EVENT_TYPES] = "click"  # type: ignore[valid-type]
-    timestamp: int | None = Field(None, ge=0, description="seconds since the epoch; default: time received")
-    value: float | None = Field(None, description="optional strength, e.g. a rating")
+    type: EventType = "click"
+    timestamp: Annotated[JsonInt, Field(ge=0, le=MAX_TIMESTAMP)] | None = Field(
+        None, description="seconds (not milliseconds) since the epoch, up to 9999-12-31; default: time received"
+    )
+    value: Finite | None = Field(None, description="optional strength, e.g. a rating")
 
 
 class FeedbackRequest(_In):
-    events: list[FeedbackEventRequest] = Field(min_length=1, max_length=HARD_MAX_IDS)
+    events: list[FeedbackEventRequest] = Field(min_length=1)
 
 
 class FeedbackAcceptedPublic(BaseModel):
     accepted: int
     first_id: int
     last_id: int
+    unknown_ids: list[str] = Field(
+        default_factory=list,
+        description="item ids the served model does not know: stored, but they change no list until a bundle knows them",
+    )
 
 
 class ModelPublic(BaseModel):
@@ -176,15 +230,27 @@ class ErrorPublic(BaseModel):
     error: ErrorBody
 
 
-ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorPublic, "description": text}
-    for code, text in {
-        401: "missing API key",
-        403: "wrong API key",
-        404: "unknown id",
-        413: "request body too large",
-        422: "invalid request",
-        429: "rate limited (see Retry-After)",
-        503: "model not loaded yet (see Retry-After)",
-    }.items()
+_ERROR_TEXTS = {
+    400: "the body is not valid JSON (what is wrong, line and column in the message)",
+    401: "missing API key",
+    403: "wrong API key",
+    404: "unknown item id in the path",
+    409: "the served model cannot answer this (no text encoder, no item similarity)",
+    413: "request body too large",
+    415: "the body is not sent as application/json",
+    422: "invalid request (a field, a limit, a filter)",
+    429: "rate limited (see Retry-After)",
+    500: "internal error (the body carries an id to find in the server log)",
+    503: "model not loaded yet (see Retry-After)",
 }
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for these status codes, each with the error body."""
+    return {code: {"model": ErrorPublic, "description": _ERROR_TEXTS[code]} for code in codes}
+
+
+# every /v1 route can answer these; routes add their own (a body: 400, 413, 415; a key: 401, 403)
+COMMON_ERRORS = error_responses(422, 429, 500, 503)
+BODY_ERRORS = error_responses(400, 413, 415)
+KEY_ERRORS = error_responses(401, 403)

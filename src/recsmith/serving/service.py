@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from recsmith.errors import RecsmithError
 from recsmith.serving.cache import NoCache, RecCache, RedisCache, TTLCache
 from recsmith.serving.engine import Engine, RuleSpec
 from recsmith.serving.errors import InvalidRequest, NotReady
@@ -49,6 +50,7 @@ class Service:
         self._reload_lock = threading.Lock()
         self._pointer_mtime = 0.0
         self._pointer_checked = 0.0
+        self._stop = threading.Event()
         self.load_error: str | None = None
         if engine is not None:
             self._install(engine)
@@ -58,6 +60,7 @@ class Service:
         """Open the feedback log and replay it; load the bundle (settings or the active pointer)."""
         self.feedback = FeedbackLog(self.settings.feedback_path)
         self.sync_feedback()
+        threading.Thread(target=self._sweep_cache, name="recsmith-cache-sweep", daemon=True).start()
         if self._engine is not None:
             return
         candidates = [p for p in (self._pointer_bundle(), self.settings.bundle) if p is not None]
@@ -73,8 +76,15 @@ class Service:
                 log(f"loading bundle {path} failed: {self.load_error}")
 
     def close(self) -> None:
+        self._stop.set()
         if self.feedback is not None:
             self.feedback.close()
+
+    def _sweep_cache(self) -> None:
+        """Drop expired lists on time, not only when read: memory falls back when traffic does."""
+        interval = min(max(self.settings.cache_ttl_s / 4, 0.5), 15.0)
+        while not self._stop.wait(interval):
+            self.cache.sweep()
 
     @property
     def ready(self) -> bool:
@@ -104,7 +114,7 @@ class Service:
         elif s.redis_url:
             cache = RedisCache(s.redis_url, s.cache_ttl_s, namespace=engine.version)
         else:
-            cache = TTLCache(s.cache_ttl_s, s.cache_max_entries)
+            cache = TTLCache(s.cache_ttl_s, s.cache_max_bytes)
         previous = self._engine
         self.cache = cache
         self._engine = engine  # the switch: one reference assignment
@@ -126,8 +136,15 @@ class Service:
         target = Path(path) if path is not None else self.settings.bundle
         if target is None:
             raise InvalidRequest("no bundle given and none configured")
-        if not (target / "manifest.json").exists():
-            raise InvalidRequest(f"{target} is not a model bundle (no manifest.json)", details={"bundle": str(target)})
+        shown = _shorten(str(target))
+        try:
+            is_bundle = (target / "manifest.json").is_file()
+        except (OSError, ValueError):  # a name too long for the file system, a NUL byte
+            is_bundle = False
+        if not is_bundle:
+            raise InvalidRequest(
+                f"{shown} is not a model bundle the server can read (no manifest.json)", details={"bundle": shown}
+            )
         start = time.perf_counter()
         with self._reload_lock:
             previous = self._engine.version if self._engine else None
@@ -135,7 +152,12 @@ class Service:
                 engine = self._build_engine(target)
             except Exception as err:
                 self.metrics.reloads.labels(result="error").inc()
-                raise InvalidRequest(f"cannot load bundle {target}: {err}") from None
+                log(f"reloading {target} failed: {err.__class__.__name__}: {err}")
+                # our own errors are written for the caller; others (OSError, ...) name server files: log only
+                reason = str(err) if isinstance(err, RecsmithError) else f"{err.__class__.__name__}, see the server log"
+                raise InvalidRequest(
+                    f"cannot load bundle {shown}: {reason}; the current bundle keeps serving", details={"bundle": shown}
+                ) from None
             self._install(engine)
             self._write_pointer(target, engine.version)
         self.metrics.reloads.labels(result="ok").inc()
@@ -192,7 +214,8 @@ class Service:
             version = json.loads((target / "manifest.json").read_text())["version"]
         except (OSError, ValueError, KeyError):
             return True
-        return version == self._engine.version
+        engine = self._engine
+        return engine is not None and version == engine.version
 
     def _reload_quietly(self, target: Path) -> None:
         try:
@@ -216,20 +239,19 @@ class Service:
                     self.cache.invalidate_user(e.user_id)
                 self.online.last_event_id = events[-1].id
 
-    def submit_feedback(self, events: list[Event]) -> list[int]:
-        """Persist ``events`` durably, then apply them; returns their ids."""
+    def submit_feedback(self, events: list[Event]) -> tuple[list[int], list[str]]:
+        """Persist ``events`` durably, then apply them; returns their ids and the unknown item ids.
+
+        Events about items the served model does not know are stored all the same (the log outlives
+        the bundle: a later one may know them) and reported back; the engine ignores them.
+        """
         if self.feedback is None:
             raise NotReady("the feedback log is not open yet", headers={"Retry-After": "1"})
-        engine = self.engine
-        unknown = sorted({e.item_id for e in events if not engine.knows_item(e.item_id)})
-        if unknown:
-            raise InvalidRequest(
-                f"{len(unknown)} unknown item id(s); nothing was stored", details={"unknown_item_ids": unknown[:20]}
-            )
+        unknown = self.engine.unknown_items([e.item_id for e in events])
         ids = self.feedback.append(events)
         self.metrics.feedback_events.inc(len(events))
         self.sync_feedback()
-        return ids
+        return ids, unknown
 
     # ------------------------------------------------------------------ recommendations
     def recommend_user(
@@ -248,10 +270,16 @@ class Service:
             user_id, k, exclude_seen=exclude_seen, rules=rules, online=self.online, explain=explain
         )
         self.sync_feedback()  # feedback another worker logged meanwhile must not be cached over
-        if self.online.generation(user_id) == generation:
+        # only lists of users the model knows: any string is a valid user id, so caching cold-start
+        # answers would let anyone fill the cache (they are cheap to compute anyway)
+        if result["strategy"] == "personal" and self.online.generation(user_id) == generation:
             cache.set(user_id, key, result)
         self.metrics.strategies.labels(strategy=result["strategy"]).inc()
         return {**result, "cached": False}
+
+
+def _shorten(text: str, limit: int = 200) -> str:
+    return text if len(text) <= limit else text[: limit // 2] + "..." + text[-limit // 2 :]
 
 
 def _cache_key(version: str, k: int, exclude_seen: bool, rules: RuleSpec) -> str:

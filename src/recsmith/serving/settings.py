@@ -41,7 +41,9 @@ class ServeSettings(BaseSettings):
     rate_limit_burst: int = Field(200, ge=1, description="requests a client may send at once")
     # recommendation cache
     cache_ttl_s: float = Field(60.0, ge=0, description="lifetime of a cached list; 0 turns caching off")
-    cache_max_entries: int = Field(100_000, ge=1, description="in-process cache size")
+    cache_max_bytes: int = Field(
+        64 * 2**20, ge=0, description="in-process cache size in bytes, per worker (lists of known users only)"
+    )
     redis_url: str | None = Field(None, description="redis://host:port/db: share the cache between workers")
     # retrieval
     ann_threads: int = Field(1, ge=1, description="FAISS OpenMP threads per search (1 suits many small requests)")

@@ -30,9 +30,9 @@ import numpy as np
 import polars as pl
 
 from recsmith.data.schema import Columns
-from recsmith.data.side import SideData
+from recsmith.data.side import SideData, aligned
 from recsmith.errors import ConfigError, RecsmithError
-from recsmith.models.base import top_k
+from recsmith.retrieval.item_vectors import ItemVectors, unit_rows
 
 TEXT_DIR = "text"
 VECTORS = "vectors.npy"
@@ -56,11 +56,8 @@ def item_texts(items: pl.DataFrame | None, n_items: int, columns: list[str]) -> 
             f"text search needs the item table (items.parquet with an {Columns.Item!r} column) to read "
             f"columns {columns} from, but there is none; prepare the dataset from a source with item attributes"
         )
-    frame = pl.DataFrame({Columns.Item: pl.int_range(0, n_items, dtype=pl.Int32, eager=True)})
-    table = items.with_columns(pl.col(Columns.Item).cast(pl.Int32)).unique(Columns.Item, keep="first")
-    aligned = frame.join(table, on=Columns.Item, how="left", maintain_order="left")
     try:
-        return SideData(items=aligned).item_texts(list(columns))
+        return SideData(items=aligned(items, Columns.Item, n_items)).item_texts(list(columns))
     except ConfigError as err:
         raise ConfigError(f"{err}; choose the text columns with --text-columns") from None
 
@@ -97,8 +94,7 @@ def write_text_index(
         normalize=True,
         progress=True,
     )
-    vectors = np.zeros((len(texts), encoded.shape[1]), dtype=np.float32)
-    vectors[rows] = _unit(encoded)
+    vectors = ItemVectors.from_rows(encoded, valid).vectors
     out.mkdir(parents=True)
     np.save(out / VECTORS, vectors, allow_pickle=False)
     np.save(out / VALID, valid, allow_pickle=False)
@@ -117,11 +113,16 @@ def write_text_index(
 # ---------------------------------------------------------------------- serve
 @dataclass(frozen=True)
 class TextIndex:
-    """The bundle's item text vectors and how they were made (the manifest's ``text_encoder``)."""
+    """The bundle's item text vectors (an :class:`~recsmith.retrieval.item_vectors.ItemVectors`) and
+    how they were made (the manifest's ``text_encoder``)."""
 
     meta: dict[str, Any]
-    vectors: np.ndarray  # (n_items, d) float32, unit rows (zero rows where valid is False)
-    valid: np.ndarray  # (n_items,) bool
+    items: ItemVectors
+
+    @property
+    def vectors(self) -> np.ndarray:
+        """``(n_items, d)`` float32 unit rows (zero rows for items without text)."""
+        return self.items.vectors
 
     @classmethod
     def load(cls, bundle: Path, meta: dict[str, Any], n_items: int) -> "TextIndex":
@@ -142,19 +143,14 @@ class TextIndex:
             )
         vectors.flags.writeable = False
         valid.flags.writeable = False
-        return cls(meta=meta, vectors=vectors, valid=valid)
+        return cls(meta=meta, items=ItemVectors(vectors, valid, "text"))
 
     def search(self, query: np.ndarray, k: int, allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         """The top ``k`` items by cosine with the unit ``query`` ``(d,)`` among items with text that
         ``allowed`` (None = all) lets through; ``k`` come back whenever ``k`` such items exist."""
-        eligible = self.valid if allowed is None else self.valid & allowed
-        want = min(k, int(eligible.sum()))
-        if want == 0:
-            return np.empty(0, np.int64), np.empty(0, np.float32)
-        scores = self.vectors @ query.astype(np.float32, copy=False)
-        scores[~eligible] = -np.inf
-        top, top_scores = top_k(scores[None, :], want)
-        return top[0], top_scores[0]
+        top, top_scores = self.items.search(query, k, allowed=allowed)
+        found = top[0] >= 0
+        return top[0][found], top_scores[0][found]
 
     def load_encoder(self) -> "QueryEncoder":
         """The query encoder named in the manifest; errors when it disagrees with the item vectors."""
@@ -206,7 +202,7 @@ class QueryEncoder:
 
         with self._encode_lock, torch.inference_mode():
             vector = self.encoder(self.encoder.tokenize([query]))[0].float().cpu().numpy()
-        vector = _unit(vector[None, :])[0]
+        vector = unit_rows(vector[None, :])[0]
         vector.flags.writeable = False
         if remember:
             with self._cache_lock:
@@ -248,9 +244,3 @@ def _stamp(folder: Path) -> tuple:
         for e in sorted(os.scandir(folder), key=lambda e: e.name)
         if e.is_file()
     )
-
-
-def _unit(vectors: np.ndarray) -> np.ndarray:
-    vectors = np.asarray(vectors, dtype=np.float32)
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    return np.divide(vectors, norms, out=np.zeros_like(vectors), where=norms > 0)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import io
 import random
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -68,7 +68,9 @@ def load(path: str | Path) -> dict[str, Any]:
 
 def rng_state() -> dict[str, Any]:
     """Python, NumPy and torch (CPU and CUDA) global RNG states, as plain data."""
-    kind, keys, pos, has_gauss, gauss = np.random.get_state()
+    # the global RandomState is MT19937, whose legacy state is this 5-tuple (the stubs allow a dict)
+    legacy = cast(tuple[str, np.ndarray, int, int, float], np.random.get_state(legacy=True))
+    kind, keys, pos, has_gauss, gauss = legacy
     state = {
         "python": random.getstate(),
         "numpy": [kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, gauss],

@@ -18,7 +18,7 @@ import math
 from collections.abc import Callable, Iterable
 from fnmatch import fnmatch
 from functools import partial
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from torch import nn
@@ -27,6 +27,9 @@ from torch.optim.lr_scheduler import LambdaLR, OneCycleLR, ReduceLROnPlateau
 
 from recsmith.errors import ConfigError
 from recsmith.training.config import OptimizerConfig, SchedulerConfig
+
+#: direction of the monitored value (``early_stopping.mode``)
+Mode = Literal["max", "min"]
 
 _NORMS = (nn.LayerNorm, nn.GroupNorm, nn.LocalResponseNorm, nn.modules.batchnorm._NormBase, nn.RMSNorm)
 
@@ -199,7 +202,7 @@ def _per_step(factor: Callable[[SchedulerConfig, int, int], Callable[[int], floa
     """A schedule stepped with the optimizer from ``factor(cfg, total_steps, steps_per_epoch)``,
     which returns the pure function ``step -> lr / base lr``."""
 
-    def build(opt: Optimizer, c: SchedulerConfig, total: int, per_epoch: int, mode: str) -> Schedule:
+    def build(opt: Optimizer, c: SchedulerConfig, total: int, per_epoch: int, mode: Mode) -> Schedule:
         return Schedule(LambdaLR(opt, factor(c, total, per_epoch)), per_step=True)
 
     return build
@@ -209,7 +212,7 @@ def _warmup(c: SchedulerConfig, total: int) -> int:
     return round(c.warmup_fraction * total)
 
 
-def _onecycle(opt: Optimizer, c: SchedulerConfig, total: int, per_epoch: int, mode: str) -> Schedule:
+def _onecycle(opt: Optimizer, c: SchedulerConfig, total: int, per_epoch: int, mode: Mode) -> Schedule:
     # momentum cycling only where there is a momentum to cycle (it would switch it on for plain SGD)
     has_momentum = any("betas" in g or g.get("momentum", 0) > 0 for g in opt.param_groups)
     scheduler = OneCycleLR(
@@ -224,12 +227,12 @@ def _onecycle(opt: Optimizer, c: SchedulerConfig, total: int, per_epoch: int, mo
     return Schedule(scheduler, per_step=True)
 
 
-def _plateau(opt: Optimizer, c: SchedulerConfig, total: int, per_epoch: int, mode: str) -> Schedule:
+def _plateau(opt: Optimizer, c: SchedulerConfig, total: int, per_epoch: int, mode: Mode) -> Schedule:
     scheduler = ReduceLROnPlateau(opt, mode=mode, factor=c.plateau_factor, patience=c.plateau_patience)
     return Schedule(scheduler, per_step=False)
 
 
-SCHEDULES: dict[str, Callable[[Optimizer, SchedulerConfig, int, int, str], Schedule]] = {
+SCHEDULES: dict[str, Callable[[Optimizer, SchedulerConfig, int, int, Mode], Schedule]] = {
     "none": _per_step(lambda c, total, per_epoch: _constant),
     "cosine": _per_step(
         lambda c, total, per_epoch: partial(
@@ -260,7 +263,7 @@ def _constant(step: int) -> float:
 
 
 def build_schedule(
-    optimizer: Optimizer, cfg: SchedulerConfig, *, total_steps: int, steps_per_epoch: int, mode: str = "max"
+    optimizer: Optimizer, cfg: SchedulerConfig, *, total_steps: int, steps_per_epoch: int, mode: Mode = "max"
 ) -> Schedule:
     """The schedule named by ``cfg.name`` over ``total_steps`` optimizer steps; ``mode`` is the
     direction of the monitored value (reduce_on_plateau)."""

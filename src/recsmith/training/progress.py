@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from types import TracebackType
+from typing import Any
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
@@ -47,7 +48,7 @@ class EpochProgress:
             return
         self._examples += examples
         rate = self._examples / max(time.perf_counter() - self._start, 1e-9)
-        fields = {"speed": f"{rate / 1000:.1f}k ex/s"}
+        fields: dict[str, Any] = {"speed": f"{rate / 1000:.1f}k ex/s"}  # custom task fields, shown by our columns
         if loss is not None:
             fields["loss"] = f"{loss:.4f}"
         self._bar.update(self._task, advance=batches, **fields)

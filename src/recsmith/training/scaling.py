@@ -78,7 +78,7 @@ def fit_power_law(d: np.ndarray, n: np.ndarray, loss: np.ndarray) -> PowerLaw:
         return e + np.exp(log_a) * d**-alpha + np.exp(log_b) * n**-beta - loss
 
     lower, upper = [0.0, -30.0, 1e-3, -30.0, 1e-3], [1.0, 30.0, 3.0, 30.0, 3.0]
-    best = None
+    fits = []
     for alpha in (0.2, 0.6, 1.2):
         for beta in (0.2, 0.6, 1.2):
             start = [
@@ -89,9 +89,8 @@ def fit_power_law(d: np.ndarray, n: np.ndarray, loss: np.ndarray) -> PowerLaw:
                 beta,
             ]
             start = np.clip(start, lower, upper)
-            fit = least_squares(residuals, start, bounds=(lower, upper))
-            if best is None or fit.cost < best.cost:
-                best = fit
+            fits.append(least_squares(residuals, start, bounds=(lower, upper)))
+    best = min(fits, key=lambda fit: fit.cost)  # the first of the lowest cost, as the loop tried them
     e, log_a, alpha, log_b, beta = best.x
     rmse = float(np.sqrt(np.mean(residuals(best.x) ** 2)))
     return PowerLaw(float(e), float(math.exp(log_a)), float(alpha), float(math.exp(log_b)), float(beta), rmse)

@@ -58,11 +58,18 @@ class Tracker:
     def active(self) -> bool:
         return self.run_dir is not None
 
+    @property
+    def _dir(self) -> Path:
+        """The run directory, read only once ``active`` is checked."""
+        if self.run_dir is None:
+            raise RuntimeError("an inactive tracker (no run directory) has nothing to write")
+        return self.run_dir
+
     def start(self, params: dict[str, Any], *, resume_epoch: int | None = None) -> None:
         """Open the log: fresh, or continuing after ``resume_epoch`` (later lines of a killed run dropped)."""
         if not self.active:
             return
-        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self._dir.mkdir(parents=True, exist_ok=True)
         self._trim_metrics(resume_epoch)
         if self.cfg.mlflow:
             self._start_mlflow(params, resume=resume_epoch is not None)
@@ -70,7 +77,7 @@ class Tracker:
     def log(self, metrics: dict[str, Any], step: int) -> None:
         if not self.active:
             return
-        with open(self.run_dir / METRICS, "a") as f:
+        with open(self._dir / METRICS, "a") as f:
             f.write(json.dumps(metrics) + "\n")
         if self._client is not None:
             from mlflow.entities import Metric
@@ -87,7 +94,7 @@ class Tracker:
         """Summary metrics after training (e.g. on the test split)."""
         if not self.active:
             return
-        with open(self.run_dir / METRICS, "a") as f:
+        with open(self._dir / METRICS, "a") as f:
             f.write(json.dumps({"final": {f"{prefix}{k}": v for k, v in metrics.items()}}) + "\n")
         if self._client is not None:
             from mlflow.entities import Metric
@@ -108,13 +115,13 @@ class Tracker:
 
     def finish(self, status: str = "FINISHED") -> None:
         if self._client is not None:
-            self.log_artifact(self.run_dir / METRICS)
+            self.log_artifact(self._dir / METRICS)
             self._client.set_terminated(self._run_id, status=status)
             self._client = None
 
     # ------------------------------------------------------------------ internals
     def _trim_metrics(self, resume_epoch: int | None) -> None:
-        path = self.run_dir / METRICS
+        path = self._dir / METRICS
         if resume_epoch is None or not path.exists():
             path.unlink(missing_ok=True)
             return
@@ -130,19 +137,19 @@ class Tracker:
         uri = self.cfg.tracking_uri
         if uri is None:
             os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
-            uri = (self.run_dir / "mlruns").resolve().as_uri()
+            uri = (self._dir / "mlruns").resolve().as_uri()
         from mlflow.entities import Param
         from mlflow.tracking import MlflowClient
 
         client = MlflowClient(tracking_uri=uri)
-        state_file = self.run_dir / _STATE
+        state_file = self._dir / _STATE
         if resume and state_file.exists():
             self._run_id = json.loads(state_file.read_text())["mlflow_run_id"]
             client.update_run(self._run_id, status="RUNNING")
         else:
             experiment = client.get_experiment_by_name(self.cfg.experiment)
             experiment_id = experiment.experiment_id if experiment else client.create_experiment(self.cfg.experiment)
-            self._run_id = client.create_run(experiment_id, run_name=self.run_dir.name).info.run_id
+            self._run_id = client.create_run(experiment_id, run_name=self._dir.name).info.run_id
             atomic_write_text(state_file, json.dumps({"mlflow_run_id": self._run_id, "tracking_uri": uri}))
             flat = [Param(mlflow_name(k), str(v)[:6000]) for k, v in flatten(params).items()]
             for start in range(0, len(flat), 100):  # MLflow takes at most 100 params per batch

@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import scipy.sparse as sp
@@ -172,7 +172,9 @@ class Trainer:
                 if loop.stopped:
                     break
                 metrics = self._train_epoch(run, loop, epoch)
-                if validating and (epoch % cfg.validation.every == 0 or epoch == cfg.epochs):
+                # run.monitor is set exactly when validating (valid has rows)
+                due = epoch % cfg.validation.every == 0 or epoch == cfg.epochs
+                if valid is not None and run.monitor is not None and due:
                     metrics.update(self._validate(model, valid))
                     run.schedule.after_epoch(metrics[run.monitor])
                     self._early_stopping(run, loop, epoch, metrics[run.monitor])
@@ -274,7 +276,8 @@ class Trainer:
         )
         forward = self.dist.wrap(network, device)  # DDP syncs gradients through forward / backward
         if cfg.compile:
-            forward = torch.compile(forward, backend=cfg.compile_backend)
+            # a Module in, an OptimizedModule (a Module) out: torch's stub only says Callable
+            forward = cast(torch.nn.Module, torch.compile(forward, backend=cfg.compile_backend))
         return _Run(
             model=model,
             network=network,
@@ -360,7 +363,7 @@ class Trainer:
         if run.stopper is not None and state["early_stopping"] is not None:
             run.stopper.load_state_dict(state["early_stopping"])
             if run.stopper.best_epoch is not None:
-                best = checkpoint.best_path(self.checkpoint_dir, run.stopper.best_epoch)
+                best = checkpoint.best_path(path.parent, run.stopper.best_epoch)  # the checkpoint directory
                 best_weights = checkpoint.load(best)["model"]
         checkpoint.set_rng_state(state["rng"])
         if self.dist.is_main:
@@ -456,7 +459,7 @@ def generator(*parts: int) -> torch.Generator:
 
 
 def _weight_mean(train: Interactions) -> float:
-    return float(train.frame["weight"].mean()) if len(train) else 0.0
+    return cast(float, train.frame["weight"].mean()) if len(train) else 0.0  # a float32 column: a float
 
 
 def _learning_rates(optimizer: torch.optim.Optimizer) -> dict[str, float]:

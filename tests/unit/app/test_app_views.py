@@ -19,7 +19,7 @@ from recsmith.data.dataset import Dataset
 from recsmith.data.idmap import IdMap
 from recsmith.data.interactions import Interactions
 from recsmith.errors import RecsmithError
-from recsmith.pipelines import search
+from recsmith.runs import search
 from recsmith.pipelines.benchmark import run_benchmark
 from recsmith.pipelines.export import export_bundle
 

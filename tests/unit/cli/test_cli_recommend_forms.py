@@ -24,9 +24,9 @@ from recsmith.data.dataset import Dataset
 from recsmith.data.idmap import IdMap
 from recsmith.data.interactions import Interactions
 from recsmith.errors import ConfigError, RecsmithError, UnknownIdError
-from recsmith.pipelines import search
 from recsmith.pipelines.benchmark import run_benchmark
-from recsmith.pipelines.rundir import Run
+from recsmith.runs import search
+from recsmith.runs.layout import Run
 
 N_USERS, N_ITEMS = 30, 12
 WORDS = ("blue denim jeans", "red silk scarf")

@@ -114,6 +114,11 @@ def make_client(tmp_path):
         c.__exit__(None, None, None)
 
 
+@pytest.fixture(scope="session")
+def api_key() -> str:
+    return API_KEY
+
+
 @pytest.fixture
 def auth() -> dict[str, str]:
     return {"X-API-Key": API_KEY}

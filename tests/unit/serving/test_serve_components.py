@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 from pydantic import ValidationError
 
-from recsmith.serving.cache import TTLCache
+from recsmith.serving.cache import ENTRY_OVERHEAD, TTLCache
 from recsmith.serving.errors import InvalidRequest
 from recsmith.serving.feedback import Event, FeedbackLog
 from recsmith.serving.ratelimit import RateLimiter
@@ -57,7 +57,7 @@ def test_token_bucket():
 # ---------------------------------------------------------------------- cache
 def test_ttl_cache_expiry_eviction_invalidation():
     clock = FakeClock()
-    cache = TTLCache(ttl=10, max_entries=3, clock=clock)
+    cache = TTLCache(ttl=10, max_bytes=3 * (ENTRY_OVERHEAD + 12), clock=clock)  # three of these entries
     cache.set("u1", "k10", {"v": 1})
     cache.set("u1", "k5", {"v": 2})
     cache.set("u2", "k10", {"v": 3})
@@ -69,6 +69,7 @@ def test_ttl_cache_expiry_eviction_invalidation():
     for i in range(5):
         cache.set(f"x{i}", "k", {"v": i})
     assert len(cache) == 3 and cache.get("x0", "k") is None and cache.get("x4", "k") == {"v": 4}
+    assert cache.nbytes <= cache.max_bytes
 
 
 # ---------------------------------------------------------------------- feedback log

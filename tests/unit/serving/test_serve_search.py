@@ -185,11 +185,11 @@ def test_invalid_requests_answer_422_with_a_json_body(text_bundles, make_client)
         assert error["code"] == "invalid_request" and fragment in error["message"], (body, error)
 
 
-def test_bundle_without_text_answers_501(text_bundles, make_client):
+def test_bundle_without_text_answers_409(text_bundles, make_client):
     r = _search(make_client(text_bundles["plain"]), query="jeans", k=5)
-    assert r.status_code == 501
+    assert r.status_code == 409
     error = r.json()["error"]
-    assert error["code"] == "not_implemented" and "no text encoder" in error["message"]
+    assert error["code"] == "not_supported" and "no text encoder" in error["message"]
 
 
 def test_reload_switches_text_search_on_and_off(text_bundles, make_client, auth):
@@ -198,7 +198,7 @@ def test_reload_switches_text_search_on_and_off(text_bundles, make_client, auth)
     assert c.get("/v1/model").json()["text_encoder"]["columns"] == ["name"]
     r = c.post("/v1/admin/reload", json={"bundle": str(text_bundles["plain"])}, headers=auth)
     assert r.status_code == 200 and r.json()["version"] == "pop-plain"
-    assert _search(c, query="jeans", k=3).status_code == 501
+    assert _search(c, query="jeans", k=3).status_code == 409
     assert c.get("/v1/model").json()["text_encoder"] is None
     r = c.post("/v1/admin/reload", json={"bundle": str(text_bundles["text"])}, headers=auth)
     assert r.status_code == 200

@@ -32,7 +32,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
@@ -40,6 +40,9 @@ from recsmith.data.sources._text import HINT
 from recsmith.data.sources.base import BadRowPolicy
 from recsmith.errors import DataError
 from recsmith.utils.logging import log
+
+if TYPE_CHECKING:
+    from polars.expr.whenthen import ChainedThen, Then
 
 LINE = "__line"
 BAD = "__bad"
@@ -132,12 +135,12 @@ class StreamRows:
             # a row keeps its first reason; the offending text (BAD_VALUE) is only worked out when
             # explaining one line: formatting every row's fields as text would cost more than the checks
             bads = [(b(scan) if callable(b) else b).fill_null(False) for b, _, _ in pending]
-            code = pl.when(pl.col(BAD).is_not_null()).then(pl.col(BAD))
+            code: Then | ChainedThen = pl.when(pl.col(BAD).is_not_null()).then(pl.col(BAD))
             for bad, (_, k, _) in zip(bads, pending):
                 code = code.when(bad).then(pl.lit(k, pl.Int16))
             exprs = [code.otherwise(None).alias(BAD)]
             if scan.explain:
-                value = pl.when(pl.col(BAD).is_not_null()).then(pl.col(BAD_VALUE))
+                value: Then | ChainedThen = pl.when(pl.col(BAD).is_not_null()).then(pl.col(BAD_VALUE))
                 for bad, (_, _, text) in zip(bads, pending):
                     value = value.when(bad).then(text)
                 exprs.append(value.otherwise(None).alias(BAD_VALUE))
@@ -327,8 +330,8 @@ class StreamRows:
         # the field count is checked first: a short line names its first missing field, a long one
         # its last
         shown = repr(self.sep)
-        code = pl.when(pl.col(BAD).is_not_null()).then(pl.col(BAD))
-        value = pl.when(pl.col(BAD).is_not_null()).then(pl.col(BAD_VALUE))
+        code: Then | ChainedThen = pl.when(pl.col(BAD).is_not_null()).then(pl.col(BAD))
+        value: Then | ChainedThen = pl.when(pl.col(BAD).is_not_null()).then(pl.col(BAD_VALUE))
         for i, name in enumerate(self.names):
             k = self._check_code(name, f"expected {n} fields separated by {shown}, found {{}}")
             code = code.when(pl.col(_COUNT) == i).then(pl.lit(k, pl.Int16))

@@ -51,7 +51,7 @@ _CHUNK_BYTES = 64 << 20
 def check_policy(on_bad_rows: str) -> BadRowPolicy:
     if on_bad_rows not in ("error", "skip"):
         raise ConfigError(f"on_bad_rows must be 'error' or 'skip', got {on_bad_rows!r}")
-    return on_bad_rows  # type: ignore[return-value]
+    return "error" if on_bad_rows == "error" else "skip"
 
 
 def take_options(source: str, options: Mapping[str, Any], defaults: Mapping[str, Any]) -> dict[str, Any]:
@@ -124,7 +124,7 @@ def read_lines(path: Path, encoding: str = "utf-8") -> pl.DataFrame:
     codec = _codec(encoding)
     if codec == "utf-8":
         try:  # fast path: Polars' multi-threaded reader, one string per line (blank lines are null)
-            lines = pl.read_csv(
+            table = pl.read_csv(
                 path,
                 separator="\x1f",
                 quote_char=None,
@@ -133,7 +133,7 @@ def read_lines(path: Path, encoding: str = "utf-8") -> pl.DataFrame:
                 new_columns=[TEXT],
                 raise_if_empty=False,
             )
-            return lines.select(
+            return table.select(
                 pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias(LINE),
                 pl.col(TEXT).fill_null(""),
                 pl.lit(False).alias(UNDECODABLE),
@@ -453,8 +453,8 @@ class Rows:
         field is not empty; an empty field is malformed too when ``required``.
         """
         if value is None:
-            text = self.frame.schema[column] == pl.Utf8  # else parsed already, by the fast path
-            value = (pl.col(column).str.strip_chars() if text else pl.col(column)).cast(dtype, strict=False)
+            is_text = self.frame.schema[column] == pl.Utf8  # else parsed already, by the fast path
+            value = (pl.col(column).str.strip_chars() if is_text else pl.col(column)).cast(dtype, strict=False)
         self.update(value.alias("__value"))
         ok = pl.col("__value").is_not_null()
         if dtype.is_float():

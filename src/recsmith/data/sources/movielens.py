@@ -23,6 +23,7 @@ must be integers and are kept as their decimal strings.
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,8 @@ GENRES_100K = [
 ]  # fmt: skip
 _NO_GENRES = "(no genres listed)"
 _RATING_TYPES = {"rating": pl.Float64(), "timestamp": pl.Int64()}
+#: the fields of u.data and ratings.dat, in file order (a tuple: ``_ratings`` takes them one by one)
+_RATING_FIELDS = ("user_id", "item_id", "rating", "timestamp")
 
 
 def _ratings(rows: Rows, user: str, item: str, rating: str, ts: str, bad_rows: dict[str, int]) -> pl.DataFrame:
@@ -53,6 +56,10 @@ def _ratings(rows: Rows, user: str, item: str, rating: str, ts: str, bad_rows: d
         pl.col(ts).alias(Columns.Timestamp),
         pl.col(rating).alias(Columns.Weight),
     )
+
+
+def _bad_genre_flag(genre: str, row: dict[str, Any]) -> str:
+    return f"expected a genre flag 0 or 1, got {row[genre]!r}"
 
 
 def _split_genres(column: str) -> pl.Expr:
@@ -75,10 +82,9 @@ def read_movielens_100k(path: str | Path, *, on_bad_rows: BadRowPolicy = "error"
     data = require_file(root / "u.data", "MovieLens 100K ratings (u.data)")
     bad: dict[str, int] = {}
     files = [data]
-    names = ["user_id", "item_id", "rating", "timestamp"]
     types = {"user_id": pl.Int64(), "item_id": pl.Int64(), **_RATING_TYPES}
-    rows = read_table(data, policy=policy, sep="\t", names=names, types=types)
-    interactions = _ratings(rows, *names, bad)
+    rows = read_table(data, policy=policy, sep="\t", names=list(_RATING_FIELDS), types=types)
+    interactions = _ratings(rows, *_RATING_FIELDS, bad)
 
     genres = GENRES_100K
     if genre_file := _optional(root / "u.genre"):
@@ -100,7 +106,7 @@ def read_movielens_100k(path: str | Path, *, on_bad_rows: BadRowPolicy = "error"
         rows.to_date("release_date", "%d-%b-%Y", required=False)
         rows.to_date("video_release_date", "%d-%b-%Y", required=False)
         for g in genres:
-            rows.flag(~pl.col(g).is_in(["0", "1"]), g, lambda row, g=g: f"expected a genre flag 0 or 1, got {row[g]!r}")
+            rows.flag(~pl.col(g).is_in(["0", "1"]), g, partial(_bad_genre_flag, g))
         rows.unique("item_id", "item id")
         frame = rows.finish(bad, what="items")
         items = frame.select(
@@ -136,9 +142,8 @@ def read_movielens_1m(path: str | Path, *, on_bad_rows: BadRowPolicy = "error", 
     data = require_file(root / "ratings.dat", "MovieLens 1M ratings (ratings.dat)")
     bad: dict[str, int] = {}
     files = [data]
-    names = ["user_id", "item_id", "rating", "timestamp"]
-    rows = read_table(data, policy=policy, sep="::", names=names, encoding="latin-1")
-    interactions = _ratings(rows, *names, bad)
+    rows = read_table(data, policy=policy, sep="::", names=list(_RATING_FIELDS), encoding="latin-1")
+    interactions = _ratings(rows, *_RATING_FIELDS, bad)
 
     items = None
     if movie_file := _optional(root / "movies.dat"):

@@ -6,19 +6,27 @@ import time
 
 from fastapi import APIRouter, status
 
-from recsmith.serving.deps import ApiKeyDep, RateLimitDep, ServiceDep, SettingsDep
+from recsmith.serving.deps import ApiKeyDep, ServiceDep, SettingsDep
 from recsmith.serving.feedback import Event
+from recsmith.serving.guard import GuardedRoute
 from recsmith.serving.routes._limits import check_ids
-from recsmith.serving.schemas import ERROR_RESPONSES, FeedbackAcceptedPublic, FeedbackRequest
+from recsmith.serving.schemas import BODY_ERRORS, COMMON_ERRORS, KEY_ERRORS, FeedbackAcceptedPublic, FeedbackRequest
 
-router = APIRouter(prefix="/v1", tags=["feedback"], dependencies=[RateLimitDep], responses=ERROR_RESPONSES)
+router = APIRouter(prefix="/v1", tags=["feedback"], route_class=GuardedRoute, responses=COMMON_ERRORS)
 
 
-@router.post("/feedback", response_model=FeedbackAcceptedPublic, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/feedback",
+    response_model=FeedbackAcceptedPublic,
+    status_code=status.HTTP_201_CREATED,
+    responses={**BODY_ERRORS, **KEY_ERRORS},
+)
 def post_feedback(body: FeedbackRequest, service: ServiceDep, settings: SettingsDep, _key: ApiKeyDep) -> dict:
     """Store interaction events (fsync'd to the log before this answer); the users' next lists reflect them.
 
-    All events of a request are stored, or none (an unknown item id rejects the batch with 422).
+    All events of a request are stored, or none (any invalid event rejects the batch with 422 and
+    names it). Events with item ids the served model does not know are stored too (a later bundle
+    may know them) and listed in ``unknown_ids``; they change no list until then.
     """
     check_ids("events", body.events, settings.max_events)
     now = int(time.time())
@@ -32,5 +40,5 @@ def post_feedback(body: FeedbackRequest, service: ServiceDep, settings: Settings
         )
         for e in body.events
     ]
-    ids = service.submit_feedback(events)
-    return {"accepted": len(ids), "first_id": ids[0], "last_id": ids[-1]}
+    ids, unknown = service.submit_feedback(events)
+    return {"accepted": len(ids), "first_id": ids[0], "last_id": ids[-1], "unknown_ids": unknown}

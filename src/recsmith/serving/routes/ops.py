@@ -6,9 +6,9 @@ from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 
 from recsmith.serving.deps import ServiceDep
-from recsmith.serving.schemas import HealthPublic, ReadyPublic
+from recsmith.serving.schemas import HealthPublic, ReadyPublic, error_responses
 
-router = APIRouter(tags=["operations"])
+router = APIRouter(tags=["operations"], responses=error_responses(500))
 
 
 @router.get("/health", response_model=HealthPublic)

@@ -11,19 +11,28 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from recsmith.serving.deps import EngineDep, RateLimitDep, ServiceDep, SettingsDep
-from recsmith.serving.engine import RuleSpec
-from recsmith.serving.routes._limits import check_ids, check_k, parse_filters, rules_from
+from recsmith.serving.deps import EngineDep, ServiceDep, SettingsDep
+from recsmith.serving.guard import GuardedRoute
+from recsmith.serving.routes._limits import (
+    ExcludeQuery,
+    FiltersQuery,
+    IncludeQuery,
+    KQuery,
+    check_ids,
+    check_k,
+    rules_from,
+    rules_from_query,
+)
 from recsmith.serving.schemas import (
-    ERROR_RESPONSES,
-    HARD_MAX_K,
-    MAX_ID_LENGTH,
+    BODY_ERRORS,
+    COMMON_ERRORS,
     BatchRecommendationsPublic,
+    ExternalId,
     RecommendationsPublic,
     RecommendationsRequest,
 )
 
-router = APIRouter(prefix="/v1", tags=["recommendations"], dependencies=[RateLimitDep], responses=ERROR_RESPONSES)
+router = APIRouter(prefix="/v1", tags=["recommendations"], route_class=GuardedRoute, responses=COMMON_ERRORS)
 
 
 @router.get("/users/{user_id}/recommendations", response_model=RecommendationsPublic)
@@ -31,29 +40,21 @@ async def user_recommendations(
     service: ServiceDep,
     engine: EngineDep,
     settings: SettingsDep,
-    user_id: Annotated[str, Path(min_length=1, max_length=MAX_ID_LENGTH)],
-    k: Annotated[int, Query(ge=1, le=HARD_MAX_K)] = 10,
+    user_id: Annotated[ExternalId, Path(description="any user id: unknown users get a cold-start list")],
+    k: KQuery = 10,
     exclude_seen: bool = True,
-    exclude: Annotated[list[str] | None, Query(description="item ids never to return (repeatable)")] = None,
-    include: Annotated[list[str] | None, Query(description="return only these item ids (repeatable)")] = None,
-    filters: Annotated[
-        str | None, Query(max_length=4096, description='JSON list, e.g. [{"field":"in_stock","op":"eq","value":true}]')
-    ] = None,
+    exclude: ExcludeQuery = [],  # noqa: B006 (FastAPI copies defaults per request)
+    include: IncludeQuery = [],  # noqa: B006
+    filters: FiltersQuery = None,
     explain: Annotated[bool, Query(description="each item carries why it was recommended")] = False,
 ) -> dict:
     """Top-k items for a user. Unknown users get a cold-start answer (``cold_start: true``)."""
     check_k(k, settings)
-    check_ids("exclude", exclude, settings.max_ids)
-    check_ids("include", include, settings.max_ids)
-    rules = RuleSpec(
-        filters=tuple(parse_filters(filters)),
-        exclude=tuple(exclude or ()),
-        include=tuple(include) if include is not None else None,
-    )
+    rules = rules_from_query(exclude, include, filters, settings)
     return service.recommend_user(engine, user_id, k, exclude_seen=exclude_seen, rules=rules, explain=explain)
 
 
-@router.post("/recommendations", response_model=BatchRecommendationsPublic)
+@router.post("/recommendations", response_model=BatchRecommendationsPublic, responses=BODY_ERRORS)
 def batch_recommendations(
     body: RecommendationsRequest, service: ServiceDep, engine: EngineDep, settings: SettingsDep
 ) -> dict:
@@ -68,8 +69,9 @@ def batch_recommendations(
         service.metrics.strategies.labels(strategy=result["strategy"]).inc()
         return {"results": [result], "model_version": engine.version}
     check_ids("user_ids", body.user_ids, settings.max_batch)
+    user_ids = body.user_ids or []  # never None here: the schema requires user_ids or session_items
     results = [
         service.recommend_user(engine, u, body.k, exclude_seen=body.exclude_seen, rules=rules, explain=body.explain)
-        for u in body.user_ids
+        for u in user_ids
     ]
     return {"results": results, "model_version": engine.version}

@@ -7,30 +7,20 @@ must not stall the event loop.
 from __future__ import annotations
 
 from fastapi import APIRouter
-from pydantic import BaseModel
 
-from recsmith.serving.deps import EngineDep, RateLimitDep, SettingsDep
+from recsmith.serving.deps import EngineDep, SettingsDep
 from recsmith.serving.errors import InvalidRequest
+from recsmith.serving.guard import GuardedRoute
 from recsmith.serving.routes._limits import check_k, rules_from
-from recsmith.serving.schemas import ERROR_RESPONSES, RecommendedItem, SearchRequest
+from recsmith.serving.schemas import BODY_ERRORS, COMMON_ERRORS, SearchPublic, SearchRequest, error_responses
 
-router = APIRouter(prefix="/v1", tags=["search"], dependencies=[RateLimitDep], responses=ERROR_RESPONSES)
-
-
-class SearchPublic(BaseModel):
-    query: str
-    items: list[RecommendedItem]
-    model_version: str
+router = APIRouter(prefix="/v1", tags=["search"], route_class=GuardedRoute, responses=COMMON_ERRORS)
 
 
-@router.post(
-    "/search",
-    response_model=SearchPublic,
-    responses={501: {"description": "this model has no text encoder"}},
-)
+@router.post("/search", response_model=SearchPublic, responses={**BODY_ERRORS, **error_responses(409)})
 def search(body: SearchRequest, engine: EngineDep, settings: SettingsDep) -> dict:
     """The ``k`` items whose text is nearest the query (cosine), under ``filters`` / ``exclude`` /
-    ``include``; items without text are never returned. Answers 501 when the bundle has no text encoder."""
+    ``include``; items without text are never returned. Answers 409 when the bundle has no text encoder."""
     check_k(body.k, settings)
     rules = rules_from(body, settings)
     if not body.query.strip():

@@ -13,7 +13,6 @@ paths resolved against the prepared dataset the run was made from.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,40 +20,15 @@ import numpy as np
 import polars as pl
 
 from recsmith.data.schema import Columns
-from recsmith.data.side import SideData
+from recsmith.data.side import SideData, aligned
 from recsmith.errors import ConfigError, RecsmithError
-from recsmith.models.base import top_k
+from recsmith.retrieval.item_vectors import ItemVectors, unit_rows
+from recsmith.utils.extras import require_extras
 
 if TYPE_CHECKING:
-    from recsmith.pipelines.rundir import Run
+    from recsmith.runs.layout import Run
 
 DEFAULT_IMAGE_COLUMN = "image"
-
-
-@dataclass(frozen=True)
-class ContentIndex:
-    """Unit item vectors ``(n_items, d)``; ``valid[i]`` is False for items without content."""
-
-    vectors: np.ndarray
-    valid: np.ndarray
-    kind: str  # "text" or "image", for messages
-
-    def search(self, queries: np.ndarray, k: int, exclude: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Top-``k`` items by cosine for each row of ``queries`` ``(q, d)``; ``exclude`` ``(q,)``
-        removes one item per query (the query item itself). Returns ``(items, scores)``, ``-1`` pads."""
-        queries = _unit(np.atleast_2d(np.asarray(queries, dtype=np.float32)))
-        if queries.shape[1] != self.vectors.shape[1]:
-            raise RecsmithError(
-                f"query vectors have {queries.shape[1]} dimensions but the {self.kind} index has "
-                f"{self.vectors.shape[1]}: encode the query with the same model as the items"
-            )
-        sims = queries @ self.vectors.T
-        sims[:, ~self.valid] = -np.inf
-        if exclude is not None:
-            sims[np.arange(len(queries)), exclude] = -np.inf
-        items, scores = top_k(sims, k)
-        items[~np.isfinite(scores)] = -1
-        return items, scores
 
 
 def run_item_texts(run: "Run", columns: list[str]) -> list[str]:
@@ -66,14 +40,14 @@ def run_item_texts(run: "Run", columns: list[str]) -> list[str]:
         raise ConfigError(f"{err}; choose columns with --text-columns") from None
 
 
-def text_index(run: "Run", columns: list[str], model: str | None = None) -> ContentIndex:
+def text_index(run: "Run", columns: list[str], model: str | None = None) -> ItemVectors:
     """The run's items encoded from their text (cached under ``RUN/cache``)."""
     texts = run_item_texts(run, columns)
     valid = np.array([bool(t.strip()) for t in texts])
     if not valid.any():
         raise ConfigError(f"no item of run {run.path} has text in columns {columns}; choose others with --text-columns")
     vectors = _encode_texts(texts, model, cache_root=run.cache_dir, keys=_keys(run))
-    return ContentIndex(_unit(vectors), valid, "text")
+    return ItemVectors(unit_rows(vectors), valid, "text")
 
 
 def query_vector(query: str, model: str | None = None) -> np.ndarray:
@@ -83,7 +57,7 @@ def query_vector(query: str, model: str | None = None) -> np.ndarray:
     return _encode_texts([query], model, cache_root=None, keys=None)
 
 
-def image_index(run: "Run", column: str, model: str | None, root: Path | None = None) -> tuple[ContentIndex, int]:
+def image_index(run: "Run", column: str, model: str | None, root: Path | None = None) -> tuple[ItemVectors, int]:
     """The run's items encoded from their images; returns the index and how many images failed."""
     items = _aligned_items(run, "image search")
     if column not in items.columns:
@@ -92,11 +66,7 @@ def image_index(run: "Run", column: str, model: str | None, root: Path | None = 
             f"{', '.join(c for c in items.columns if c != Columns.Item)}); pass --image-column with the column "
             "that holds image paths or URLs, or prepare the dataset with one"
         )
-    if model is None:
-        raise ConfigError(
-            "--image needs --image-model: the directory (or Hugging Face name in the local cache) of an image "
-            "encoder such as a CLIP vision model, used for both the item images and the query image"
-        )
+    model = image_model_name(model)
     root = root or run.dataset_root
     paths = [None if p is None else _resolve(str(p), root) for p in items[column].cast(pl.Utf8).to_list()]
     vectors, errors = _encode_images(paths, model, cache_root=run.cache_dir, keys=_keys(run))
@@ -104,7 +74,17 @@ def image_index(run: "Run", column: str, model: str | None, root: Path | None = 
     valid[[e.index for e in errors]] = False
     if not valid.any():
         raise RecsmithError(f"none of the {len(paths)} item images in column {column!r} could be read (root {root})")
-    return ContentIndex(_unit(vectors), valid, "image"), len(errors)
+    return ItemVectors(unit_rows(vectors), valid, "image"), len(errors)
+
+
+def image_model_name(model: str | None) -> str:
+    """``model``, or the error that asks for ``--image-model`` when it is None."""
+    if model is None:
+        raise ConfigError(
+            "--image needs --image-model: the directory (or Hugging Face name in the local cache) of an image "
+            "encoder such as a CLIP vision model, used for both the item images and the query image"
+        )
+    return model
 
 
 def image_query_vector(path: Path, model: str) -> np.ndarray:
@@ -119,6 +99,7 @@ def image_query_vector(path: Path, model: str) -> np.ndarray:
 def _encode_texts(
     texts: list[str], model: str | None, *, cache_root: Path | None, keys: list[str] | None
 ) -> np.ndarray:
+    require_extras(["text"], "text search")
     from recsmith.encoders import DEFAULT_TEXT_MODEL, EmbeddingCache, encode_texts
 
     cache = EmbeddingCache(cache_root) if cache_root is not None else None
@@ -126,6 +107,7 @@ def _encode_texts(
 
 
 def _encode_images(paths: list[str | None], model: str, *, cache_root: Path | None, keys: list[str] | None):
+    require_extras(["text"], "image search")
     from recsmith.encoders import EmbeddingCache, encode_images
 
     cache = EmbeddingCache(cache_root) if cache_root is not None else None
@@ -139,9 +121,13 @@ def _aligned_items(run: "Run", purpose: str) -> pl.DataFrame:
             f"{purpose} needs item attributes, but run {run.path} has no dataset/items.parquet "
             "(the dataset was prepared from a source without an item table)"
         )
-    ids = pl.DataFrame({Columns.Item: pl.int_range(0, len(run.item_map), dtype=pl.Int32, eager=True)})
-    table = run.items.with_columns(pl.col(Columns.Item).cast(pl.Int32)).unique(Columns.Item, keep="first")
-    return ids.join(table, on=Columns.Item, how="left", maintain_order="left")
+    table = aligned(run.items, Columns.Item, len(run.item_map))
+    if table is None:
+        raise ConfigError(
+            f"{purpose} needs item attributes keyed by the internal item id, but the item table of run "
+            f"{run.path} has no {Columns.Item!r} column"
+        )
+    return table
 
 
 def _keys(run: "Run") -> list[str]:
@@ -152,9 +138,3 @@ def _resolve(path: str, root: Path) -> str:
     if "://" in path or Path(path).is_absolute():
         return path
     return str(root / path)
-
-
-def _unit(vectors: np.ndarray) -> np.ndarray:
-    vectors = np.asarray(vectors, dtype=np.float32)
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    return np.divide(vectors, norms, out=np.zeros_like(vectors), where=norms > 0)

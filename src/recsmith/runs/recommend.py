@@ -5,7 +5,7 @@ run does not know gets the model's cold-start answer (most popular items), flagg
 
 Besides users, a request may name an item (similar items: the model's item similarity, or the
 items' text embeddings when the model has none), a text query or an image (content search over the
-run's item table, see :mod:`recsmith.pipelines.search`). Every form returns the same item rows.
+run's item table, see :mod:`recsmith.runs.search`). Every form returns the same item rows.
 """
 
 from __future__ import annotations
@@ -27,12 +27,19 @@ from recsmith.models.abilities import (
 )
 from recsmith.models.base import Recommender
 from recsmith.models.registry import get_model_class
-from recsmith.pipelines.rundir import ITEM_IDS, Run, model_dir
-from recsmith.pipelines.search import DEFAULT_IMAGE_COLUMN, image_index, image_query_vector, query_vector, text_index
+from recsmith.runs.layout import ITEM_IDS, Run, model_dir
+from recsmith.runs.search import (
+    DEFAULT_IMAGE_COLUMN,
+    image_index,
+    image_model_name,
+    image_query_vector,
+    query_vector,
+    text_index,
+)
 
 
 def load_run(path: str | Path) -> Run:
-    """A run directory of ``recsmith benchmark`` or ``recsmith train`` (:class:`~recsmith.pipelines.rundir.Run`)."""
+    """A run directory of ``recsmith benchmark`` or ``recsmith train`` (:class:`~recsmith.runs.layout.Run`)."""
     return Run.open(path)
 
 
@@ -58,7 +65,7 @@ def recommend_users(
         items, scores = model.recommend(internal[known], k, filter_seen=filter_seen)
         for pos, user, row_items, row_scores in zip(np.flatnonzero(known), internal[known], items, scores):
             results[pos] = _result(run, user_ids[pos], row_items, row_scores, cold=False)
-            if explain:
+            if explain and isinstance(model, Explanations):  # checked above; narrowed for the type checker
                 listed = row_items[row_items >= 0]
                 _add_explanations(run, results[pos], model.explain(listed, user=int(user)))
     if (~known).any():
@@ -163,6 +170,6 @@ def search_image(
     """Items whose image embedding is closest to the image at ``path``: ``{"image", "items": [...]}``."""
     if not Path(path).is_file():
         raise RecsmithError(f"query image {path} does not exist")
-    index, n_failed = image_index(run, image_column, image_model)
-    items, scores = index.search(image_query_vector(Path(path), image_model), k)
+    index, n_failed = image_index(run, image_column, image_model)  # checks image_model first
+    items, scores = index.search(image_query_vector(Path(path), image_model_name(image_model)), k)
     return {"image": str(path), "unreadable_item_images": n_failed, "items": _item_rows(run, items[0], scores[0])}

@@ -1,4 +1,6 @@
-"""The user / query side of embedding models as a torch module, exported to ONNX for ONNX Runtime.
+"""The query encoder of embedding models: their user side as a torch module, exported to ONNX for
+ONNX Runtime (the pretrained text / image encoders are :mod:`recsmith.encoders`; the feature store's
+column transforms :mod:`recsmith.features.transforms`).
 
 :class:`HistoryEncoder` maps a user's item history to a query vector for the item index, for any
 model with the ``fold_in`` ability (:class:`~recsmith.models.abilities.FoldIn`: als, bpr, mf,

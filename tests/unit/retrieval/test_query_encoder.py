@@ -12,7 +12,7 @@ from recsmith.models.registry import create_model
 torch = pytest.importorskip("torch")
 pytest.importorskip("onnxruntime")
 
-from recsmith.retrieval.encoders import (  # noqa: E402
+from recsmith.retrieval.query_encoder import (  # noqa: E402
     OnnxEncoder,
     build_history_encoder,
     export_onnx,

@@ -8,8 +8,8 @@ import polars as pl
 import pytest
 
 from recsmith.features.config import CategoricalSpec, ImageSpec, MultiSpec, NumericSpec, TextSpec
-from recsmith.features.encoders import make_encoder
 from recsmith.features.hashing import bucket, fnv1a
+from recsmith.features.transforms import make_encoder
 
 
 def fitted(name: str, spec, train: pl.DataFrame):

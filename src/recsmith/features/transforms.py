@@ -1,4 +1,6 @@
-"""Feature encoders: fitted on the training rows with lazy (streaming) aggregations, applied to
+"""Column transforms of the feature store ("feature encoders": vocabularies, hashing, scaling),
+not to be confused with the pretrained text / image encoders of :mod:`recsmith.encoders` or the ONNX
+query encoder of :mod:`recsmith.retrieval.query_encoder`. Fitted on the training rows with lazy (streaming) aggregations, applied to
 eager frames (a batch of interactions, or a user / item table) with vectorised expressions.
 
 Every encoder has the same life cycle::
@@ -150,9 +152,9 @@ def _text_expr(column: str, dtype: pl.DataType) -> pl.Expr:
 
 class CategoricalEncoder(Encoder):
     kind = "categorical"
-    spec: CategoricalSpec
+    spec: CategoricalSpec | MultiSpec
 
-    def __init__(self, name: str, spec: CategoricalSpec) -> None:
+    def __init__(self, name: str, spec: CategoricalSpec | MultiSpec) -> None:
         super().__init__(name, spec)
         self.vocab: _Vocabulary | None = None
 
@@ -201,7 +203,7 @@ class MultiValuedEncoder(CategoricalEncoder):
     """Lists of values; ``transform`` gives a List(Int32) column (see :meth:`jagged`)."""
 
     kind = "multi"
-    spec: MultiSpec  # type: ignore[assignment]
+    spec: MultiSpec  # the base class reads what both specs have (the vocabulary settings)
 
     @property
     def inputs(self) -> list[str]:

@@ -1,0 +1,79 @@
+"""A two-stage bundle behind the API: per request the service retrieves candidates, builds the
+features and ranks them; feedback events join the user's history, so retrieval and the user
+features see them on the next request."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from recsmith.models import create_model
+from recsmith.ranking.model import FALLBACK
+
+PARAMS = {
+    "sources": {
+        "itemknn": {"kind": "model", "model": "itemknn", "n": 15, "params": {"k": 20}},
+        "again": {"kind": "repurchase", "n": 5},
+        "next": {"kind": "cooccurrence", "n": 10, "window": 2},
+        "pop": {"kind": "popular", "n": 5, "half_life_days": None},
+    },
+    "candidates": {"filter_seen": False},
+    "features": ["user_count", "item_count", "ui_count", "ui_events_since_last"],
+    "ranker": {"min_data_in_leaf": 2, "n_estimators": 30, "valid_share": 0.0, "threads": 1},
+}
+
+
+@pytest.fixture(scope="module")
+def two_stage_bundle(tmp_path_factory, tiny):
+    from recsmith.serving.bundle import write_bundle
+
+    inter, user_map, item_map, attrs = tiny
+    model = create_model("two_stage", PARAMS).fit(inter)
+    path = write_bundle(
+        tmp_path_factory.mktemp("two_stage") / "b", model, user_map, item_map, items=attrs, version="ts-v1"
+    )
+    return path, model, item_map
+
+
+def _ids(response) -> list[str]:
+    assert response.status_code == 200, response.text
+    return [it["item_id"] for it in response.json()["items"]]
+
+
+def test_known_user_gets_the_ranked_candidates(two_stage_bundle, make_client):
+    path, model, item_map = two_stage_bundle
+    client = make_client(path)
+    info = client.get("/v1/model").json()
+    assert info["model"] == "two_stage" and info["version"] == "ts-v1"
+    response = client.get("/v1/users/u3/recommendations", params={"k": 8})
+    body = response.json()
+    assert body["strategy"] == "personal" and body["cold_start"] is False
+    expected, scores = model.recommend([3], 8)
+    assert _ids(response) == item_map.to_external(expected[0])
+    assert all(s > FALLBACK + 1 for s in scores[0])  # ranked candidates, not the fallback
+
+
+def test_feedback_changes_the_features_and_the_answer(two_stage_bundle, make_client, auth):
+    path, model, item_map = two_stage_bundle
+    client = make_client(path)
+    before = _ids(client.get("/v1/users/u3/recommendations", params={"k": 8}))
+    new = ["i41", "i45", "i50"]  # the other taste group's items
+    events = [{"user_id": "u3", "item_id": i, "type": "purchase"} for i in new]
+    assert client.post("/v1/feedback", json={"events": events}, headers=auth).status_code == 201
+    after = _ids(client.get("/v1/users/u3/recommendations", params={"k": 8}))
+    history = np.concatenate([model.training_history(3), item_map.to_internal(new)])
+    scores = model.session_scores([history], users=[3])[0]
+    scores[list(set(model.seen_items(3)) | set(item_map.to_internal(new).tolist()))] = -np.inf
+    expected = np.lexsort((np.arange(len(scores)), -scores))[:8]
+    assert after == item_map.to_external(expected) and after != before
+    assert not set(new) & set(after)
+
+
+def test_anonymous_session(two_stage_bundle, make_client):
+    path, model, item_map = two_stage_bundle
+    response = make_client(path).post("/v1/recommendations", json={"session_items": ["i5", "i9"], "k": 5})
+    assert response.status_code == 200, response.text
+    result = response.json()["results"][0]
+    assert result["strategy"] == "session" and result["cold_start"] is True
+    expected, _ = model.recommend_sessions([item_map.to_internal(["i5", "i9"])], 5)
+    assert [it["item_id"] for it in result["items"]] == item_map.to_external(expected[0])
