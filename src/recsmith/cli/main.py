@@ -14,6 +14,7 @@ from rich.markup import escape
 from typer.exceptions import TyperException
 
 from recsmith import __version__
+from recsmith.cli import app as app_command
 from recsmith.cli import benchmark, data, demo, evaluate, export, recommend, report, serve, train
 from recsmith.errors import RecsmithError
 from recsmith.utils.extras import as_missing_extra
@@ -37,6 +38,7 @@ app.command("scaling")(train.scaling)
 app.command("report")(report.report)
 app.command("export")(export.export)
 app.command("serve")(serve.serve)
+app.command("app")(app_command.app)
 
 _err = Console(stderr=True, highlight=False)
 

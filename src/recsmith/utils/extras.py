@@ -70,6 +70,22 @@ EXTRAS: dict[str, Extra] = {
             ("fastapi", "uvicorn", "pydantic_settings", "prometheus_client", "redis", "faiss", "onnx", "onnxruntime"),
         ),
         Extra("ranking", "LightGBM, the two-stage model's default ranker", ("lightgbm",)),
+        Extra(
+            "app",
+            "the Gradio web app (recsmith app)",
+            (
+                "gradio",
+                "fastapi",
+                "uvicorn",
+                "pydantic_settings",
+                "prometheus_client",
+                "redis",
+                "faiss",
+                "onnx",
+                "onnxruntime",
+            ),
+            includes=("serve",),
+        ),
     )
 }
 
