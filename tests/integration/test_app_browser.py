@@ -15,8 +15,6 @@ from recsmith.config import validate_config
 from recsmith.pipelines.demo import run_demo
 from recsmith.runs.layout import Run
 
-pytestmark = pytest.mark.slow
-
 #: a demo run small enough to build in seconds (the synthetic H&M-like catalogue)
 SMALL_DEMO = {
     "seed": 0,
