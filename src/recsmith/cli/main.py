@@ -29,6 +29,7 @@ from recsmith.cli import (
     train,
     tune,
 )
+from recsmith.cli import app as app_command
 from recsmith.errors import RecsmithError
 from recsmith.utils.extras import as_missing_extra
 
@@ -55,6 +56,7 @@ app.command("retrain")(retrain.retrain)
 app.command("report")(report.report)
 app.command("export")(export.export)
 app.command("serve")(serve.serve)
+app.command("app")(app_command.app)
 
 _err = Console(stderr=True, highlight=False)
 

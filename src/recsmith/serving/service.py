@@ -278,7 +278,7 @@ class Service:
 
     # ------------------------------------------------------------------ recommendations
     def recommend_user(
-        self, engine: Engine, user_id: str, k: int, *, exclude_seen: bool, rules: RuleSpec
+        self, engine: Engine, user_id: str, k: int, *, exclude_seen: bool, rules: RuleSpec, explain: bool = False
     ) -> dict[str, Any]:
         """A list for ``user_id`` (from the user's variant during an A/B test), monitored per variant."""
         variant = DEFAULT_VARIANT
@@ -286,7 +286,7 @@ class Service:
             variant, engine = self.ab.choose(user_id)
         start = time.perf_counter()
         try:
-            result = self._recommend_user(engine, user_id, k, exclude_seen=exclude_seen, rules=rules)
+            result = self._recommend_user(engine, user_id, k, exclude_seen=exclude_seen, rules=rules, explain=explain)
         except Exception:
             self.monitor.failed(variant)
             raise
@@ -298,10 +298,10 @@ class Service:
         return result
 
     def _recommend_user(
-        self, engine: Engine, user_id: str, k: int, *, exclude_seen: bool, rules: RuleSpec
+        self, engine: Engine, user_id: str, k: int, *, exclude_seen: bool, rules: RuleSpec, explain: bool
     ) -> dict[str, Any]:
         self.sync_feedback()
-        key = _cache_key(engine.version, k, exclude_seen, rules)
+        key = _cache_key(engine.version, k, exclude_seen, rules) + ("|explain" if explain else "")
         cache = self.cache
         hit = cache.get(user_id, key)
         if hit is not None:
@@ -309,7 +309,9 @@ class Service:
             return {**hit, "cached": True}
         self.metrics.cache_misses.labels(backend=cache.backend).inc()
         generation = self.online.generation(user_id)
-        result = engine.recommend(user_id, k, exclude_seen=exclude_seen, rules=rules, online=self.online)
+        result = engine.recommend(
+            user_id, k, exclude_seen=exclude_seen, rules=rules, online=self.online, explain=explain
+        )
         self.sync_feedback()  # feedback another worker logged meanwhile must not be cached over
         # only lists of users the model knows: any string is a valid user id, so caching cold-start
         # answers would let anyone fill the cache (they are cheap to compute anyway)

@@ -85,6 +85,22 @@ EXTRAS: dict[str, Extra] = {
         ),
         Extra("tune", "Optuna hyperparameter studies (recsmith tune)", (*_TORCH, "optuna"), includes=("torch",)),
         Extra("ranking", "LightGBM, the two-stage model's default ranker", ("lightgbm",)),
+        Extra(
+            "app",
+            "the Gradio web app (recsmith app)",
+            (
+                "gradio",
+                "fastapi",
+                "uvicorn",
+                "pydantic_settings",
+                "prometheus_client",
+                "redis",
+                "faiss",
+                "onnx",
+                "onnxruntime",
+            ),
+            includes=("serve",),
+        ),
     )
 }
 
@@ -111,7 +127,7 @@ def install_command(extras: Iterable[str]) -> str:
     included = {inc for name in wanted for inc in EXTRAS[name].includes}
     names = [name for name in wanted if name not in included]
     command = f'pip install "recsmith[{",".join(names)}]"'
-    steps = [EXTRAS[name].step for name in wanted if EXTRAS[name].step]
+    steps = [step for name in wanted if (step := EXTRAS[name].step)]
     return " && ".join([command, *dict.fromkeys(steps)])
 
 
@@ -124,8 +140,7 @@ def require_extras(extras: Iterable[str], what: str) -> None:
     unknown = [e for e in extras if e not in EXTRAS]
     if unknown:  # a declaration error in recsmith itself, not the user's
         raise ValueError(f"{what} declares unknown extras {unknown}; known: {sorted(EXTRAS)}")
-    missing = {e: missing_modules(e) for e in extras}
-    missing = {e: mods for e, mods in missing.items() if mods}
+    missing = {e: mods for e in extras if (mods := missing_modules(e))}
     if not missing:
         return
     modules = sorted({m for mods in missing.values() for m in mods})
@@ -150,7 +165,7 @@ def as_missing_extra(err: ModuleNotFoundError, what: str) -> MissingExtraError |
     inside, e.g. ``torch._C``, is a broken install: its traceback is the useful answer).
     """
     extra = extra_providing(err.name or "")
-    if extra is None or _findable(err.name.partition(".")[0]):
+    if extra is None or _findable((err.name or "").partition(".")[0]):
         return None
     try:
         require_extras([extra], what)

@@ -6,8 +6,8 @@ from model_contract import RecommenderContract
 
 from recsmith.models import available_models
 
-FACTORS = frozenset({"embeddings", "fold_in", "item_similarity"})
-ITEM_ITEM = frozenset({"item_item", "item_similarity"})
+FACTORS = frozenset({"embeddings", "explanations", "fold_in", "item_similarity"})
+ITEM_ITEM = frozenset({"explanations", "item_item", "item_similarity"})
 
 
 class TestRandom(RecommenderContract):
