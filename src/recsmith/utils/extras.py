@@ -47,6 +47,7 @@ class Extra:
 
 
 _TORCH = ("torch", "mlflow")
+_SERVE = ("fastapi", "uvicorn", "pydantic_settings", "prometheus_client", "redis", "faiss", "onnx", "onnxruntime")
 EXTRAS: dict[str, Extra] = {
     e.name: e
     for e in (
@@ -67,23 +68,13 @@ EXTRAS: dict[str, Extra] = {
         Extra(
             "serve",
             "model bundles, FAISS / ONNX retrieval and the HTTP service",
-            ("fastapi", "uvicorn", "pydantic_settings", "prometheus_client", "redis", "faiss", "onnx", "onnxruntime"),
+            _SERVE,
         ),
         Extra("ranking", "LightGBM, the two-stage model's default ranker", ("lightgbm",)),
         Extra(
             "app",
             "the Gradio web app (recsmith app)",
-            (
-                "gradio",
-                "fastapi",
-                "uvicorn",
-                "pydantic_settings",
-                "prometheus_client",
-                "redis",
-                "faiss",
-                "onnx",
-                "onnxruntime",
-            ),
+            (*_SERVE, "gradio"),
             includes=("serve",),
         ),
     )
