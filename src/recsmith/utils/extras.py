@@ -49,6 +49,20 @@ class Extra:
 
 
 _TORCH = ("torch", "mlflow", "sqlalchemy", "alembic")
+#: the service follows MLflow's model registry (SQLite by default), hence MLflow and its database pieces
+_SERVE = (
+    "fastapi",
+    "uvicorn",
+    "pydantic_settings",
+    "prometheus_client",
+    "redis",
+    "faiss",
+    "onnx",
+    "onnxruntime",
+    "mlflow",
+    "sqlalchemy",
+    "alembic",
+)
 EXTRAS: dict[str, Extra] = {
     e.name: e
     for e in (
@@ -69,36 +83,14 @@ EXTRAS: dict[str, Extra] = {
         Extra(
             "serve",
             "model bundles, FAISS / ONNX retrieval and the HTTP service",
-            (
-                "fastapi",
-                "uvicorn",
-                "pydantic_settings",
-                "prometheus_client",
-                "redis",
-                "faiss",
-                "onnx",
-                "onnxruntime",
-                "mlflow",
-                "sqlalchemy",
-                "alembic",
-            ),
+            _SERVE,
         ),
         Extra("tune", "Optuna hyperparameter studies (recsmith tune)", (*_TORCH, "optuna"), includes=("torch",)),
         Extra("ranking", "LightGBM, the two-stage model's default ranker", ("lightgbm",)),
         Extra(
             "app",
             "the Gradio web app (recsmith app)",
-            (
-                "gradio",
-                "fastapi",
-                "uvicorn",
-                "pydantic_settings",
-                "prometheus_client",
-                "redis",
-                "faiss",
-                "onnx",
-                "onnxruntime",
-            ),
+            (*_SERVE, "gradio"),
             includes=("serve",),
         ),
     )
