@@ -216,6 +216,24 @@ class FoldInSolver:
 
 
 # ---------------------------------------------------------------------- item-item scoring
+class WarmStart(Ability):
+    """The next fit starts from an earlier fitted model of the same kind instead of from scratch.
+
+    A dataset grown by appending interactions keeps the ids it had (``recsmith retrain``: known users
+    and items keep their indexes, new ones get the next free ids), so the earlier model's parameters
+    for ids ``0..previous.n_users - 1`` / ``0..previous.n_items - 1`` are the new model's starting
+    point for the same users and items; new ids start as a fresh fit would start them. The earlier
+    model must have the same shape (e.g. the same number of factors). Used once, by the next ``fit``.
+    """
+
+    ability = "warm_start"
+
+    def warm_start_from(self, previous: "WarmStart") -> None:
+        """Start the next ``fit`` from ``previous`` (fitted, same class and shape); a ``ConfigError``
+        names what differs."""
+        raise NotImplementedError
+
+
 class ItemItemScoring(Ability):
     """Scores are linear in a user's history row: ``scores(users) = history_rows(users) @ W``.
 

@@ -134,6 +134,7 @@ class RecommendationsPublic(BaseModel):
     model_version: str
     cached: bool = False
     unknown_ids: list[str] = _UNKNOWN_IDS
+    variant: str | None = Field(None, description="the user's A/B variant while an experiment runs")
     explanation_note: str | None = Field(None, description="with explain=true: why items carry no explanation")
 
 
@@ -182,6 +183,9 @@ class FeedbackAcceptedPublic(BaseModel):
     unknown_ids: list[str] = Field(
         default_factory=list,
         description="item ids the served model does not know: stored, but they change no list until a bundle knows them",
+    )
+    variants: dict[str, str] = Field(
+        default_factory=dict, description="user id -> A/B variant the events were stored with (during an experiment)"
     )
 
 

@@ -19,9 +19,9 @@ from recsmith.data.dataset import Dataset
 from recsmith.data.idmap import IdMap
 from recsmith.data.interactions import Interactions
 from recsmith.errors import RecsmithError
-from recsmith.runs import search
 from recsmith.pipelines.benchmark import run_benchmark
 from recsmith.pipelines.export import export_bundle
+from recsmith.runs import search
 
 N_USERS, N_ITEMS = 40, 24
 WORDS = ("blue denim jeans", "red silk scarf")

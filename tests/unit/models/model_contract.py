@@ -330,6 +330,27 @@ class RecommenderContract:
         with pytest.raises(RecsmithError, match="item ids must lie in"):
             model.fold_in([[N_ITEMS]])
 
+    def test_ability_warm_start(self, model: Recommender, data: Checkerboard) -> None:
+        """A fit started from a fitted model on a grown dataset (one new user, one new item, same ids
+        for the rest) keeps the earlier ranking of the known users, where a cold fit with the same
+        short budget need not; a model of another shape is refused."""
+        if not self._declares(model, "warm_start"):
+            return
+        frame = data.train.frame
+        extra = pl.DataFrame({"user": [N_USERS], "item": [N_ITEMS], "timestamp": [10**9], "weight": [1.0]})
+        grown = Interactions(pl.concat([frame, extra.cast(frame.schema)]), N_USERS + 1, N_ITEMS + 1)
+        warm = self.make(iterations=1)
+        warm.warm_start_from(model)
+        self.fit(warm, grown)
+        assert warm.n_users == N_USERS + 1 and warm.n_items == N_ITEMS + 1
+        users = np.arange(N_USERS)
+        top = warm.recommend(users, k=1)[0][:, 0]
+        np.testing.assert_array_equal(top, data.held_out)  # known users rank as the fitted model did
+        assert warm.recommend([N_USERS], k=1)[0].shape == (1, 1)  # the new user is scored too
+        other = self.make(factors=int(model.config.factors) + 1)
+        with pytest.raises(RecsmithError, match="factors"):
+            other.warm_start_from(model)
+
     def test_ability_item_item(self, model: Recommender, data: Checkerboard) -> None:
         """scores = history_rows @ W: the rows reproduce the scores, and scoring is linear in them."""
         if not self._declares(model, "item_item"):

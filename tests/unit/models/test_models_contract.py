@@ -55,7 +55,7 @@ class TestEASEFloat32(RecommenderContract):
 class TestALS(RecommenderContract):
     name = "als"
     params = {"factors": 8, "iterations": 10, "seed": 1}
-    abilities = FACTORS
+    abilities = FACTORS | {"warm_start"}
 
 
 class TestBPR(RecommenderContract):
