@@ -14,7 +14,22 @@ from rich.markup import escape
 from typer.exceptions import TyperException
 
 from recsmith import __version__
-from recsmith.cli import benchmark, data, demo, evaluate, export, recommend, report, serve, train
+from recsmith.cli import (
+    ab,
+    benchmark,
+    data,
+    demo,
+    evaluate,
+    export,
+    recommend,
+    registry,
+    report,
+    retrain,
+    serve,
+    train,
+    tune,
+)
+from recsmith.cli import app as app_command
 from recsmith.errors import RecsmithError
 from recsmith.utils.extras import as_missing_extra
 
@@ -26,7 +41,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(data.app, name="data")
-app.command("demo")(demo.demo)
+app.add_typer(registry.app, name="registry")
+app.add_typer(ab.app, name="ab")
+app.add_typer(demo.app, name="demo")
 app.command("benchmark")(benchmark.benchmark)
 app.command("evaluate")(evaluate.evaluate)
 app.command("recommend")(recommend.recommend)
@@ -34,9 +51,12 @@ app.command("models")(benchmark.list_models)
 app.command("train")(train.train)
 app.command("lr-find")(train.lr_find)
 app.command("scaling")(train.scaling)
+app.command("tune")(tune.tune)
+app.command("retrain")(retrain.retrain)
 app.command("report")(report.report)
 app.command("export")(export.export)
 app.command("serve")(serve.serve)
+app.command("app")(app_command.app)
 
 _err = Console(stderr=True, highlight=False)
 

@@ -22,6 +22,7 @@ from recsmith.data.histories import Histories, window_gather
 from recsmith.data.interactions import Interactions
 from recsmith.errors import RecsmithError
 from recsmith.models.abilities import ItemSimilarity, tensor_table
+from recsmith.models.explainers import OcclusionExplanations
 from recsmith.models.sessions import QueryEncoder, QueryVectors, Sessions, session_csr, session_lists
 from recsmith.models.torch_base import TorchModelConfig, TorchRecommender
 
@@ -56,7 +57,7 @@ class SequentialConfig(TorchModelConfig):
     time_of_day: bool = Field(False, description="embed hour of day and day of week of each interaction (UTC)")
 
 
-class SequentialRecommender(QueryVectors, ItemSimilarity, TorchRecommender):
+class SequentialRecommender(OcclusionExplanations, QueryVectors, ItemSimilarity, TorchRecommender):
     """Base of SASRec / BERT4Rec / GRU4Rec; see the module docstring."""
 
     Config = SequentialConfig
@@ -236,6 +237,14 @@ class SequentialRecommender(QueryVectors, ItemSimilarity, TorchRecommender):
 
         return QueryEncoder(Encoder().eval(), inputs, {"tokens": {0: "batch", 1: "length"}, "lengths": {0: "batch"}})
 
+    def _history_item_scores(self, histories: list[np.ndarray], user: int, items: np.ndarray) -> np.ndarray:
+        """Occlusion scores only the explained items: ``(len(histories), len(items))``."""
+        import torch
+
+        inputs = self._session_inputs(histories, None)
+        targets = torch.from_numpy(np.asarray(items, dtype=np.int64))
+        return self.network_scores(lambda device: inputs.to(device), targets).cpu().numpy()
+
     def _session_inputs(self, sessions: Sessions, timestamps: list[list[int]] | None) -> "SeqInputs":
         """The network inputs of histories (BERT4Rec: with the mask token appended)."""
         import torch
@@ -305,6 +314,9 @@ class SequentialRecommender(QueryVectors, ItemSimilarity, TorchRecommender):
             table = self._fitted(self.network, "network").items.full()[: self.n_items].detach().float().cpu()
         unit = torch.nn.functional.normalize(table, dim=1)
         return (unit[torch.from_numpy(np.asarray(items, dtype=np.int64))] @ unit.T).numpy()
+
+    def _explained_window(self) -> int:
+        return self._history_len
 
     # ------------------------------------------------------------------ helpers
     @property

@@ -157,10 +157,15 @@ class TorchRecommender(Recommender):
         """``(b, n_items)`` float32 scores of ``users`` (int64 ``(b,)``), network in eval mode, no grad."""
         return self.network_scores(lambda device: self.score_inputs(users.to(device)))
 
-    def network_scores(self, inputs: "Callable[[torch.device], Any]") -> "torch.Tensor":
-        """The network's float32 scores of all items for ``inputs(device)`` (built on the network's
-        device), in eval mode and without gradients; the training mode is restored after."""
-        return self.network_call(lambda network, device: network(inputs(device), None)).float()
+    def network_scores(
+        self, inputs: "Callable[[torch.device], Any]", items: "torch.Tensor | None" = None
+    ) -> "torch.Tensor":
+        """The network's float32 scores for ``inputs(device)`` (built on the network's device) of all
+        items, or of ``items`` (the scoring protocol's ``(M,)`` / ``(B, M)``), in eval mode and without
+        gradients; the training mode is restored after."""
+        return self.network_call(
+            lambda network, device: network(inputs(device), None if items is None else items.to(device))
+        ).float()
 
     def network_call(self, fn: "Callable[[nn.Module, torch.device], torch.Tensor]") -> "torch.Tensor":
         """``fn(network, device)`` in eval mode and without gradients (``device``: the network's);

