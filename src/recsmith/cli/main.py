@@ -16,6 +16,7 @@ from typer.exceptions import TyperException
 from recsmith import __version__
 from recsmith.cli import benchmark, data, demo, evaluate, export, recommend, report, serve, train
 from recsmith.errors import RecsmithError
+from recsmith.utils.atomic import OutputExistsError
 from recsmith.utils.extras import as_missing_extra
 
 app = typer.Typer(
@@ -56,7 +57,7 @@ def _root(
     """Build, evaluate and serve recommender systems."""
 
 
-def _print_error(err: BaseException) -> None:
+def _print_error(err: BaseException | str) -> None:
     # escaped: messages hold brackets that are not markup, e.g. pip install "recsmith[torch]"
     _err.print(f"[bold red]error:[/bold red] {escape(str(err))}", markup=True, soft_wrap=True)
 
@@ -76,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         _print_error(missing)
         return missing.exit_code
     except FileExistsError as err:
-        _print_error(err)
+        _print_error(err.cli_message() if isinstance(err, OutputExistsError) else err)
         return 1
     except KeyboardInterrupt:
         _err.print("interrupted; nothing was written half-way")
