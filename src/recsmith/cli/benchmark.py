@@ -12,9 +12,7 @@ from recsmith.cli.options import ConfigOpt, OverwriteOpt, SetOpt, parse_csv_list
 from recsmith.cli.tables import leaderboard_table
 from recsmith.config import load_config
 from recsmith.data.dataset import Dataset
-from recsmith.models.registry import describe_models
 from recsmith.pipelines.benchmark import run_benchmark
-from recsmith.utils.extras import install_command
 
 
 def benchmark(
@@ -42,21 +40,3 @@ def benchmark(
     title = f"Leaderboard: {dataset.manifest.get('name', data)} ({cfg.split.method})"
     Console().print(leaderboard_table(board, cfg.evaluation.select_metric, title))
     typer.echo(f"wrote {out}/leaderboard.json and {out}/leaderboard.md")
-
-
-def list_models() -> None:
-    """List the registered models, the pip extras each needs, and whether they are installed here."""
-    infos = describe_models()
-    rows = [
-        (
-            info.name,
-            ", ".join(info.extras) or "-",
-            "yes" if info.available else f"no: {install_command(info.missing)}",
-        )
-        for info in infos
-    ]
-    widths = [max(len(row[i]) for row in [("model", "extras", ""), *rows]) for i in range(2)]
-    for name, extras, status in [("model", "extras", "available"), *rows]:
-        typer.echo(f"{name:<{widths[0]}}  {extras:<{widths[1]}}  {status}")
-    n_available = sum(info.available for info in infos)
-    typer.echo(f"{n_available} of {len(infos)} models available in this install")

@@ -14,7 +14,7 @@ from rich.markup import escape
 from typer.exceptions import TyperException
 
 from recsmith import __version__
-from recsmith.cli import benchmark, data, demo, evaluate, export, recommend, report, serve, train
+from recsmith.cli import benchmark, data, demo, evaluate, export, models, recommend, report, serve, train
 from recsmith.errors import RecsmithError
 from recsmith.utils.atomic import OutputExistsError
 from recsmith.utils.extras import as_missing_extra
@@ -31,7 +31,7 @@ app.command("demo")(demo.demo)
 app.command("benchmark")(benchmark.benchmark)
 app.command("evaluate")(evaluate.evaluate)
 app.command("recommend")(recommend.recommend)
-app.command("models")(benchmark.list_models)
+app.command("models")(models.models)
 app.command("train")(train.train)
 app.command("lr-find")(train.lr_find)
 app.command("scaling")(train.scaling)

@@ -37,6 +37,8 @@ class ALS(FactorModel):
     independently).
     """
 
+    summary = "matrix factorisation by weighted ALS (implicit library): a strong, fast baseline for implicit feedback"
+
     class Config(MFConfig):
         regularization: float = Field(
             1.0, ge=0, description="L2 penalty lambda in each least-squares solve (not scaled by counts)"
@@ -80,6 +82,8 @@ class BPR(FactorModel):
     than 1 the SGD runs Hogwild-style and results differ from run to run even for a fixed seed;
     the default of 1 thread is reproducible.
     """
+
+    summary = "matrix factorisation by Bayesian Personalized Ranking, SGD on (user, positive, negative) triples"
 
     class Config(MFConfig):
         regularization: float = Field(0.01, ge=0, description="L2 weight decay in each SGD step")

@@ -81,6 +81,8 @@ class TwoStage(Recommender, SessionRecommender):
     the service re-ranks with what it knows about the user now.
     """
 
+    summary = "candidates from several retrievers, ordered by a learned ranker over point-in-time features"
+
     uses_side_data = True
 
     class Config(ModelConfig):
@@ -107,7 +109,7 @@ class TwoStage(Recommender, SessionRecommender):
         ranker: Annotated[C.RankerSpec, C.checked(C.RankerSpec, "ranker", C.RANKER_CLASSES, tag_at=0, tag="name")] = (
             Field(default_factory=C.LightGBMSpec, description="the ranker (name: " + ", ".join(C.RANKER_CLASSES) + ")")
         )
-        seed: int = 0
+        seed: int = Field(0, description="seeds the holdout and negative sampling, the retrievers and the ranker")
 
         @field_validator("sources", mode="after")
         @classmethod
@@ -128,6 +130,7 @@ class TwoStage(Recommender, SessionRecommender):
     def required_extras(cls, config: Any, *, fitting: bool) -> tuple[str, ...]:
         """The ranker's extra (LightGBM: ``ranking``; the neural ranker: ``torch``), what each model
         source needs, and FAISS (``serve``) for ANN sources."""
+
         def field(spec: Any, name: str, default: Any = None) -> Any:  # a spec object, or its raw mapping
             return spec.get(name, default) if isinstance(spec, dict) else getattr(spec, name, default)
 
