@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import polars as pl
+from pydantic import BaseModel, ConfigDict
 
 from recsmith.data.schema import RAW_SCHEMA, Columns, conform
 from recsmith.errors import ConfigError, DataError
@@ -62,6 +63,14 @@ class RawData:
 SourceFn = Callable[..., RawData]
 
 
+class SourceOptions(BaseModel):
+    """A source's ``data.options``, declared once: a source with options subclasses it (fields with
+    defaults and descriptions); the reader validates with it and ``recsmith data sources NAME``
+    prints it. This base class is the source without options."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
 @dataclass(frozen=True)
 class SourceSpec:
     """A registered source: its reader, and how a dataset of it is prepared.
@@ -71,10 +80,13 @@ class SourceSpec:
     reading everything with ``reader`` and :func:`recsmith.data.prepare.prepare`; named by string
     because such a pipeline sits above this layer (it writes the feature store too).
     ``feature_preset``: the feature-store preset (``features.preset``) this source's data uses.
+    ``summary``: one line on what it reads (what ``--path`` is); ``options``: its ``data.options``.
     """
 
     name: str
     reader: SourceFn
+    summary: str = ""
+    options: type[SourceOptions] = SourceOptions
     preparer: str | None = None
     feature_preset: str | None = None
 
@@ -83,10 +95,15 @@ _SOURCES: dict[str, SourceSpec] = {}
 
 
 def register_source(
-    name: str, *, preparer: str | None = None, feature_preset: str | None = None
+    name: str,
+    *,
+    summary: str,
+    options: type[SourceOptions] = SourceOptions,
+    preparer: str | None = None,
+    feature_preset: str | None = None,
 ) -> Callable[[SourceFn], SourceFn]:
     def deco(fn: SourceFn) -> SourceFn:
-        _SOURCES[name] = SourceSpec(name, fn, preparer, feature_preset)
+        _SOURCES[name] = SourceSpec(name, fn, summary, options, preparer, feature_preset)
         return fn
 
     return deco

@@ -31,11 +31,12 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+from pydantic import Field
 
 from recsmith.data.schema import Columns
 from recsmith.data.sources._stream import StreamRows, scan_table
 from recsmith.data.sources._text import Rows, check_policy, directory, read_table, source_meta, take_options
-from recsmith.data.sources.base import BadRowPolicy, RawData, register_source, require_file
+from recsmith.data.sources.base import BadRowPolicy, RawData, SourceOptions, register_source, require_file
 
 TRANSACTIONS = "transactions_train.csv"
 ARTICLES = "articles.csv"
@@ -127,7 +128,20 @@ def read_transactions(
     return rows.finish(bad, what="interactions")
 
 
-@register_source("hm", preparer="recsmith.pipelines.prepare_hm:prepare_hm", feature_preset="hm")
+class HMOptions(SourceOptions):
+    check_articles: bool = Field(
+        False, description="a purchase of an article missing from articles.csv is a bad row (always on when preparing)"
+    )
+
+
+@register_source(
+    "hm",
+    summary="H&M Kaggle CSVs: a directory with transactions_train.csv (+ articles.csv, customers.csv); "
+    "prepared out of core with its feature store",
+    options=HMOptions,
+    preparer="recsmith.pipelines.prepare_hm:prepare_hm",
+    feature_preset="hm",
+)
 def read_hm(path: str | Path, *, on_bad_rows: BadRowPolicy = "error", **options: Any) -> RawData:
     """H&M transactions (+ articles, customers) in directory ``path`` (see the module docstring).
 
@@ -135,7 +149,7 @@ def read_hm(path: str | Path, *, on_bad_rows: BadRowPolicy = "error", **options:
     ``articles.csv`` is a bad row.
     """
     policy = check_policy(on_bad_rows)
-    opts = take_options("hm", options, {"check_articles": False})
+    opts = take_options("hm", options, HMOptions)
     root = directory(path, "H&M")
     data = require_file(root / TRANSACTIONS, f"H&M transactions ({TRANSACTIONS})")
     bad: dict[str, int] = {}
