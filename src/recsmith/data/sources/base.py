@@ -81,6 +81,8 @@ class SourceSpec:
     because such a pipeline sits above this layer (it writes the feature store too).
     ``feature_preset``: the feature-store preset (``features.preset``) this source's data uses.
     ``summary``: one line on what it reads (what ``--path`` is); ``options``: its ``data.options``.
+    ``item_id_digits``: the width to which the source zero-pads numeric item ids (H&M: 10); the
+    dataset's ids then accept them without the leading zeros too (:class:`~recsmith.data.idmap.IdMap`).
     """
 
     name: str
@@ -89,6 +91,7 @@ class SourceSpec:
     options: type[SourceOptions] = SourceOptions
     preparer: str | None = None
     feature_preset: str | None = None
+    item_id_digits: int | None = None
 
 
 _SOURCES: dict[str, SourceSpec] = {}
@@ -101,9 +104,10 @@ def register_source(
     options: type[SourceOptions] = SourceOptions,
     preparer: str | None = None,
     feature_preset: str | None = None,
+    item_id_digits: int | None = None,
 ) -> Callable[[SourceFn], SourceFn]:
     def deco(fn: SourceFn) -> SourceFn:
-        _SOURCES[name] = SourceSpec(name, fn, summary, options, preparer, feature_preset)
+        _SOURCES[name] = SourceSpec(name, fn, summary, options, preparer, feature_preset, item_id_digits)
         return fn
 
     return deco

@@ -16,6 +16,7 @@ from pydantic import Field
 
 from recsmith.data.schema import Columns
 from recsmith.data.sources.base import RawData, SourceOptions, register_source
+from recsmith.data.sources.hm import ARTICLE_ID_DIGITS
 from recsmith.data.synthetic import (
     ARTICLE_COLUMNS,
     CUSTOMER_COLUMNS,
@@ -91,7 +92,10 @@ class SyntheticOptions(SourceOptions):
 
 
 @register_source(
-    "synthetic", summary="H&M-like data generated in memory (no --path; no files, no network)", options=SyntheticOptions
+    "synthetic",
+    summary="H&M-like data generated in memory (no --path; no files, no network)",
+    options=SyntheticOptions,
+    item_id_digits=ARTICLE_ID_DIGITS,  # the generator writes H&M's zero-padded article ids
 )
 def read_synthetic(
     path: str | Path | None = None,
