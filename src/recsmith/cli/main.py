@@ -6,6 +6,7 @@ with the error's code; anything else is a bug and keeps its traceback.
 
 from __future__ import annotations
 
+import os
 import sys
 
 import typer
@@ -53,8 +54,13 @@ def _root(
     version: bool = typer.Option(
         False, "--version", help="Print the version and exit.", is_eager=True, callback=_print_version
     ),
+    verbose: bool = typer.Option(
+        False, "--verbose", "-v", help="Show the libraries' own progress bars and warnings (Hugging Face)."
+    ),
 ) -> None:
     """Build, evaluate and serve recommender systems."""
+    if verbose:  # an environment variable: worker processes (serve) and subprocesses inherit it
+        os.environ["RECSMITH_VERBOSE"] = "1"
 
 
 def _print_error(err: BaseException | str) -> None:
