@@ -36,8 +36,9 @@ def prepare_cmd(
 ) -> None:
     """Read SOURCE, prepare it (threshold, de-duplication, k-core, id encoding) and write it atomically.
 
-    A source may prepare out of core (``hm``: streamed, with the feature store in OUT/features);
-    any source writes a feature store too with ``--set features.enabled=true`` and ``features.*`` keys.
+    A source may prepare out of core (hm: streamed, with the feature store in OUT/features); any
+    source writes a feature store too with --set features.enabled=true and the features.* keys.
+    recsmith data sources lists the sources; recsmith data sources NAME, a source's options.
     """
     overrides = [f"data.source={source}", *(set_ or [])]
     if path is not None:

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
+from typer.core import TyperOption
 from typer.exceptions import TyperException
 
 from recsmith import __version__
@@ -41,6 +43,17 @@ app.command("export")(export.export)
 app.command("serve")(serve.serve)
 
 _err = Console(stderr=True, highlight=False)
+
+_option_type = TyperOption.display_type_rich
+
+
+def _flag_without_type(self: TyperOption, ctx: Any) -> str | None:  # Any: typer types it with its own click
+    """No type after a flag in --help: typer's rich help prints ``<bool>`` after ``--overwrite``,
+    which reads as if the flag took a value (click's plain help prints none)."""
+    return None if self.is_flag else _option_type(self, ctx)
+
+
+TyperOption.display_type_rich = _flag_without_type  # type: ignore[method-assign]  # typer has no hook for it
 
 
 def _print_version(value: bool) -> None:
