@@ -10,7 +10,7 @@ from rich.console import Console
 
 from recsmith.cli.options import ConfigOpt, OverwriteOpt, SetOpt, parse_csv_list
 from recsmith.cli.tables import leaderboard_table
-from recsmith.config import load_config
+from recsmith.config import RunConfig, load_config
 from recsmith.data.dataset import Dataset
 from recsmith.pipelines.benchmark import run_benchmark
 
@@ -28,6 +28,7 @@ def benchmark(
     overwrite: OverwriteOpt = False,
 ) -> None:
     """Train and evaluate MODELS (selection on validation, numbers on test); write leaderboard.json/.md."""
+    # the full help, with the defaults, is benchmark_help() (main.py registers the command with it)
     overrides = list(set_ or [])
     if split is not None:
         overrides.insert(0, f"split.method={split}")
@@ -40,3 +41,19 @@ def benchmark(
     title = f"Leaderboard: {dataset.manifest.get('name', data)} ({cfg.split.method})"
     Console().print(leaderboard_table(board, cfg.evaluation.select_metric, title))
     typer.echo(f"wrote {out}/leaderboard.json and {out}/leaderboard.md")
+
+
+def benchmark_help() -> str:
+    """The command's help: what it does, then what it does without --config, read from the run
+    config's defaults (so the text cannot drift from them)."""
+    cfg = RunConfig()
+    split, ev = cfg.split, cfg.evaluation
+    seen = "a user's training items are never recommended" if ev.filter_seen else "training items may be recommended"
+    return (
+        "Train and evaluate MODELS (selection on validation, numbers on test); write leaderboard.json/.md.\n\n"
+        f"Without --config: split {split.method} (each user's last interaction is test, the one before "
+        f"validation; users with fewer than {split.min_interactions} interactions stay in train); "
+        f"K = {', '.join(map(str, ev.ks))}; {seen}; each model is chosen by {ev.select_metric} on "
+        "validation and refitted on train + validation; no tuning (a tune: section in a config); each "
+        f"model with its defaults (recsmith models NAME); seed {cfg.seed}; paired comparisons against {ev.baseline}."
+    )

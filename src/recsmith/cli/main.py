@@ -31,7 +31,7 @@ app = typer.Typer(
 )
 app.add_typer(data.app, name="data")
 app.command("demo")(demo.demo)
-app.command("benchmark")(benchmark.benchmark)
+app.command("benchmark", help=benchmark.benchmark_help())(benchmark.benchmark)
 app.command("evaluate")(evaluate.evaluate)
 app.command("recommend")(recommend.recommend)
 app.command("models")(models.models)

@@ -34,3 +34,17 @@ def test_help_has_no_bool_metavar_and_no_backticks(
     assert "--help" in out
     assert "<bool>" not in out, "a flag shows a type as if it took a value"
     assert "``" not in out, "raw reStructuredText in the help"
+
+
+def test_benchmark_help_states_the_defaults_without_config(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from recsmith.config import RunConfig
+
+    monkeypatch.setenv("COLUMNS", "400")  # one line per paragraph
+    assert main(["benchmark", "--help"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    cfg = RunConfig()
+    assert f"Without --config: split {cfg.split.method} (" in out
+    assert f"K = {', '.join(map(str, cfg.evaluation.ks))};" in out
+    assert f"chosen by {cfg.evaluation.select_metric} on validation" in out and "no tuning" in out
