@@ -190,8 +190,16 @@ class Conn:
 
 
 async def fixed_rate(
-    port: int, rate: float, duration: float, reload_to: Path | None, seed: int = 0, known: list[str] | None = None
+    port: int,
+    rate: float,
+    duration: float,
+    reload_to: Path | None,
+    seed: int = 0,
+    known: list[str] | None = None,
+    query: str = "k=10",
 ) -> dict:
+    """``known``: the known users to draw from (default: this script's bundles'); ``query``: the
+    request's query string (e.g. ``k=10&explain=true``)."""
     rng = np.random.default_rng(seed)
     n = int(rate * duration)
     known = known or [f"user{u}" for u in range(N_USERS)]
@@ -219,7 +227,7 @@ async def fixed_rate(
                 conn = await asyncio.wait_for(Conn.open(port), TIMEOUT_S)
             sent = time.perf_counter()
             status, body = await asyncio.wait_for(
-                conn.request("GET", f"/v1/users/{users[i]}/recommendations?k=10"), TIMEOUT_S
+                conn.request("GET", f"/v1/users/{users[i]}/recommendations?{query}"), TIMEOUT_S
             )
             done = time.perf_counter()
             if status != 200:

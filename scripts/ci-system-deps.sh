@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # System packages some tests use, installed when missing. Never fails: the tests that need a
-# package skip with a reason when it is absent (redis-server: the Redis cache tests; wrk: only the
-# optional closed-loop run of benchmarks/serve_load.py).
+# package skip with a reason when it is absent (redis-server: the Redis cache tests; chromium: the
+# browser test of `recsmith app`, driven by Playwright, which never downloads a browser of its own;
+# wrk: only the optional closed-loop run of benchmarks/serve_load.py).
 #   bash scripts/ci-system-deps.sh
 set -u
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
 command -v wrk >/dev/null 2>&1 || missing+=(wrk)
 if [ ${#missing[@]} -eq 0 ]; then
     exit 0

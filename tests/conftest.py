@@ -19,6 +19,30 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
+@pytest.fixture(scope="session")
+def mlflow_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty MLflow SQLite database with its tables made (Alembic runs ~50 migrations, seconds of
+    CPU); tests copy it into place (:func:`seed_mlflow_db`) instead of creating one each."""
+    from recsmith.training.tracking import mlflow_client, sqlite_uri
+
+    path = tmp_path_factory.mktemp("mlflow-template") / "mlflow.db"
+    mlflow_client(sqlite_uri(path)).search_experiments()  # creates the tables
+    return path
+
+
+@pytest.fixture
+def seed_mlflow_db(mlflow_template: Path):
+    """``seed(path)`` puts a copy of the empty MLflow database at ``path`` (parents created)."""
+    import shutil
+
+    def seed(path: Path) -> Path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(mlflow_template, path)
+        return path
+
+    return seed
+
+
 @pytest.fixture
 def block_modules(monkeypatch):
     """``block_modules("torch", ...)``: those modules count as not installed for the rest of the test.

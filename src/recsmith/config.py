@@ -27,6 +27,7 @@ from recsmith.errors import ConfigError
 from recsmith.evaluation.config import EvalConfig
 from recsmith.features.config import FeatureConfig
 from recsmith.training.config import TRAIN_KEY, TrainConfig, check_train_overrides, split_train_overrides
+from recsmith.training.search_space import StudyConfig, nest
 from recsmith.utils.packaged import resolve_config_path
 from recsmith.utils.validation import describe_errors
 
@@ -37,6 +38,7 @@ __all__ = [
     "ModelEntry",
     "RunConfig",
     "SplitConfig",
+    "StudyConfig",
     "TrainConfig",
     "dump_config",
     "load_config",
@@ -56,6 +58,10 @@ class RunConfig(Section):
     )
     tune: dict[str, dict[str, list[Any]]] = Field(
         default_factory=dict, description="model name -> {param: [values]}: grid chosen on validation"
+    )
+    study: StudyConfig = Field(
+        default_factory=StudyConfig,
+        description="search spaces of `recsmith tune` (Optuna; recsmith.training.search_space)",
     )
     evaluation: EvalConfig = Field(default_factory=EvalConfig)
     features: FeatureConfig = Field(
@@ -149,6 +155,7 @@ def validate_config(raw: dict[str, Any], source: str = "config") -> RunConfig:
     except ValidationError as err:
         raise ConfigError(f"{source}:\n" + describe_errors(err, RunConfig)) from None
     _validate_models(cfg, source)
+    _validate_spaces(cfg, source)
     return cfg
 
 
@@ -205,6 +212,43 @@ def _validate_models(cfg: RunConfig, source: str) -> None:
                 check_train_overrides(entry.train, prefix)
             except ConfigError as err:
                 raise ConfigError(f"{source}:\n{err}") from None
+
+
+def _validate_spaces(cfg: RunConfig, source: str) -> None:
+    """Every ``study.spaces`` key names a hyperparameter of its model (or a ``train.`` override of a
+    torch model), and every bound / choice is a value the model accepts."""
+    from recsmith.models.registry import get_model_class
+    from recsmith.models.torch_base import TorchRecommender
+
+    for name, spaces in cfg.study.spaces.items():
+        registered, base = split_alias(name, cfg.model_params(name))
+        model_cls: Any = get_model_class(registered)
+        hyper, _ = split_train_overrides(base)
+        fields = sorted(k for k in model_cls.Config.model_fields if k != ALIAS_KEY)
+        for key, space in spaces.items():
+            where = f"study.spaces.{name}.{key}"
+            if key.split(".")[0] == TRAIN_KEY:
+                if not issubclass(model_cls, TorchRecommender):
+                    raise ConfigError(f"{source}:\n{where}: {registered!r} is not trained by the Trainer")
+            elif key not in fields:
+                raise ConfigError(
+                    f"{source}:\n{where}: {registered!r} has no hyperparameter {key!r}; valid keys: "
+                    f"{', '.join(fields)} (or train.<key> for torch models)"
+                )
+            for value in space.corners():
+                _check_space_value(model_cls, hyper, key, value, where, source)
+
+
+def _check_space_value(model_cls: Any, hyper: dict[str, Any], key: str, value: Any, where: str, source: str) -> None:
+    """``value`` of space ``key`` (a bound or a choice) is accepted by the model or the Trainer."""
+    try:
+        if key.split(".")[0] == TRAIN_KEY:
+            check_train_overrides(nest({key: value})[TRAIN_KEY], [])
+        else:
+            model_cls.Config(**{**hyper, key: value})
+    except (ValidationError, ConfigError) as err:
+        detail = describe_errors(err, model_cls.Config) if isinstance(err, ValidationError) else str(err)
+        raise ConfigError(f"{source}:\n{where}: the value {value!r} of this range is refused: {detail}") from None
 
 
 def _deep_copy(d: Any) -> Any:

@@ -17,7 +17,23 @@ from typer.core import TyperOption
 from typer.exceptions import TyperException
 
 from recsmith import __version__
-from recsmith.cli import benchmark, data, demo, evaluate, export, models, recommend, report, serve, train
+from recsmith.cli import (
+    ab,
+    benchmark,
+    data,
+    demo,
+    evaluate,
+    export,
+    models,
+    recommend,
+    registry,
+    report,
+    retrain,
+    serve,
+    train,
+    tune,
+)
+from recsmith.cli import app as app_command
 from recsmith.errors import RecsmithError
 from recsmith.utils.atomic import OutputExistsError
 from recsmith.utils.extras import as_missing_extra
@@ -30,7 +46,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(data.app, name="data")
-app.command("demo")(demo.demo)
+app.add_typer(registry.app, name="registry")
+app.add_typer(ab.app, name="ab")
+app.add_typer(demo.app, name="demo")
 app.command("benchmark", help=benchmark.benchmark_help())(benchmark.benchmark)
 app.command("evaluate")(evaluate.evaluate)
 app.command("recommend")(recommend.recommend)
@@ -38,9 +56,12 @@ app.command("models")(models.models)
 app.command("train")(train.train)
 app.command("lr-find")(train.lr_find)
 app.command("scaling")(train.scaling)
+app.command("tune")(tune.tune)
+app.command("retrain")(retrain.retrain)
 app.command("report")(report.report)
 app.command("export")(export.export)
 app.command("serve")(serve.serve)
+app.command("app")(app_command.app)
 
 _err = Console(stderr=True, highlight=False)
 

@@ -56,6 +56,12 @@ def recommend(
     keep_seen: Annotated[
         bool, typer.Option("--keep-seen", help="Do not filter already-seen items (--user-id).")
     ] = False,
+    explain: Annotated[
+        bool,
+        typer.Option(
+            "--explain", help="Say why each item is recommended: the history items (or features) behind it (--user-id)."
+        ),
+    ] = False,
     text_columns: Annotated[
         str, typer.Option("--text-columns", help="Comma-separated item columns that make an item's text.")
     ] = "name",
@@ -86,13 +92,17 @@ def recommend(
     if len(chosen) != 1:
         got = f"got {' and '.join(chosen)}" if chosen else "got none"
         raise typer.BadParameter(f"give exactly one of --user-id, --item-id, --query or --image ({got})")
+    if explain and not user_id:
+        raise typer.BadParameter(f"--explain needs --user-id (got {chosen[0]})")
     artifacts = load_run(run)
     if user_id:  # the run's only model (a train run) unless named
         model = artifacts.model_name(model)
     columns = parse_csv_list(text_columns)
     loaded = artifacts.load_model(model) if model is not None and not user_id else None
     if user_id:
-        results = recommend_users(artifacts, artifacts.load_model(model), user_id, top_n, filter_seen=not keep_seen)
+        results = recommend_users(
+            artifacts, artifacts.load_model(model), user_id, top_n, filter_seen=not keep_seen, explain=explain
+        )
         titles = [
             f"user {r['user_id']} · {model}"
             + (" · cold start (unknown user: popular items)" if r["cold_start"] else "")

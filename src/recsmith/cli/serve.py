@@ -23,6 +23,28 @@ def serve(
         Path | None,
         typer.Option("--state-dir", help="Feedback log directory (or RECSMITH_STATE_DIR; default ./var)."),
     ] = None,
+    registry_model: Annotated[
+        str | None,
+        typer.Option(
+            "--registry-model",
+            help="Serve the production version of this registered model and follow promotions "
+            "(or RECSMITH_REGISTRY_MODEL); instead of --bundle.",
+        ),
+    ] = None,
+    registry_uri: Annotated[
+        str | None,
+        typer.Option(
+            "--registry-uri",
+            help="MLflow registry URI (or RECSMITH_REGISTRY_URI; default sqlite:///registry/mlflow.db).",
+        ),
+    ] = None,
+    ab: Annotated[
+        Path | None,
+        typer.Option(
+            "--ab",
+            help="An A/B experiment file (variants by bundle or registered version, shares); or RECSMITH_AB_CONFIG.",
+        ),
+    ] = None,
     log_level: Annotated[str, typer.Option("--log-level", help="uvicorn log level.")] = "warning",
     access_log: Annotated[bool, typer.Option("--access-log/--no-access-log", help="Log every request.")] = False,
     forwarded_allow_ips: Annotated[
@@ -47,20 +69,31 @@ def serve(
         os.environ["RECSMITH_BUNDLE"] = str(bundle.resolve())
     if state_dir is not None:
         os.environ["RECSMITH_STATE_DIR"] = str(state_dir.resolve())
+    if registry_model is not None:
+        os.environ["RECSMITH_REGISTRY_MODEL"] = registry_model
+    if registry_uri is not None:
+        os.environ["RECSMITH_REGISTRY_URI"] = registry_uri
+    if ab is not None:
+        os.environ["RECSMITH_AB_CONFIG"] = str(ab.resolve())
     try:
         settings = ServeSettings()
     except ValidationError as err:
         problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in err.errors())
         raise ConfigError(f"invalid service settings: {problems}") from None
-    if settings.bundle is None:
-        raise ConfigError("no bundle: pass --bundle DIR or set RECSMITH_BUNDLE")
-    if not (settings.bundle / "manifest.json").exists():
+    if settings.ab_config is not None:
+        from recsmith.serving.ab import load_experiment
+
+        load_experiment(settings.ab_config)  # a bad experiment file stops here, naming the key
+    elif settings.bundle is None and settings.registry_model is None:
+        raise ConfigError("no bundle: pass --bundle DIR (or RECSMITH_BUNDLE), --registry-model NAME or --ab FILE")
+    if settings.bundle is not None and not (settings.bundle / "manifest.json").exists():
         raise ConfigError(
             f"{settings.bundle} is not a model bundle (no manifest.json); write one with `recsmith export`"
         )
     proxies = proxy_options(forwarded_allow_ips)["forwarded_allow_ips"] or "none"
+    served = f"the production version of {settings.registry_model!r}" if settings.registry_model else settings.bundle
     typer.echo(
-        f"serving {settings.bundle} on http://{host}:{port} ({workers} worker{'s' if workers > 1 else ''}, "
+        f"serving {served} on http://{host}:{port} ({workers} worker{'s' if workers > 1 else ''}, "
         f"{settings.environment}, trusted proxies: {proxies}); OpenAPI at /docs",
         err=True,
     )

@@ -30,7 +30,27 @@ def leaderboard_table(board: dict[str, dict[str, Any]], select: str, title: str)
 
 
 def items_table(items: list[dict], title: str) -> Table:
+    """Ranked items; a ``because`` column when they carry explanations (``recommend --explain``)."""
+    explained = any("explanation" in it for it in items)
     table = Table("rank", "item_id", "name", "score", title=title, title_justify="left")
+    if explained:
+        table.add_column("because (contribution)")
     for it in items:
-        table.add_row(str(it["rank"]), it["item_id"], it["name"] or "", f"{it['score']:.4f}")
+        row = [str(it["rank"]), it["item_id"], it["name"] or "", f"{it['score']:.4f}"]
+        if explained:
+            row.append(because(it.get("explanation")))
+        table.add_row(*row)
     return table
+
+
+def because(explanation: dict | None, n: int = 3) -> str:
+    """The top ``n`` reasons of an explanation on one line: ``name (+0.42); feature (+1.00)``."""
+    if not explanation:
+        return ""
+    parts = []
+    for r in explanation["reasons"][:n]:
+        label = r.get("feature") or r.get("name") or r.get("item_id")
+        parts.append(f"{label} ({r['contribution']:+.3g})")
+    return (
+        "; ".join(parts) or f"no single {'item' if explanation['method'] != 'popularity' else 'reason'} speaks for it"
+    )

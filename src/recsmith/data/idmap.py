@@ -68,6 +68,15 @@ class IdMap:
             return text.zfill(self.digits)
         return text
 
+    def canonical(self, column: str) -> pl.Expr:
+        """``column`` (Utf8 external ids) spelt as this map keeps them: numeric ids shorter than
+        :attr:`digits` zero-padded (the vectorised :meth:`to_internal` rule)."""
+        ids = pl.col(column)
+        if not self.digits:
+            return ids
+        short = ids.str.contains(r"^\d+$") & (ids.str.len_chars() < self.digits)
+        return pl.when(short).then(ids.str.zfill(self.digits)).otherwise(ids).alias(column)
+
     def __contains__(self, external_id: object) -> bool:
         return self._key(external_id) in self._table()
 

@@ -187,11 +187,11 @@ class HistoryTables:
         lazy = history.lazy()
         if cutoff is not None:
             lazy = lazy.filter(pl.col(T) < cutoff)
-        if now is None and cutoff is None:
+        if now is None and cutoff is not None:
+            now = int(cutoff)
+        elif now is None:
             last = lazy.select(pl.col(T).max()).collect(engine="streaming").item()
             now = int(last) + 1 if last is not None else 0
-        elif now is None:
-            now = int(cutoff)
         wanted = set(names)
         user = _collect(_user_aggregates(lazy, now, params, wanted))
         item = _collect(_item_aggregates(lazy, now, params, wanted))

@@ -24,12 +24,16 @@ ability              interface (methods a tool may call)                     dec
                      ``session_scores(sessions)``,                           tiger
                      ``training_history(user)``,
                      ``recommend_sessions(sessions, k)``
+``explanations``     :class:`Explanations`: ``explain(items, user=,         itemknn, ease, tfidf, als,
+                     added=, n_reasons=)``: the reasons each item is         bpr, mf, two_tower, sasrec,
+                     scored as it is, from the model itself                  bert4rec, gru4rec, tiger
 ===================  ======================================================  ==========================
 
 Who uses them: the bundle's ANN index holds the item embeddings (``[v, b]``) and the service searches
 it with the user embedding; the ONNX query encoder is the linear part of the fold-in; online feedback
 re-scores a user by fold-in, by an edited history row, or as a session; ``/similar`` and
-``recsmith recommend --item-id`` use the item similarity. Every model also has, on the base contract,
+``recsmith recommend --item-id`` use the item similarity; ``recsmith recommend --explain``, the API's
+``?explain=true`` and ``recsmith app`` show the explanations. Every model also has, on the base contract,
 ``seen`` / ``seen_items(user)`` (its training interactions) and ``scores(users)`` (raw scores).
 
 Adding an ability is one :class:`Ability` subclass here (a class attribute ``ability`` names it,
@@ -194,10 +198,15 @@ class FoldInSolver:
         d = item_vectors.shape[1]
         self._gram = (item_vectors.T @ item_vectors).astype(np.float64) + self.regularization * np.eye(d)
 
+    def system(self, history: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(A, V_h)`` of one history (internal item ids, repeats counted once), float64: the
+        ``d x d`` matrix ``V^T V + alpha V_h^T V_h + lambda I`` and the history's item vectors."""
+        Vh = self.item_vectors[np.unique(np.asarray(history, dtype=np.int64))].astype(np.float64)
+        return self._gram + self.alpha * (Vh.T @ Vh), Vh
+
     def user_vector(self, history: np.ndarray) -> np.ndarray:
         """``(d,)`` float32 vector of one history (internal item ids, repeats counted once)."""
-        Vh = self.item_vectors[np.unique(np.asarray(history, dtype=np.int64))].astype(np.float64)
-        A = self._gram + self.alpha * (Vh.T @ Vh)
+        A, Vh = self.system(history)
         b = (1.0 + self.alpha) * Vh.sum(axis=0)
         return np.linalg.solve(A, b).astype(np.float32)
 
@@ -211,6 +220,25 @@ class FoldInSolver:
 
 
 # ---------------------------------------------------------------------- item-item scoring
+class WarmStart(Ability):
+    """The next fit starts from an earlier fitted model of the same kind instead of from scratch.
+
+    A dataset grown by appending interactions keeps the ids it had (``recsmith retrain``: known users
+    and items keep their indexes, new ones get the next free ids), so the earlier model's parameters
+    for ids ``0..previous.n_users - 1`` / ``0..previous.n_items - 1`` are the new model's starting
+    point for the same users and items; new ids start as a fresh fit would start them. The earlier
+    model must have the same shape (e.g. the same number of factors). Used once, by the next ``fit``.
+    """
+
+    ability = "warm_start"
+    purpose = "starts a fit from an earlier model's parameters: recsmith retrain on a grown dataset"
+
+    def warm_start_from(self, previous: "WarmStart") -> None:
+        """Start the next ``fit`` from ``previous`` (fitted, same class and shape); a ``ConfigError``
+        names what differs."""
+        raise NotImplementedError
+
+
 class ItemItemScoring(Ability):
     """Scores are linear in a user's history row: ``scores(users) = history_rows(users) @ W``.
 
@@ -266,6 +294,167 @@ class ItemSimilarity(Ability):
     @abstractmethod
     def _item_similarity(self, items: np.ndarray) -> np.ndarray:
         """``(len(items), n_items)`` similarities of checked ``items`` (int64); may be a view."""
+
+
+def extended_history_row(model: ItemItemScoring, user: int, added: np.ndarray) -> sp.csr_matrix:
+    """``(1, n_items)`` history row of ``user`` (``-1``: none) with the ``added`` items set to at least
+    1: what an ``item_item`` model scores for a user plus online events, or for an anonymous session."""
+    items = np.unique(np.asarray(added, dtype=np.int64))
+    if user >= 0 and items.size == 0:
+        return model.history_rows([user])
+    row = sp.csr_matrix(
+        (np.ones(items.size, dtype=np.float32), (np.zeros(items.size, dtype=np.int64), items)),
+        shape=(1, model.n_items),
+    )
+    if user >= 0:
+        row = row.maximum(model.history_rows([user]))
+    return sp.csr_matrix(row, dtype=np.float32)
+
+
+# ---------------------------------------------------------------------- explanations
+@dataclass(frozen=True)
+class Reason:
+    """One reason an item was scored as it was: a history item (``item`` >= 0, ``feature`` None) or a
+    named feature (``feature``, ``item`` -1: a ranker's inputs), and its ``contribution`` to the score
+    (in the model's score units; positive: it spoke for the item)."""
+
+    contribution: float
+    item: int = -1
+    feature: str | None = None
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Why ``item`` got ``score``: its top :class:`Reason` s, largest contribution first.
+
+    ``method`` says how the contributions were computed (``item_item``, ``fold_in``, ``occlusion``;
+    a ranker: ``feature_contributions``). ``additive`` methods decompose the score exactly::
+
+        score == base + sum(r.contribution for r in reasons) + other
+
+    with ``base`` the part no reason accounts for (an item bias, a ranker's expected value) and
+    ``other`` the summed contributions of the reasons not listed. For occlusion (not additive) a
+    contribution is the drop of the score when that item alone is removed from the history; ``base``
+    and ``other`` are 0.
+    """
+
+    item: int
+    score: float
+    method: str
+    reasons: tuple[Reason, ...]
+    additive: bool
+    base: float = 0.0
+    other: float = 0.0
+
+    def to_dict(self, item_ids: Sequence[str], names: Any = None) -> dict[str, Any]:
+        """JSON-ready, with external ids: ``item_ids[i]`` is internal item ``i``'s; ``names`` an optional
+        mapping internal id -> display name (a reason then carries ``name``)."""
+        reasons = []
+        for r in self.reasons:
+            if r.item >= 0:
+                row: dict[str, Any] = {"item_id": str(item_ids[r.item])}
+                if names is not None:
+                    row["name"] = names.get(r.item)
+            else:
+                row = {"feature": r.feature}
+            reasons.append({**row, "contribution": float(r.contribution)})
+        out: dict[str, Any] = {"method": self.method, "score": float(self.score), "reasons": reasons}
+        if self.additive:
+            out.update(base=float(self.base), other=float(self.other))
+        return out
+
+
+@dataclass(frozen=True)
+class ExplanationTerms:
+    """What the hook :meth:`Explanations._explanation_terms` returns for ``m`` items and ``r``
+    candidate reasons (history items, or named features)."""
+
+    method: str
+    #: ``(m,)`` the scores explained
+    scores: np.ndarray
+    #: ``(m, r)`` each candidate reason's contribution to each item's score
+    contributions: np.ndarray
+    #: ``(r,)`` the history items the columns stand for, or None when they are ``features``
+    history: np.ndarray | None = None
+    #: ``r`` feature names the columns stand for (a ranker), or None
+    features: Sequence[str] | None = None
+    #: ``(m,)`` additive methods: the part of each score no reason accounts for; None: not additive
+    base: np.ndarray | None = None
+
+
+class Explanations(Ability):
+    """Why the model scores an item as it does, computed from the model itself.
+
+    ``explain(items, user=u, added=...)`` explains the scores the model gives ``items`` for user
+    ``u``'s training history (``-1``: no user) followed by the ``added`` items (events after
+    training, or an anonymous session's items): the history every scorer of
+    :mod:`recsmith.serving.online` reads. Each :class:`Explanation` lists the reasons with a positive
+    contribution, largest first (ties: lower item id / feature name), at most ``n_reasons``.
+
+    How each family declares it (a mixin of :mod:`recsmith.models.explainers`):
+
+    * ``item_item`` models (``scores = x_u W``): the contribution of history item ``j`` to item ``i``
+      is ``x_uj W[j, i]``, exact and additive: removing ``j`` lowers the score by exactly it;
+    * ``fold_in`` models: the history's fold-in decomposed as in Hu, Koren & Volinsky (2008, sec. 5):
+      ``score_i = sum_j (1 + alpha) v_i^T A^-1 v_j (+ b_i)``, ``A = V^T V + alpha V_h^T V_h + lambda I``;
+      ``v_i^T A^-1 v_j`` is the similarity of ``i`` and ``j`` in the model's embedding space as this
+      user's history weighs it. (ALS's trained user vector is this fold-in; for bpr / mf / two_tower
+      it is the model's map from a history to a user vector that serving also uses);
+    * ``sessions`` models: occlusion, the drop of the item's score when one history item is removed
+      (all the histories re-scored in one batch);
+    * a ranker declares it by implementing :meth:`_explanation_terms` with ``features`` (its
+      per-prediction feature contributions, e.g. LightGBM's ``pred_contrib``; ``base`` the expected
+      value), so its reasons are named features.
+    """
+
+    ability = "explanations"
+    purpose = "why an item was recommended: recommend --explain, the service's ?explain=true"
+
+    def explain(
+        self,
+        items: np.ndarray | Sequence[int],
+        *,
+        user: int = -1,
+        added: np.ndarray | Sequence[int] = (),
+        n_reasons: int = 5,
+    ) -> list[Explanation]:
+        """One :class:`Explanation` per internal item id of ``items`` (see the class docstring)."""
+        from recsmith.errors import RecsmithError
+
+        self._check_fitted()
+        items = self._checked_items(items)
+        user = int(self._checked_users([user])[0]) if user >= 0 else -1
+        added = self._checked_items(added)
+        if n_reasons < 0:
+            raise RecsmithError(f"n_reasons must be at least 0, got {n_reasons}")
+        if items.size == 0:
+            return []
+        terms = self._explanation_terms(items, user, added)
+        contributions = np.asarray(terms.contributions, dtype=np.float64).reshape(len(items), -1)
+        by_item = terms.history is not None
+        keys = np.asarray(terms.history if by_item else list(terms.features or []))
+        # each row's reasons: largest contribution first, ties by the lower item id / feature name
+        order = np.lexsort((np.broadcast_to(keys, contributions.shape), -contributions), axis=1)[:, :n_reasons]
+        top = np.take_along_axis(contributions, order, axis=1)
+        totals = contributions.sum(axis=1)
+        out = []
+        for row, item in enumerate(items.tolist()):
+            chosen = [(float(c), keys[k]) for c, k in zip(top[row], order[row]) if c > 0]  # reasons speak for it
+            reasons = tuple(Reason(c, item=int(key)) if by_item else Reason(c, feature=str(key)) for c, key in chosen)
+            additive = terms.base is not None
+            base = float(terms.base[row]) if terms.base is not None else 0.0
+            other = float(totals[row] - sum(c for c, _ in chosen)) if additive else 0.0
+            out.append(Explanation(item, float(terms.scores[row]), terms.method, reasons, additive, base, other))
+        return out
+
+    @abstractmethod
+    def _explanation_terms(self, items: np.ndarray, user: int, added: np.ndarray) -> ExplanationTerms:
+        """The terms of checked ``items`` (int64) for ``user`` (``-1``: none) plus ``added`` (int64)."""
+
+
+def popularity_explanation(item: int, popularity: float) -> Explanation:
+    """The explanation of a most-popular answer (cold start): one ``popularity`` reason, the score."""
+    return Explanation(item, float(popularity), "popularity", (Reason(float(popularity), feature="popularity"),), True)
 
 
 # ---------------------------------------------------------------------- helpers for implementations

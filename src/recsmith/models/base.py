@@ -378,7 +378,9 @@ def _top_k_unsorted(scores: np.ndarray, k: int) -> np.ndarray:
     import sys
 
     torch = sys.modules.get("torch")
-    if torch is None or scores.dtype not in (np.float32, np.float64) or not scores.flags.c_contiguous:
+    # a module another thread is still importing is in sys.modules half-built (spec._initializing)
+    importing = torch is not None and getattr(getattr(torch, "__spec__", None), "_initializing", False)
+    if torch is None or importing or scores.dtype not in (np.float32, np.float64) or not scores.flags.c_contiguous:
         return np.argpartition(-scores, k - 1, axis=1)[:, :k]
     return torch.topk(torch.from_numpy(scores), k, dim=1, sorted=False).indices.numpy()
 

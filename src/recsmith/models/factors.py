@@ -8,15 +8,16 @@ import numpy as np
 
 from recsmith.models.abilities import FoldIn, ItemSimilarity, read_only
 from recsmith.models.base import Recommender
+from recsmith.models.explainers import FoldInExplanations
 
 
-class FactorModel(FoldIn, ItemSimilarity, Recommender):
+class FactorModel(FoldInExplanations, FoldIn, ItemSimilarity, Recommender):
     """A model whose fitted state is a user and an item factor matrix (and maybe an item bias).
 
     Subclasses set :attr:`user_factors` ``(n_users, f)``, :attr:`item_factors` ``(n_items, f)``
     (float32) and optionally :attr:`item_bias` ``(n_items,)`` in ``_fit``; scoring, the
     ``embeddings`` / ``fold_in`` abilities (the factors are the embeddings), item similarity (cosine
-    of item factors, bias ignored) and saving live here.
+    of item factors, bias ignored), explanations (of the fold-in) and saving live here.
     """
 
     user_factors: np.ndarray

@@ -13,7 +13,8 @@ from pydantic import Field
 from threadpoolctl import threadpool_limits
 
 from recsmith.data.interactions import Interactions
-from recsmith.models.abilities import FoldInConstants
+from recsmith.errors import ConfigError
+from recsmith.models.abilities import FoldInConstants, WarmStart
 from recsmith.models.base import ModelConfig
 from recsmith.models.factors import FactorModel
 from recsmith.models.registry import register
@@ -28,16 +29,19 @@ class MFConfig(ModelConfig):
 
 
 @register("als")
-class ALS(FactorModel):
+class ALS(WarmStart, FactorModel):
     """Weighted ALS for implicit feedback (Hu, Koren & Volinsky 2008; conjugate-gradient solver).
 
     Every observed (user, item) pair is a positive with confidence ``1 + alpha * w``, every other
     pair a negative with confidence 1; ``w`` is 1 (``binary=True``) or the summed interaction
     weight. Fitting is deterministic for a seed at any ``num_threads`` (users and items are solved
-    independently).
+    independently). A warm start (:class:`~recsmith.models.abilities.WarmStart`) begins the sweeps
+    at an earlier model's factors; new users and items start as implicit starts them.
     """
 
     summary = "matrix factorisation by weighted ALS (implicit library): a strong, fast baseline for implicit feedback"
+
+    _warm: tuple[np.ndarray, np.ndarray] | None = None
 
     class Config(MFConfig):
         regularization: float = Field(
@@ -55,8 +59,36 @@ class ALS(FactorModel):
         history is the user half-step of the fit (solved exactly; the fit uses conjugate gradient)."""
         return FoldInConstants(alpha=float(self.config.alpha), regularization=float(self.config.regularization))
 
+    def warm_start_from(self, previous: WarmStart) -> None:
+        if not isinstance(previous, ALS) or not previous.is_fitted:
+            raise ConfigError("an ALS model warm-starts only from a fitted ALS model")
+        if previous.config.factors != self.config.factors:
+            raise ConfigError(
+                f"warm start: the earlier model has {previous.config.factors} factors, this one {self.config.factors}"
+            )
+        self._warm = (previous.user_factors, previous.item_factors)
+
+    def _initial_factors(self, n_users: int, n_items: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """The warm start's factors, extended with implicit's own initialisation for new ids."""
+        if self._warm is None:
+            return None
+        users, items = self._warm
+        if users.shape[0] > n_users or items.shape[0] > n_items:
+            raise ConfigError(
+                f"warm start: the earlier model knows {users.shape[0]} users / {items.shape[0]} items, the data "
+                f"only {n_users} / {n_items}: it must be the same dataset grown by appending"
+            )
+        rng = np.random.default_rng(self.config.seed)
+        out = []
+        for old, n in ((users, n_users), (items, n_items)):
+            fresh = (rng.random((n - old.shape[0], old.shape[1]), dtype=np.float32) * 0.01).astype(np.float32)
+            out.append(np.vstack([old, fresh]))
+        return out[0], out[1]
+
     def _fit(self, interactions: Interactions) -> None:
         cfg = self.config
+        initial = self._initial_factors(interactions.n_users, interactions.n_items)
+        self._warm = None  # used once
         confidence = (interactions.binary if cfg.binary else interactions.matrix).copy()
         confidence.data = 1.0 + np.float32(cfg.alpha) * confidence.data
         # implicit's ALS runs its own threads; a threaded BLAS underneath only slows it down
@@ -70,6 +102,8 @@ class ALS(FactorModel):
                 random_state=cfg.seed,
                 dtype=np.float32,
             )
+            if initial is not None:  # implicit starts from factors that are already set
+                als.user_factors, als.item_factors = initial
             als.fit(confidence, show_progress=progress_enabled())
         self._set_factors(als.user_factors, als.item_factors)
 

@@ -19,6 +19,7 @@ from recsmith.data.interactions import Interactions
 from recsmith.errors import RecsmithError
 from recsmith.models.abilities import ItemItemScoring, ItemSimilarity
 from recsmith.models.base import ModelConfig, Recommender, _arrays_to_csr, _csr_to_arrays
+from recsmith.models.explainers import ItemItemExplanations, sparse_block
 
 
 class ItemItemConfig(ModelConfig):
@@ -28,9 +29,9 @@ class ItemItemConfig(ModelConfig):
     )
 
 
-class ItemItemModel(ItemItemScoring, ItemSimilarity, Recommender):
-    """Implement :meth:`_item_weights`; fitting, scoring, the ``item_item`` and ``item_similarity``
-    abilities and state live here."""
+class ItemItemModel(ItemItemExplanations, ItemItemScoring, ItemSimilarity, Recommender):
+    """Implement :meth:`_item_weights`; fitting, scoring, the ``item_item``, ``item_similarity`` and
+    ``explanations`` abilities and state live here."""
 
     Config = ItemItemConfig
     config: ItemItemConfig
@@ -66,6 +67,9 @@ class ItemItemModel(ItemItemScoring, ItemSimilarity, Recommender):
         if sp.issparse(scores):
             scores = scores.toarray()
         return np.asarray(scores, dtype=np.float32)
+
+    def _item_item_weights(self, rows: np.ndarray, items: np.ndarray) -> np.ndarray:
+        return sparse_block(self._weights, rows, items)
 
     def _item_similarity(self, items: np.ndarray) -> np.ndarray:
         if not sp.issparse(self._weights):

@@ -21,6 +21,7 @@ import numpy as np
 from pydantic import Field
 
 from recsmith.models.abilities import FoldIn, ItemSimilarity, read_only, tensor_table
+from recsmith.models.explainers import FoldInExplanations
 from recsmith.models.registry import register
 from recsmith.models.torch_base import TorchModelConfig, TorchRecommender
 
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
 
 
 @register("mf")
-class MF(FoldIn, ItemSimilarity, TorchRecommender):
+class MF(FoldInExplanations, FoldIn, ItemSimilarity, TorchRecommender):
     """Matrix factorisation; its embedding tables are the ``embeddings`` (the optional user bias is a
     per-user constant, left out), item similarity is the cosine of item embeddings."""
 

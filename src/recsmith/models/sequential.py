@@ -22,6 +22,7 @@ from recsmith.data.histories import Histories, window_gather
 from recsmith.data.interactions import Interactions
 from recsmith.errors import RecsmithError
 from recsmith.models.abilities import ItemSimilarity
+from recsmith.models.explainers import OcclusionExplanations
 from recsmith.models.sessions import SessionRecommender, Sessions, session_csr, session_lists
 from recsmith.models.torch_base import TorchModelConfig, TorchRecommender
 
@@ -56,7 +57,7 @@ class SequentialConfig(TorchModelConfig):
     time_of_day: bool = Field(False, description="embed hour of day and day of week of each interaction (UTC)")
 
 
-class SequentialRecommender(SessionRecommender, ItemSimilarity, TorchRecommender):
+class SequentialRecommender(OcclusionExplanations, SessionRecommender, ItemSimilarity, TorchRecommender):
     """Base of SASRec / BERT4Rec / GRU4Rec; see the module docstring."""
 
     Config = SequentialConfig
@@ -204,10 +205,23 @@ class SequentialRecommender(SessionRecommender, ItemSimilarity, TorchRecommender
     ) -> np.ndarray:
         """``(len(sessions), n_items)`` float32 scores of the next item after each history (``users``
         are ignored: the history is the whole query)."""
+        self._check_fitted()
+        inputs = self._session_inputs(session_lists(sessions, self.n_items), timestamps)
+        return self.network_scores(inputs).cpu().numpy()
+
+    def _history_item_scores(self, histories: list[np.ndarray], user: int, items: np.ndarray) -> np.ndarray:
+        """Occlusion scores only the explained items: ``(len(histories), len(items))``."""
         import torch
 
-        self._check_fitted()
-        lists = session_lists(sessions, self.n_items)
+        targets = torch.from_numpy(np.asarray(items, dtype=np.int64))
+        return self.network_scores(self._session_inputs(histories, None), targets).cpu().numpy()
+
+    def _session_inputs(self, lists: list[np.ndarray], timestamps: list[list[int]] | None):
+        """The network inputs of checked histories, as a function of the device (for ``network_scores``)."""
+        import torch
+
+        from recsmith.nn.sequential import SeqInputs
+
         offsets, flat = session_csr(lists)
         ts_flat = (
             np.concatenate([np.asarray(t, dtype=np.int64) for t in timestamps]) if timestamps else np.zeros_like(flat)
@@ -215,15 +229,13 @@ class SequentialRecommender(SessionRecommender, ItemSimilarity, TorchRecommender
         rows = np.arange(len(lists), dtype=np.int64)
         tokens = window_gather(offsets, flat, rows, self._history_len, pad=self.pad, right_pad=True)
         ts = window_gather(offsets, ts_flat, rows, self._history_len, pad=0, right_pad=True)
-        from recsmith.nn.sequential import SeqInputs
-
         inputs = SeqInputs(
             torch.from_numpy(tokens),
             torch.from_numpy((tokens != self.pad).sum(1).clip(1, None)),
             None,
             torch.from_numpy(ts) if self._time_features else None,
         )
-        return self.network_scores(lambda device: self._query(inputs, torch).to(device)).cpu().numpy()
+        return lambda device: self._query(inputs, torch).to(device)
 
     def training_history(self, user: int) -> np.ndarray:
         """The user's whole training history (scoring reads its last ``max_len`` items)."""
@@ -239,6 +251,9 @@ class SequentialRecommender(SessionRecommender, ItemSimilarity, TorchRecommender
             table = self._fitted(self.network, "network").items.full()[: self.n_items].detach().float().cpu()
         unit = torch.nn.functional.normalize(table, dim=1)
         return (unit[torch.from_numpy(np.asarray(items, dtype=np.int64))] @ unit.T).numpy()
+
+    def _explained_window(self) -> int:
+        return self._history_len
 
     # ------------------------------------------------------------------ helpers
     @property

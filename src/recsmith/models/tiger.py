@@ -42,6 +42,7 @@ from recsmith.data.interactions import Interactions
 from recsmith.data.schema import Columns
 from recsmith.errors import ConfigError, DataError, RecsmithError
 from recsmith.models.abilities import ItemSimilarity
+from recsmith.models.explainers import OcclusionExplanations
 from recsmith.models.registry import register
 from recsmith.models.sessions import SessionRecommender, Sessions, session_csr, session_lists, session_users
 from recsmith.models.torch_base import TorchModelConfig, TorchRecommender
@@ -102,7 +103,7 @@ class TigerConfig(TorchModelConfig):
 
 
 @register("tiger")
-class Tiger(SessionRecommender, ItemSimilarity, TorchRecommender):
+class Tiger(OcclusionExplanations, SessionRecommender, ItemSimilarity, TorchRecommender):
     """TIGER; see the module docstring. Item similarity: shared leading codes, then embedding cosine."""
 
     summary = "generative retrieval: a transformer decodes the next item's semantic id (sequences, item text)"
@@ -332,6 +333,22 @@ class Tiger(SessionRecommender, ItemSimilarity, TorchRecommender):
         history = torch.from_numpy(window_gather(offsets, flat, rows, self.config.max_items, pad=-1))
         user_ids = torch.from_numpy(session_users(users, len(lists)))
         return self.network_scores(lambda device: (user_ids.to(device), history.to(device))).cpu().numpy()
+
+    def _explained_window(self) -> int:
+        return self.config.max_items
+
+    def _history_item_scores(self, histories: list[np.ndarray], user: int, items: np.ndarray) -> np.ndarray:
+        """The log-probability of each item's id after each history, by teacher forcing: the beam
+        gives its items the same score, but an occluded history may push an item out of the beam."""
+        import torch
+
+        offsets, flat = session_csr(histories)
+        rows = np.arange(len(histories), dtype=np.int64)
+        history = torch.from_numpy(window_gather(offsets, flat, rows, self.config.max_items, pad=-1))
+        user_ids = torch.full((len(histories),), user, dtype=torch.int64)
+        targets = torch.from_numpy(np.asarray(items, dtype=np.int64))
+        scores = self.network_scores(lambda device: (user_ids.to(device), history.to(device)), targets)
+        return scores.cpu().numpy()
 
     def training_history(self, user: int) -> np.ndarray:
         """The user's training history; after ``load`` its last ``max_items`` items (all scoring reads)."""

@@ -72,7 +72,7 @@ class TorchRecommender(Recommender):
     """A recommender whose scores come from a torch network trained by the Trainer."""
 
     Config = TorchModelConfig
-    extras = ("torch",)
+    extras: ClassVar[tuple[str, ...]] = ("torch",)
     #: the model's own training defaults (e.g. its usual loss), under the run's ``train`` section:
     #: a nested dict of ``TrainConfig`` keys
     default_train: ClassVar[dict[str, Any]] = {}
@@ -157,9 +157,12 @@ class TorchRecommender(Recommender):
         """``(b, n_items)`` float32 scores of ``users`` (int64 ``(b,)``), network in eval mode, no grad."""
         return self.network_scores(lambda device: self.score_inputs(users.to(device)))
 
-    def network_scores(self, inputs: "Callable[[torch.device], Any]") -> "torch.Tensor":
-        """The network's float32 scores of all items for ``inputs(device)`` (built on the network's
-        device), in eval mode and without gradients; the training mode is restored after."""
+    def network_scores(
+        self, inputs: "Callable[[torch.device], Any]", items: "torch.Tensor | None" = None
+    ) -> "torch.Tensor":
+        """The network's float32 scores for ``inputs(device)`` (built on the network's device) of all
+        items, or of ``items`` (the scoring protocol's ``(M,)`` / ``(B, M)``), in eval mode and without
+        gradients; the training mode is restored after."""
         import torch
 
         network = self._fitted(self.network, "network")
@@ -167,7 +170,8 @@ class TorchRecommender(Recommender):
         network.eval()
         try:
             with torch.no_grad():
-                return network(inputs(next(network.parameters()).device), None).float()
+                device = next(network.parameters()).device
+                return network(inputs(device), None if items is None else items.to(device)).float()
         finally:
             network.train(was_training)
 

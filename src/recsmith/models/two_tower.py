@@ -35,6 +35,7 @@ from recsmith.data.interactions import Interactions
 from recsmith.data.schema import Columns
 from recsmith.errors import ConfigError
 from recsmith.models.abilities import FoldIn, ItemSimilarity
+from recsmith.models.explainers import FoldInExplanations
 from recsmith.models.registry import register
 from recsmith.models.torch_base import TorchModelConfig, TorchRecommender
 
@@ -49,7 +50,7 @@ TEXT_ENCODER_PARAMS = "item_tower.text_encoder.*"
 
 
 @register("two_tower")
-class TwoTower(FoldIn, ItemSimilarity, TorchRecommender):
+class TwoTower(FoldInExplanations, FoldIn, ItemSimilarity, TorchRecommender):
     """Two-tower retrieval. The towers' unit vectors are the ``embeddings`` (scores divide their
     inner product by ``temperature``); fold-in solves for a user vector against the item vectors with
     the default constants; item similarity is the cosine of the item tower's vectors."""

@@ -13,7 +13,7 @@ while training, so that a killed run can resume::
       config.yaml       the resolved run config (written first: --resume checks it)
       checkpoints/      last.pt (every epoch), best-<epoch>.pt (best validation): `--resume` continues
       metrics.jsonl     one line per epoch, then {"final": test metrics}
-      mlruns/           MLflow file store (train.tracking.mlflow)
+      mlflow.db, mlartifacts/  MLflow tracking database (SQLite) and artifacts (train.tracking.mlflow)
       tracking.json     the MLflow run id (a resumed run logs into the same run)
       models/<name>/    the fitted model: config.json + state.npz, no pickle
       results.json      best validation epoch, test metrics, the train config, timings, protocol

@@ -13,15 +13,21 @@ and a flag (one per feature) says it was missing.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+import functools
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import polars as pl
 
+from recsmith.data.histories import Histories
 from recsmith.data.interactions import Interactions
 from recsmith.data.schema import Columns
+from recsmith.errors import NotFittedError, RecsmithError
 from recsmith.models.torch_base import TorchModelConfig, TorchRecommender
 from recsmith.ranking.rankers import Ranker, RankingData
+
+if TYPE_CHECKING:
+    import torch
 
 _SCORE_GROUPS = 256  # users per forward pass when predicting
 
@@ -32,6 +38,12 @@ class DINRanker(Ranker):
         self.model: _DINModel | None = None
         self.mean = self.std = np.empty(0, dtype=np.float32)
 
+    @property
+    def network(self) -> _DINModel:
+        if self.model is None:
+            raise NotFittedError("the din ranker is not fitted: fit or load the two_stage model")
+        return self.model
+
     def fit(self, data: RankingData, seed: int) -> None:
         from recsmith.ranking.fitting import fit_submodel
 
@@ -40,12 +52,12 @@ class DINRanker(Ranker):
         self.std = np.nan_to_num(np.nanstd(finite, axis=0), nan=1.0).astype(np.float32)
         self.std[self.std <= 0] = 1.0
         train, valid = data.split_users(self.spec.valid_share, seed)
-        h = data.histories
+        h = _histories(data)
         model = _DINModel(TorchModelConfig())
         model.setup(self.spec, h.n_items, 2 * data.features.shape[1])
         model.groups = self._pack(train)
         model.eval_groups = self._pack(valid) if valid is not None else None
-        fitted = fit_submodel(
+        fit_submodel(
             model,
             _labels(train, h.n_users, h.n_items),
             overrides=self.spec.train,
@@ -53,7 +65,7 @@ class DINRanker(Ranker):
             seed=seed,
             prefix=["ranker"],
         )
-        self.model = fitted.model
+        self.model = model  # a torch model is trained in place
 
     def _pack(self, data: RankingData) -> dict[str, np.ndarray]:
         """Users as padded groups: candidates / features / labels ``(G, M, ...)``, history ``(G, L)``."""
@@ -62,7 +74,8 @@ class DINRanker(Ranker):
         g, m = len(sizes), int(sizes.max()) if len(sizes) else 1
         slot = np.arange(len(data.users)) - np.repeat(starts, sizes)
         group = np.repeat(np.arange(g), sizes)
-        n_items = data.histories.n_items
+        histories = _histories(data)
+        n_items = histories.n_items
         candidates = np.full((g, m), n_items, dtype=np.int64)
         candidates[group, slot] = data.items
         features = np.zeros((g, m, 2 * data.features.shape[1]), dtype=np.float32)
@@ -71,7 +84,7 @@ class DINRanker(Ranker):
         if data.labels is not None:
             labels[group, slot] = data.labels
         users = data.users[starts].astype(np.int64)
-        history = data.histories.last(users, self.spec.history, pad=n_items)
+        history = histories.last(users, self.spec.history, pad=n_items)
         return {
             "user": users,
             "candidates": candidates,
@@ -91,19 +104,20 @@ class DINRanker(Ranker):
         if len(data.users) == 0:
             return np.empty(0)
         packed = self._pack(data)
-        scores = self.model.group_scores(packed)
+        scores = self.network.group_scores(packed)
         return scores[packed["group"], packed["slot"]].astype(np.float64)
 
     def importance(self) -> dict[str, float]:
         return {}  # a network has no split gains; LightGBM's importance is the one written
 
     def state(self) -> dict[str, np.ndarray]:
-        meta = np.asarray([self.model.n_items, self.model.n_features], dtype=np.int64)
+        network = self.network
+        meta = np.asarray([network.n_items, network.n_features], dtype=np.int64)
         return {
             "mean": self.mean,
             "std": self.std,
             "meta": meta,
-            **{f"net.{k}": v for k, v in self.model._state().items()},
+            **{f"net.{k}": v for k, v in network._state().items()},
         }
 
     def load_state(self, state: dict[str, np.ndarray]) -> None:
@@ -116,9 +130,17 @@ class DINRanker(Ranker):
         self.model = model
 
 
+def _histories(data: RankingData) -> Histories:
+    if data.histories is None:  # two_stage always passes them; a direct caller may not
+        raise RecsmithError("the din ranker reads the users' histories: pass RankingData(histories=...)")
+    return data.histories
+
+
 def _labels(data: RankingData, n_users: int, n_items: int) -> Interactions:
     """The relevant (user, item) rows of ``data``: what the Trainer validates against."""
-    keep = data.labels > 0
+    if data.labels is None:
+        raise RecsmithError("the din ranker learns from labels: pass RankingData(labels=...)")
+    keep = np.asarray(data.labels > 0)
     frame = pl.DataFrame(
         {
             Columns.User: data.users[keep].astype(np.int32),
@@ -175,14 +197,12 @@ class _DINModel(TorchRecommender):
                 k: torch.from_numpy(packed[k][start : start + _SCORE_GROUPS])
                 for k in ("history", "candidates", "features")
             }
-            out[start : start + _SCORE_GROUPS] = (
-                self.network_scores(lambda device, part=part: {k: v.to(device) for k, v in part.items()}).cpu().numpy()
-            )
+            out[start : start + _SCORE_GROUPS] = self.network_scores(functools.partial(_to_device, part)).cpu().numpy()
         return out
 
     def _score(self, users: np.ndarray) -> np.ndarray:
         """Validation: each held-out user's candidates scored, every other item ``-inf``."""
-        packed = self.eval_groups
+        packed = self._fitted(self.eval_groups, "validation groups")
         out = np.full((len(users), self.n_items), -np.inf, dtype=np.float32)
         row_of = {int(u): i for i, u in enumerate(packed["user"])}
         rows = np.array([row_of.get(int(u), -1) for u in users])
@@ -193,3 +213,7 @@ class _DINModel(TorchRecommender):
             r, c = np.nonzero(np.isfinite(scores))
             out[np.flatnonzero(found)[r], sub["candidates"][r, c]] = scores[r, c]
         return out
+
+
+def _to_device(part: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
+    return {k: v.to(device) for k, v in part.items()}

@@ -68,7 +68,10 @@ from recsmith.utils.logging import log
 
 #: every non-candidate item scores FALLBACK + its popularity share (in [0, 1]): below any candidate
 FALLBACK = -1.0e4
-_DEFAULT_SOURCES = {"itemknn": {"kind": "model", "model": "itemknn"}, "popular": {"kind": "popular"}}
+
+
+def _default_sources() -> dict[str, C.SourceSpec]:
+    return {"itemknn": C.ModelSourceSpec(model="itemknn"), "popular": C.PopularSpec()}
 
 
 @register("two_stage")
@@ -89,7 +92,7 @@ class TwoStage(Recommender, SessionRecommender):
         sources: Annotated[
             dict[str, C.SourceSpec], C.checked(dict[str, C.SourceSpec], "sources", C.SOURCE_CLASSES, tag_at=1)
         ] = Field(
-            default_factory=lambda: dict(_DEFAULT_SOURCES),
+            default_factory=_default_sources,
             description="name -> candidate source (kind: " + ", ".join(C.SOURCE_CLASSES) + ")",
         )
         candidates: Annotated[C.CandidateSpec, C.checked(C.CandidateSpec, "candidates", C.CandidateSpec)] = Field(
@@ -126,6 +129,8 @@ class TwoStage(Recommender, SessionRecommender):
                 raise ValueError(f"a feature is listed twice: {names}")
             return names
 
+    config: Config
+
     @classmethod
     def required_extras(cls, config: Any, *, fitting: bool) -> tuple[str, ...]:
         """The ranker's extra (LightGBM: ``ranking``; the neural ranker: ``torch``), what each model
@@ -156,6 +161,23 @@ class TwoStage(Recommender, SessionRecommender):
         self.now = 0
         self.report: dict[str, Any] = {}
         self._fallback: np.ndarray | None = None
+
+    # ------------------------------------------------------------------ fitted state, narrowed once per call
+    @property
+    def _fitted_histories(self) -> Histories:
+        return self._fitted(self.histories, "histories")
+
+    @property
+    def _fitted_tables(self) -> HistoryTables:
+        return self._fitted(self.tables, "feature tables")
+
+    @property
+    def _fitted_ranker(self) -> Ranker:
+        return self._fitted(self.ranker, "ranker")
+
+    @property
+    def _fallback_row(self) -> np.ndarray:
+        return self._fitted(self._fallback, "fallback scores")
 
     # ------------------------------------------------------------------ data checks (before any work)
     def with_side_data(self, side: SideData | None) -> Self:
@@ -215,7 +237,7 @@ class TwoStage(Recommender, SessionRecommender):
         self.tables = self._tables(interactions)
         if self._needs_price():
             self.history_prices = _history_prices(self._with_price(interactions.frame))
-        self._fallback = _fallback_scores(self._popularity)
+        self._fallback = _fallback_scores(self._fitted(self._popularity, "item popularity"))
         report["ranker"] = {"rows": len(data.users), "users": len(np.unique(data.users)), "features": data.names}
         report["epochs"] = epochs
         report["fit_seconds"] = round(time.perf_counter() - started, 1)
@@ -226,7 +248,7 @@ class TwoStage(Recommender, SessionRecommender):
         if h.method == "last":
             cfg = SplitConfig(method="last_n", n=h.n, valid=False, min_interactions=h.min_history + h.n)
         else:
-            last = int(interactions.frame[Columns.Timestamp].max())
+            last = _now(interactions) - 1
             start = (last // DAY + 1) * DAY - int(h.days * DAY)
             cfg = SplitConfig(method="temporal", test_time=start, valid=False, drop_cold_users=True)
         try:
@@ -248,11 +270,17 @@ class TwoStage(Recommender, SessionRecommender):
         return out
 
     def _with_price(self, frame: pl.DataFrame) -> pl.DataFrame:
-        return attach_interaction_columns(frame, self.side.feature_store, [PRICE]) if self._needs_price() else frame
+        if not self._needs_price():
+            return frame
+        store = self.side.feature_store if self.side is not None else None
+        if store is None:  # _check_data refuses this config before any work; kept for direct callers
+            raise ConfigError(f"{self.name}.features: price features need the dataset's feature store")
+        return attach_interaction_columns(frame, store, [PRICE])
 
     def _tables(self, interactions: Interactions) -> HistoryTables:
         frame = self._with_price(interactions.frame)
-        groups = {c: item_group_codes(self.side.items, c) for c in self.config.aggregates.groups} if self.side else {}
+        items = self.side.items if self.side is not None else None
+        groups = {c: item_group_codes(items, c) for c in self.config.aggregates.groups} if items is not None else {}
         return HistoryTables.compute(frame.lazy(), self.config.features, self.config.aggregates, item_groups=groups)
 
     def _training_data(
@@ -271,7 +299,9 @@ class TwoStage(Recommender, SessionRecommender):
             .unique()
             .with_columns(pl.lit(1.0, pl.Float32).alias("_label"))
         )
-        frames, proposals_all, unions = [], {}, []
+        frames: list[pl.DataFrame] = []
+        unions: list[pl.DataFrame] = []
+        proposals_all: dict[str, list[np.ndarray]] = {}
         seen = history.binary
         for start in range(0, len(users), cfg.candidates.batch_users):
             batch = users[start : start + cfg.candidates.batch_users]
@@ -320,11 +350,12 @@ class TwoStage(Recommender, SessionRecommender):
 
     # ------------------------------------------------------------------ scoring
     def _score(self, users: np.ndarray) -> np.ndarray:
-        out = np.repeat(self._fallback[None, :], len(users), axis=0)
+        out = np.repeat(self._fallback_row[None, :], len(users), axis=0)
         step = self.config.candidates.batch_users
+        ctx, tables = Context(self._fitted_histories, self.now), self._fitted_tables
         for start in range(0, len(users), step):
             batch = np.asarray(users[start : start + step], dtype=np.int64)
-            self._rank_into(out[start : start + len(batch)], batch, Context(self.histories, self.now), self.tables)
+            self._rank_into(out[start : start + len(batch)], batch, ctx, tables)
         return out
 
     def _rank_into(self, out: np.ndarray, rows: np.ndarray, ctx: Context, tables: HistoryTables) -> None:
@@ -334,23 +365,23 @@ class TwoStage(Recommender, SessionRecommender):
         if len(cands) == 0:
             return
         data = self._ranking_data(cands, tables, self.sources, ctx.histories)
-        scores = np.maximum(self.ranker.predict(data), FALLBACK + 2.0)
+        scores = np.maximum(self._fitted_ranker.predict(data), FALLBACK + 2.0)
         position = np.full(int(rows.max()) + 1, -1, dtype=np.int64)
         position[rows] = np.arange(len(rows))
         out[position[data.users], data.items] = scores
 
     def _candidates(self, rows: np.ndarray, ctx: Context | None = None) -> pl.DataFrame:
         cfg = self.config.candidates
-        ctx = ctx or Context(self.histories, self.now)
+        ctx = ctx or Context(self._fitted_histories, self.now)
         exclude = None
         if cfg.filter_seen:
-            exclude = self._seen[rows] if ctx.real_users is None else _session_rows(ctx.histories, rows)
+            exclude = self.seen[rows] if ctx.real_users is None else _session_rows(ctx.histories, rows)
         return candidates(self.sources, rows, ctx, exclude=exclude, max_per_user=cfg.max_per_user)
 
     # ------------------------------------------------------------------ the sessions ability
     def training_history(self, user: int) -> np.ndarray:
         self._check_fitted()
-        return np.array(self.histories.of(int(self._checked_users([user])[0])), dtype=np.int64)
+        return np.array(self._fitted_histories.of(int(self._checked_users([user])[0])), dtype=np.int64)
 
     def session_scores(
         self, sessions: Sessions, *, users: Any = None, timestamps: list[list[int]] | None = None
@@ -363,9 +394,9 @@ class TwoStage(Recommender, SessionRecommender):
         self._checked_users(real[real >= 0])
         frame = self._session_frame(lists, real, timestamps)
         histories = Histories.from_interactions(Interactions(frame, len(lists), self.n_items))
-        ctx = Context(histories, self.now, real_users=real, trained=self.histories)
-        tables = self.tables.for_histories(frame, self.config.aggregates)
-        out = np.repeat(self._fallback[None, :], len(lists), axis=0)
+        ctx = Context(histories, self.now, real_users=real, trained=self._fitted_histories)
+        tables = self._fitted_tables.for_histories(frame, self.config.aggregates)
+        out = np.repeat(self._fallback_row[None, :], len(lists), axis=0)
         if lists:
             self._rank_into(out, np.arange(len(lists)), ctx, tables)
         return out
@@ -376,16 +407,17 @@ class TwoStage(Recommender, SessionRecommender):
         """The sessions as interactions (``user`` = session row), with times and prices."""
         rows, items, times, prices = [], [], [], []
         item_price = self._item_prices()
+        trained = self._fitted_histories
         for i, (items_i, user) in enumerate(zip(lists, real)):
             ts = np.full(len(items_i), self.now, dtype=np.int64)
             price = item_price[items_i] if item_price is not None else None
             if timestamps is not None:
                 ts = np.asarray(timestamps[i], dtype=np.int64)
             elif user >= 0:  # the training prefix keeps its own times and prices
-                a, b = self.histories.offsets[user], self.histories.offsets[user + 1]
+                a, b = trained.offsets[user], trained.offsets[user + 1]
                 known = min(int(b - a), len(items_i))
-                if np.array_equal(items_i[:known], self.histories.items[a : a + known]):
-                    ts[:known] = self.histories.timestamps[a : a + known]
+                if np.array_equal(items_i[:known], trained.items[a : a + known]):
+                    ts[:known] = trained.timestamps[a : a + known]
                     if price is not None and self.history_prices is not None:
                         price[:known] = self.history_prices[a : a + known]
             rows.append(np.full(len(items_i), i, dtype=np.int64))
@@ -408,7 +440,7 @@ class TwoStage(Recommender, SessionRecommender):
         """Each item's mean price in the fitted data (NaN where unknown), for items in new events."""
         if not self._needs_price():
             return None
-        item = self.tables.item
+        item = self._fitted_tables.item
         out = np.full(self.n_items, np.nan, dtype=np.float32)
         if "_item_price" in item.columns:
             out[item[Columns.Item].to_numpy()] = item["_item_price"].to_numpy()
@@ -426,8 +458,8 @@ class TwoStage(Recommender, SessionRecommender):
         for start in range(0, len(users), cfg.batch_users):
             batch = users[start : start + cfg.batch_users]
             found: dict[str, np.ndarray] = {}
-            exclude = self._seen[batch] if cfg.filter_seen else None
-            ctx = Context(self.histories, self.now)
+            exclude = self.seen[batch] if cfg.filter_seen else None
+            ctx = Context(self._fitted_histories, self.now)
             unions.append(
                 candidates(self.sources, batch, ctx, exclude=exclude, max_per_user=cfg.max_per_user, proposals=found)
             )
@@ -450,7 +482,7 @@ class TwoStage(Recommender, SessionRecommender):
     def feature_importance(self) -> dict[str, float]:
         """Gain per feature of the fitted ranker, largest first."""
         self._check_fitted()
-        return dict(sorted(self.ranker.importance().items(), key=lambda kv: -kv[1]))
+        return dict(sorted(self._fitted_ranker.importance().items(), key=lambda kv: -kv[1]))
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | Path) -> Path:
@@ -461,14 +493,14 @@ class TwoStage(Recommender, SessionRecommender):
 
     def _state(self) -> dict[str, np.ndarray]:
         state: dict[str, np.ndarray] = {"now": np.asarray(self.now, dtype=np.int64)}
-        h = self.histories
+        h = self._fitted_histories
         state.update({"histories.offsets": h.offsets, "histories.items": h.items, "histories.timestamps": h.timestamps})
         if self.history_prices is not None:
             state["histories.prices"] = self.history_prices
         for source in self.sources:
             state.update({f"source.{source.name}.{k}": v for k, v in source.state().items()})
-        state.update({f"ranker.{k}": v for k, v in self.ranker.state().items()})
-        state.update(self.tables.to_arrays("tables"))
+        state.update({f"ranker.{k}": v for k, v in self._fitted_ranker.state().items()})
+        state.update(self._fitted_tables.to_arrays("tables"))
         state["report"] = np.frombuffer(json.dumps(self.report, default=float).encode(), dtype=np.uint8)
         return state
 
@@ -488,7 +520,7 @@ class TwoStage(Recommender, SessionRecommender):
         self.ranker.load_state({k[len("ranker.") :]: v for k, v in state.items() if k.startswith("ranker.")})
         self.tables = HistoryTables.from_arrays(state, "tables")
         self.report = json.loads(state["report"].tobytes().decode())
-        self._fallback = _fallback_scores(self._popularity)
+        self._fallback = _fallback_scores(self._fitted(self._popularity, "item popularity"))
 
 
 def make_ranker(spec: Any) -> Ranker:
@@ -501,7 +533,7 @@ def make_ranker(spec: Any) -> Ranker:
 
 def _now(interactions: Interactions) -> int:
     """One second after the last interaction: the reference time of the features and sources."""
-    return int(interactions.frame[Columns.Timestamp].max()) + 1 if len(interactions) else 0
+    return int(interactions.frame.select(pl.col(Columns.Timestamp).max()).item()) + 1 if len(interactions) else 0
 
 
 def _fallback_scores(popularity: np.ndarray) -> np.ndarray:

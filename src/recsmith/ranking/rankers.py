@@ -12,6 +12,7 @@ on a seeded share of the users; persisted as LightGBM's own text model (no pickl
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -128,7 +129,8 @@ class LightGBMRanker(Ranker):
         train, valid = data.split_users(self.spec.valid_share, seed)
         params = self._params(seed)
         dtrain = lgb.Dataset(train.features, train.labels, group=train.group_sizes(), feature_name=_safe(data.names))
-        sets, callbacks = [], []
+        sets: list[lgb.Dataset] = []
+        callbacks: list[Callable[..., Any]] = []
         if valid is not None:
             sets = [lgb.Dataset(valid.features, valid.labels, group=valid.group_sizes(), reference=dtrain)]
             callbacks = [lgb.early_stopping(self.spec.early_stopping_rounds, verbose=False)]

@@ -39,7 +39,7 @@ from recsmith.data.histories import Histories
 from recsmith.data.interactions import Interactions
 from recsmith.data.schema import Columns
 from recsmith.data.side import SideData
-from recsmith.errors import ConfigError
+from recsmith.errors import ConfigError, NotFittedError
 from recsmith.features.aggregates import DAY, item_group_codes
 from recsmith.models.abilities import Embeddings, ItemItemScoring
 from recsmith.models.base import Recommender, top_k
@@ -116,7 +116,14 @@ class ModelSource(Source):
 
     def __init__(self, name: str, spec: Any) -> None:
         super().__init__(name, spec)
-        self.model: Recommender | None = None
+        self._model: Recommender | None = None
+
+    @property
+    def model(self) -> Recommender:
+        """The fitted (or loaded) model; an error naming the source before that."""
+        if self._model is None:
+            raise NotFittedError(f"candidate source {self.name!r} is not fitted: fit or load the two_stage model")
+        return self._model
 
     def _new_model(self, seed: int | None) -> Recommender:
         params = split_train_overrides(self.spec.params)[0]
@@ -137,7 +144,7 @@ class ModelSource(Source):
             seed=data.seed,
             prefix=["sources", self.name, "params"],
         )
-        self.model, self.best_epoch = fitted.model, fitted.best_epoch
+        self._model, self.best_epoch = fitted.model, fitted.best_epoch
 
     def scores(self, users: np.ndarray, ctx: Context) -> np.ndarray:
         if ctx.real_users is None:
@@ -147,6 +154,7 @@ class ModelSource(Source):
     def _history_scores(self, ctx: Context, row: int) -> np.ndarray:
         """Scores after session ``row``: through the model's ``sessions`` or ``item_item`` ability
         (new items count), else the user's trained scores (an anonymous session gets none)."""
+        assert ctx.real_users is not None and ctx.trained is not None  # only called for sessions
         model, real, history = self.model, int(ctx.real_users[row]), ctx.histories.of(row)
         trained = ctx.trained.of(real) if real >= 0 else history[:0]
         extends = len(history) >= len(trained) and np.array_equal(history[: len(trained)], trained)
@@ -176,7 +184,7 @@ class ModelSource(Source):
         model.n_users, model.n_items = owner.n_users, owner.n_items
         model._seen, model._popularity = owner._seen, owner._popularity
         model._load_state(state)
-        self.model = model
+        self._model = model
 
 
 class AnnSource(ModelSource):
@@ -184,11 +192,18 @@ class AnnSource(ModelSource):
     the ``embeddings`` ability); scores for the features are the model's exact scores."""
 
     spec: C.AnnSpec
-    model: Embeddings
 
     def __init__(self, name: str, spec: Any) -> None:
         super().__init__(name, spec)
         self.index: Any = None
+
+    @property
+    def vectors(self) -> Embeddings:
+        """The model, through its ``embeddings`` ability (checked when the config was read)."""
+        model = self.model
+        if not isinstance(model, Embeddings):
+            raise ConfigError(f"sources.{self.name}: model {model.name!r} has no embeddings for an ANN index")
+        return model
 
     def fit(self, data: FitData) -> None:
         super().fit(data)
@@ -197,7 +212,7 @@ class AnnSource(ModelSource):
     def _build_index(self) -> None:
         import faiss
 
-        vectors = np.ascontiguousarray(self.model.item_embeddings(), dtype=np.float32)
+        vectors = np.ascontiguousarray(self.vectors.item_embeddings(), dtype=np.float32)
         index = faiss.index_factory(vectors.shape[1], self.spec.factory, faiss.METRIC_INNER_PRODUCT)
         threads = faiss.omp_get_max_threads()
         faiss.omp_set_num_threads(1)  # one thread: HNSW builds the same graph every time
@@ -216,7 +231,7 @@ class AnnSource(ModelSource):
             return super().propose(users, scores, n, ctx)
         excluded = int((~np.isfinite(scores)).sum(axis=1).max()) if scores.size else 0
         k = min(n + excluded, self.model.n_items)
-        queries = np.ascontiguousarray(self.model.user_embeddings(users), dtype=np.float32)
+        queries = np.ascontiguousarray(self.vectors.user_embeddings(users), dtype=np.float32)
         _, found = self.index.search(queries, k)
         found = found.astype(np.int64)
         valid = found >= 0

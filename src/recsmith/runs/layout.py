@@ -14,7 +14,7 @@ and read only through this module (by the two pipelines that write runs, and by 
       leaderboard.md    intervals and comparisons (see :mod:`recsmith.pipelines.benchmark`)
       eval/, split/     benchmark: per-user test metrics, top-K lists, the split (evaluation.store)
       results.json      train: best epoch, valid / test metrics, the train config, timings, protocol
-      checkpoints/, metrics.jsonl, mlruns/, tracking.json
+      checkpoints/, metrics.jsonl, mlflow.db, mlartifacts/, tracking.json
                         train: the Trainer's own files (what ``--resume`` continues from)
       cache/            embedding caches of the run's items (text / image search), written on demand
 

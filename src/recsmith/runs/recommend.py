@@ -10,6 +10,7 @@ run's item table, see :mod:`recsmith.runs.search`). Every form returns the same 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +18,16 @@ import numpy as np
 
 from recsmith.data.schema import Columns
 from recsmith.errors import RecsmithError, UnknownIdError
-from recsmith.models.abilities import ItemSimilarity
+from recsmith.models.abilities import (
+    Explanation,
+    Explanations,
+    ItemSimilarity,
+    missing_ability,
+    popularity_explanation,
+)
 from recsmith.models.base import Recommender
-from recsmith.runs.layout import ITEM_IDS, Run
+from recsmith.models.registry import get_model_class
+from recsmith.runs.layout import ITEM_IDS, Run, model_dir
 from recsmith.runs.search import (
     DEFAULT_IMAGE_COLUMN,
     image_index,
@@ -36,25 +44,56 @@ def load_run(path: str | Path) -> Run:
 
 
 def recommend_users(
-    run: Run, model: Recommender, user_ids: list[str], k: int, *, filter_seen: bool = True
+    run: Run, model: Recommender, user_ids: list[str], k: int, *, filter_seen: bool = True, explain: bool = False
 ) -> list[dict[str, Any]]:
-    """One result per external user id: ``{"user_id", "cold_start", "items": [{rank, item_id, name, score}]}``."""
+    """One result per external user id: ``{"user_id", "cold_start", "items": [{rank, item_id, name, score}]}``.
+
+    ``explain``: each item also carries its ``explanation`` (the model's ``explanations`` ability; a
+    cold-start answer is explained by popularity); a model without the ability is an error that names
+    the run's models that have it.
+    """
+    if explain and not isinstance(model, Explanations):
+        able = [m for m in run.models if "explanations" in model_abilities(run, m)]
+        raise RecsmithError(
+            f"{missing_ability(model, Explanations)}, so it cannot explain its recommendations; models of run "
+            f"{run.path} that can: {', '.join(able) or 'none'}"
+        )
     internal = run.user_map.to_internal(user_ids, strict=False)
     known = internal >= 0
     results: list[dict[str, Any]] = [{} for _ in user_ids]
     if known.any():
         items, scores = model.recommend(internal[known], k, filter_seen=filter_seen)
-        for pos, row_items, row_scores in zip(np.flatnonzero(known), items, scores):
+        for pos, user, row_items, row_scores in zip(np.flatnonzero(known), internal[known], items, scores):
             results[pos] = _result(run, user_ids[pos], row_items, row_scores, cold=False)
+            if explain and isinstance(model, Explanations):  # checked above; narrowed for the type checker
+                listed = row_items[row_items >= 0]
+                _add_explanations(run, results[pos], model.explain(listed, user=int(user)))
     if (~known).any():
         cold_items, cold_scores = model.recommend_cold(k)
         for pos in np.flatnonzero(~known):
             results[pos] = _result(run, user_ids[pos], cold_items, cold_scores, cold=True)
+            if explain:
+                valid = cold_items >= 0
+                popular = [popularity_explanation(int(i), s) for i, s in zip(cold_items[valid], cold_scores[valid])]
+                _add_explanations(run, results[pos], popular)
     return results
 
 
 def _result(run: Run, user_id: str, items: np.ndarray, scores: np.ndarray, *, cold: bool) -> dict[str, Any]:
     return {"user_id": str(user_id), "cold_start": cold, "items": _item_rows(run, items, scores)}
+
+
+def _add_explanations(run: Run, result: dict[str, Any], explanations: list[Explanation]) -> None:
+    external = run.item_map.external_ids.to_list()
+    for row, e in zip(result["items"], explanations):
+        row["explanation"] = e.to_dict(external, run.item_names)
+
+
+def model_abilities(run: Run, name: str) -> tuple[str, ...]:
+    """The abilities of run model ``name``, without loading it (a run may alias a model, e.g. ``als_big``:
+    its saved config names the registered model)."""
+    registered = json.loads((model_dir(run.path, name) / "config.json").read_text())["model"]
+    return get_model_class(registered).abilities()
 
 
 def _item_rows(run: Run, items: np.ndarray, scores: np.ndarray) -> list[dict[str, Any]]:

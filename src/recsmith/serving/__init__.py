@@ -5,5 +5,6 @@
 * :mod:`~recsmith.serving.service` -- state across requests: engine swap on reload, feedback, cache;
 * :mod:`~recsmith.serving.app` -- ``create_app(settings)`` and the routes in ``routes/``.
 
-See docs/deployment.md for running the service. Nothing heavy is imported here.
+See docs/deployment.md for running the service and docs/lifecycle.md for the registry, A/B tests
+and monitoring. Nothing heavy is imported here.
 """

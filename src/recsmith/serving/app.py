@@ -59,10 +59,32 @@ def create_app(settings: ServeSettings, *, service: Service | None = None) -> Fa
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        watch = None
+        if settings.ab_config is not None:  # an experiment: an engine per variant
+            from recsmith.serving.ab import AbRouter, load_experiment
+
+            router = await run_in_threadpool(
+                AbRouter.load,
+                load_experiment(settings.ab_config),
+                settings.state_dir,
+                registry_uri=settings.registry_uri,
+                exact_below=settings.exact_below,
+                ann_threads=settings.ann_threads,
+            )
+            service.start_experiment(router)
+        if settings.registry_model:  # the production version of a registered model, followed
+            from recsmith.serving.registry_watch import RegistryWatch
+
+            watch = RegistryWatch(service, settings.registry_model, settings.registry_uri, settings.registry_poll_s)
+            await run_in_threadpool(watch.install)
         await run_in_threadpool(service.start)  # no connection is accepted before the bundle is loaded
+        if watch is not None:
+            watch.start()
         try:
             yield
         finally:
+            if watch is not None:
+                watch.stop()
             service.close()
 
     app = FastAPI(

@@ -28,7 +28,13 @@ from typing import Any, Literal
 
 import numpy as np
 
-from recsmith.models.abilities import ItemSimilarity, missing_ability
+from recsmith.models.abilities import (
+    Explanation,
+    Explanations,
+    ItemSimilarity,
+    missing_ability,
+    popularity_explanation,
+)
 from recsmith.models.base import top_k
 from recsmith.serving.bundle import Bundle, item_vectors
 from recsmith.serving.errors import NotFound, NotSupportedByModel
@@ -76,6 +82,7 @@ class Engine:
         self.text = bundle.text
         self._query_encoder: QueryEncoder | None = None
         self._text_lock = threading.Lock()
+        self._item_names: dict[int, str] | None = None
         self.loaded_at = time.time()
 
     @classmethod
@@ -102,8 +109,10 @@ class Engine:
         exclude_seen: bool = True,
         rules: RuleSpec = RuleSpec(),
         online: OnlineState | None = None,
+        explain: bool = False,
     ) -> dict[str, Any]:
-        """Top-``k`` for an external user id; unknown users get a flagged cold-start answer."""
+        """Top-``k`` for an external user id; unknown users get a flagged cold-start answer.
+        ``explain``: each item carries its explanation (see :meth:`explanations`)."""
         user = int(self.bundle.user_map.to_internal([user_id], strict=False)[0])
         positive, seen_online = online.get(user_id) if online is not None else ([], [])
         added = self._internal(positive)
@@ -114,16 +123,66 @@ class Engine:
             strategy = "session" if added.size else "popular"
         excluded = np.concatenate([self.scorer.seen_items(user), seen]) if exclude_seen else None
         items, scores, strategy = self._top(user, added, k, rules, excluded, strategy)
-        return self._answer(items, scores, user_id=user_id, strategy=strategy, rules=rules)
+        answer = self._answer(items, scores, user_id=user_id, strategy=strategy, rules=rules)
+        return self._with_explanations(answer, items, user, added, strategy) if explain else answer
 
     def recommend_session(
-        self, session_items: list[str], k: int, *, exclude_seen: bool = True, rules: RuleSpec = RuleSpec()
+        self,
+        session_items: list[str],
+        k: int,
+        *,
+        exclude_seen: bool = True,
+        rules: RuleSpec = RuleSpec(),
+        explain: bool = False,
     ) -> dict[str, Any]:
         """Top-``k`` for an anonymous session given as recent item ids (unknown ids are ignored)."""
         added = self._internal(session_items)
         strategy: Strategy = "session" if added.size else "popular"
         items, scores, strategy = self._top(-1, added, k, rules, added if exclude_seen else None, strategy)
-        return self._answer(items, scores, user_id=None, strategy=strategy, rules=rules, session=session_items)
+        answer = self._answer(items, scores, user_id=None, strategy=strategy, rules=rules, session=session_items)
+        return self._with_explanations(answer, items, -1, added, strategy) if explain else answer
+
+    # ------------------------------------------------------------------ explanations
+    def explanations(
+        self, items: np.ndarray, user: int, added: np.ndarray, strategy: Strategy
+    ) -> tuple[list[Explanation | None], str | None]:
+        """Why each of ``items`` was listed for ``user`` (``-1``: anonymous) plus the ``added`` items.
+
+        A popularity answer is explained by popularity (a ``popularity`` reason: the item's training
+        users); a model answer by the model's ``explanations`` ability, the same history its scorer
+        read. Returns ``(explanations, note)``: a model without the ability gives ``None`` for its
+        items and a note that says so.
+        """
+        if strategy == "popular":
+            return [self._popularity_explanation(int(i)) for i in items], None
+        if not isinstance(self.model, Explanations):
+            return [None] * len(items), f"{missing_ability(self.model, Explanations)}, so its items are not explained"
+        explained = self.model.explain(items, user=user, added=added)
+        # items the model left unscored were filled in by popularity (see _top)
+        return [e if np.isfinite(e.score) else self._popularity_explanation(e.item) for e in explained], None
+
+    def _popularity_explanation(self, item: int) -> Explanation:
+        return popularity_explanation(item, float(self._popularity[item]))
+
+    def _with_explanations(
+        self, answer: dict[str, Any], items: np.ndarray, user: int, added: np.ndarray, strategy: Strategy
+    ) -> dict[str, Any]:
+        explanations, note = self.explanations(items, user, added, strategy)
+        names = self._names()
+        for row, e in zip(answer["items"], explanations):
+            row["explanation"] = None if e is None else e.to_dict(self._external_items, names)
+        answer["explanation_note"] = note
+        return answer
+
+    def _names(self) -> dict[int, str]:
+        """Internal item id -> name from the bundle's item table (built on the first explanation)."""
+        if self._item_names is None:
+            items = self.bundle.items
+            names: dict[int, str] = {}
+            if items is not None and "name" in items.columns:
+                names = {int(i): n for i, n in zip(items["item"].to_list(), items["name"].to_list()) if n is not None}
+            self._item_names = names
+        return self._item_names
 
     def similar(self, item_id: str, k: int, *, rules: RuleSpec = RuleSpec()) -> dict[str, Any]:
         """The ``k`` items most similar to ``item_id`` by the model's item similarity."""

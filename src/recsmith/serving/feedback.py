@@ -26,7 +26,8 @@ CREATE TABLE IF NOT EXISTS events (
     type      TEXT    NOT NULL,
     timestamp INTEGER NOT NULL,   -- event time, seconds since the epoch (client's clock)
     value     REAL,
-    received  REAL    NOT NULL    -- server time of the write, seconds since the epoch
+    received  REAL    NOT NULL,   -- server time of the write, seconds since the epoch
+    variant   TEXT                -- the user's A/B variant when an experiment runs (serving/ab.py)
 )
 """
 
@@ -39,6 +40,7 @@ class Event:
     timestamp: int
     value: float | None = None
     id: int = 0
+    variant: str | None = None
 
 
 class FeedbackLog:
@@ -52,6 +54,9 @@ class FeedbackLog:
         self._writer = self._connect()
         self._writer.execute("PRAGMA journal_mode=WAL")
         self._writer.execute(_SCHEMA)
+        columns = {row[1] for row in self._writer.execute("PRAGMA table_info(events)")}
+        if "variant" not in columns:  # a log written before A/B tests: the column is added, rows kept
+            self._writer.execute("ALTER TABLE events ADD COLUMN variant TEXT")
         self._reader = self._connect()
 
     def _connect(self) -> sqlite3.Connection:
@@ -66,13 +71,14 @@ class FeedbackLog:
         if not events:
             return []
         now = time.time()
-        rows = [(e.user_id, e.item_id, e.type, int(e.timestamp), e.value, now) for e in events]
+        rows = [(e.user_id, e.item_id, e.type, int(e.timestamp), e.value, now, e.variant) for e in events]
         with self._write_lock:
             cur = self._writer.cursor()
             cur.execute("BEGIN IMMEDIATE")  # take the write lock now: ids below are contiguous
             try:
                 cur.executemany(
-                    "INSERT INTO events (user_id, item_id, type, timestamp, value, received) VALUES (?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO events (user_id, item_id, type, timestamp, value, received, variant) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
                     rows,
                 )
                 last = cur.execute("SELECT last_insert_rowid()").fetchone()[0]
@@ -86,10 +92,13 @@ class FeedbackLog:
         """Events with id greater than ``last_id``, oldest first."""
         with self._read_lock:
             rows = self._reader.execute(
-                "SELECT id, user_id, item_id, type, timestamp, value FROM events WHERE id > ? ORDER BY id LIMIT ?",
+                "SELECT id, user_id, item_id, type, timestamp, value, variant FROM events WHERE id > ? ORDER BY id LIMIT ?",
                 (last_id, limit),
             ).fetchall()
-        return [Event(user_id=u, item_id=i, type=t, timestamp=ts, value=v, id=eid) for eid, u, i, t, ts, v in rows]
+        return [
+            Event(user_id=u, item_id=i, type=t, timestamp=ts, value=v, id=eid, variant=var)
+            for eid, u, i, t, ts, v, var in rows
+        ]
 
     def count(self) -> int:
         with self._read_lock:

@@ -11,6 +11,9 @@ Exposed at ``GET /metrics``:
 ``recsmith_feedback_events_total``     feedback events stored
 ``recsmith_reloads_total``             bundle reloads by ``result`` (ok / error)
 ``recsmith_model_info``                1, labelled with the serving ``version`` and ``model``
+``recsmith_registry_version``          the registered version served, by ``model`` (registry mode)
+``recsmith_variant_*``, ``_drift_psi``  per variant: see :mod:`recsmith.serving.monitoring`
+``recsmith_ab_exposures_total``        A/B exposures by ``experiment`` and ``variant``
 =====================================  =================================================================
 
 With several workers each process has its own numbers (scrape each, or aggregate by instance).
@@ -25,6 +28,8 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+#: scores of served items: models score on different scales (dot products, similarities, logits)
+SCORE_BUCKETS = (-10.0, -5.0, -2.0, -1.0, -0.5, 0.0, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 25.0, 100.0)
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
 
@@ -44,12 +49,37 @@ class Metrics:
         self.feedback_events = Counter("recsmith_feedback_events", "feedback events stored", registry=r)
         self.reloads = Counter("recsmith_reloads", "bundle reloads", ["result"], registry=r)
         self.model_info = Gauge("recsmith_model_info", "model being served", ["version", "model"], registry=r)
+        # per variant (recsmith.serving.monitoring): `default` without an A/B test
+        self.variant_requests = Counter(
+            "recsmith_variant_requests", "recommendation lists by variant", ["variant", "outcome"], registry=r
+        )
+        self.variant_latency = Histogram(
+            "recsmith_variant_latency_seconds", "time to a list", ["variant"], buckets=LATENCY_BUCKETS, registry=r
+        )
+        self.variant_cache = Counter("recsmith_variant_cache", "cache hits / misses", ["variant", "result"], registry=r)
+        self.variant_coverage = Gauge(
+            "recsmith_variant_coverage", "share of the catalogue served", ["variant"], registry=r
+        )
+        self.variant_score = Histogram(
+            "recsmith_variant_score", "scores of served items", ["variant"], buckets=SCORE_BUCKETS, registry=r
+        )
+        self.drift_psi = Gauge("recsmith_drift_psi", "PSI against the training data", ["variant", "signal"], registry=r)
+        self.feedback_by_variant = Counter(
+            "recsmith_feedback_by_variant", "feedback events by variant", ["variant", "type"], registry=r
+        )
+        self.ab_exposures = Counter("recsmith_ab_exposures", "A/B exposures", ["experiment", "variant"], registry=r)
+        self.registry_version = Gauge(
+            "recsmith_registry_version", "registered version being served (registry mode)", ["model"], registry=r
+        )
 
     def set_model(self, version: str, model: str, old_version: str | None, old_model: str | None) -> None:
         if old_version is not None and (old_version, old_model) != (version, model):
             with contextlib.suppress(KeyError):
                 self.model_info.remove(old_version, old_model)
         self.model_info.labels(version=version, model=model).set(1)
+
+    def set_registry_version(self, model: str, version: int) -> None:
+        self.registry_version.labels(model=model).set(version)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

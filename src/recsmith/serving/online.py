@@ -37,9 +37,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
-import scipy.sparse as sp
 
-from recsmith.models.abilities import FoldIn, ItemItemScoring
+from recsmith.models.abilities import FoldIn, ItemItemScoring, extended_history_row
 from recsmith.models.base import Recommender
 from recsmith.models.sessions import SessionRecommender
 
@@ -131,14 +130,7 @@ class ItemItemScorer(Scorer):
     def scores(self, user: int, added: np.ndarray) -> np.ndarray | None:
         if added.size == 0:
             return None if user < 0 else super().scores(user, added)
-        items = np.unique(added)
-        row = sp.csr_matrix(
-            (np.ones(items.size, dtype=np.float32), (np.zeros(items.size, dtype=np.int64), items)),
-            shape=(1, self.model.n_items),
-        )
-        if user >= 0:
-            row = row.maximum(self.model.history_rows([user]))
-        return self.model.score_history_rows(row).ravel()
+        return self.model.score_history_rows(extended_history_row(self.model, user, added)).ravel()
 
 
 class FactorScorer(Scorer):

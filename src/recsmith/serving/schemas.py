@@ -85,12 +85,32 @@ class RecommendationsRequest(RulesRequest):
     )
     k: K = 10
     exclude_seen: Annotated[bool, Field(strict=True)] = True
+    explain: Annotated[bool, Field(strict=True)] = Field(
+        False, description="each item carries why it was recommended (its explanation)"
+    )
 
     @model_validator(mode="after")
     def _one_of(self) -> "RecommendationsRequest":
         if (self.user_ids is None) == (self.session_items is None):
             raise ValueError("give exactly one of user_ids or session_items")
         return self
+
+
+class ReasonPublic(BaseModel):
+    """A history item (``item_id``, ``name``) or a named ``feature``, and its contribution to the score."""
+
+    item_id: str | None = None
+    name: str | None = None
+    feature: str | None = None
+    contribution: float
+
+
+class ExplanationPublic(BaseModel):
+    method: str = Field(description="item_item, fold_in, occlusion, popularity (or a ranker's feature_contributions)")
+    score: float = Field(description="the score the reasons explain")
+    reasons: list[ReasonPublic] = Field(description="largest contribution first; only reasons that spoke for the item")
+    base: float | None = Field(None, description="additive methods: the part of the score no reason accounts for")
+    other: float | None = Field(None, description="additive methods: summed contributions of unlisted reasons")
 
 
 _UNKNOWN_IDS: Any = Field(
@@ -103,6 +123,7 @@ class RecommendedItem(BaseModel):
     rank: int
     item_id: str
     score: float
+    explanation: ExplanationPublic | None = Field(None, description="with explain=true: why the item is listed")
 
 
 class RecommendationsPublic(BaseModel):
@@ -113,6 +134,8 @@ class RecommendationsPublic(BaseModel):
     model_version: str
     cached: bool = False
     unknown_ids: list[str] = _UNKNOWN_IDS
+    variant: str | None = Field(None, description="the user's A/B variant while an experiment runs")
+    explanation_note: str | None = Field(None, description="with explain=true: why items carry no explanation")
 
 
 class BatchRecommendationsPublic(BaseModel):
@@ -160,6 +183,9 @@ class FeedbackAcceptedPublic(BaseModel):
     unknown_ids: list[str] = Field(
         default_factory=list,
         description="item ids the served model does not know: stored, but they change no list until a bundle knows them",
+    )
+    variants: dict[str, str] = Field(
+        default_factory=dict, description="user id -> A/B variant the events were stored with (during an experiment)"
     )
 
 

@@ -18,8 +18,9 @@ import hashlib
 import json
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from recsmith.errors import RecsmithError
 from recsmith.serving.cache import NoCache, RecCache, RedisCache, TTLCache
@@ -27,10 +28,14 @@ from recsmith.serving.engine import Engine, RuleSpec
 from recsmith.serving.errors import InvalidRequest, NotReady
 from recsmith.serving.feedback import Event, FeedbackLog
 from recsmith.serving.metrics import Metrics
+from recsmith.serving.monitoring import DEFAULT_VARIANT, ServingMonitor
 from recsmith.serving.online import OnlineState
 from recsmith.serving.settings import ServeSettings
 from recsmith.utils.atomic import atomic_write_text
 from recsmith.utils.logging import log
+
+if TYPE_CHECKING:
+    from recsmith.serving.ab import AbRouter
 
 ACTIVE_BUNDLE = "active_bundle.json"
 _POINTER_CHECK_S = 1.0
@@ -52,6 +57,8 @@ class Service:
         self._pointer_checked = 0.0
         self._stop = threading.Event()
         self.load_error: str | None = None
+        self.monitor = ServingMonitor(self.metrics)  # per-variant metrics and drift (serving/monitoring.py)
+        self.ab: AbRouter | None = None  # a running A/B test (serving/ab.py)
         if engine is not None:
             self._install(engine)
 
@@ -64,8 +71,8 @@ class Service:
         if self._engine is not None:
             return
         candidates = [p for p in (self._pointer_bundle(), self.settings.bundle) if p is not None]
-        if not candidates:
-            self.load_error = "no bundle configured (RECSMITH_BUNDLE or --bundle)"
+        if not candidates:  # keep the reason a registry gave (registry mode has no bundle setting)
+            self.load_error = self.load_error or "no bundle configured (RECSMITH_BUNDLE or --bundle)"
             return
         for path in dict.fromkeys(Path(p) for p in candidates):  # the reloaded bundle, else the configured one
             try:
@@ -75,8 +82,18 @@ class Service:
                 self.load_error = f"{err.__class__.__name__}: {err}"
                 log(f"loading bundle {path} failed: {self.load_error}")
 
+    def start_experiment(self, router: "AbRouter") -> None:
+        """Serve an A/B test: each user's lists from their variant's engine; the first variant's
+        engine answers everything else (similar items, search, sessions)."""
+        self.ab = router
+        for name, engine in router.engines.items():
+            self.monitor.attach(name, engine)
+        self._install(router.default)
+
     def close(self) -> None:
         self._stop.set()
+        if self.ab is not None:
+            self.ab.close()
         if self.feedback is not None:
             self.feedback.close()
 
@@ -248,17 +265,43 @@ class Service:
         if self.feedback is None:
             raise NotReady("the feedback log is not open yet", headers={"Retry-After": "1"})
         unknown = self.engine.unknown_items([e.item_id for e in events])
+        if self.ab is not None:  # every event carries its user's variant
+            events = [replace(e, variant=self.ab.spec.assign(e.user_id)) for e in events]
         ids = self.feedback.append(events)
         self.metrics.feedback_events.inc(len(events))
+        for e in events:
+            variant = e.variant or DEFAULT_VARIANT
+            engine = self.ab.engines[variant] if self.ab is not None else self.engine
+            self.monitor.feedback(variant, engine, e.user_id, e.item_id, e.type)
         self.sync_feedback()
         return ids, unknown
 
     # ------------------------------------------------------------------ recommendations
     def recommend_user(
-        self, engine: Engine, user_id: str, k: int, *, exclude_seen: bool, rules: RuleSpec
+        self, engine: Engine, user_id: str, k: int, *, exclude_seen: bool, rules: RuleSpec, explain: bool = False
+    ) -> dict[str, Any]:
+        """A list for ``user_id`` (from the user's variant during an A/B test), monitored per variant."""
+        variant = DEFAULT_VARIANT
+        if self.ab is not None:
+            variant, engine = self.ab.choose(user_id)
+        start = time.perf_counter()
+        try:
+            result = self._recommend_user(engine, user_id, k, exclude_seen=exclude_seen, rules=rules, explain=explain)
+        except Exception:
+            self.monitor.failed(variant)
+            raise
+        self.monitor.served(variant, engine, result, time.perf_counter() - start, bool(result["cached"]))
+        if self.ab is not None:
+            self.ab.exposures.add(self.ab.spec.name, variant, user_id, [i["item_id"] for i in result["items"]])
+            self.metrics.ab_exposures.labels(experiment=self.ab.spec.name, variant=variant).inc()
+            result = {**result, "variant": variant}
+        return result
+
+    def _recommend_user(
+        self, engine: Engine, user_id: str, k: int, *, exclude_seen: bool, rules: RuleSpec, explain: bool
     ) -> dict[str, Any]:
         self.sync_feedback()
-        key = _cache_key(engine.version, k, exclude_seen, rules)
+        key = _cache_key(engine.version, k, exclude_seen, rules) + ("|explain" if explain else "")
         cache = self.cache
         hit = cache.get(user_id, key)
         if hit is not None:
@@ -266,7 +309,9 @@ class Service:
             return {**hit, "cached": True}
         self.metrics.cache_misses.labels(backend=cache.backend).inc()
         generation = self.online.generation(user_id)
-        result = engine.recommend(user_id, k, exclude_seen=exclude_seen, rules=rules, online=self.online)
+        result = engine.recommend(
+            user_id, k, exclude_seen=exclude_seen, rules=rules, online=self.online, explain=explain
+        )
         self.sync_feedback()  # feedback another worker logged meanwhile must not be cached over
         # only lists of users the model knows: any string is a valid user id, so caching cold-start
         # answers would let anyone fill the cache (they are cheap to compute anyway)

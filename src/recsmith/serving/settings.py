@@ -25,6 +25,15 @@ class ServeSettings(BaseSettings):
         "development", description="outside development the default API key is refused"
     )
     bundle: Path | None = Field(None, description="model bundle directory written by `recsmith export`")
+    # the model registry (recsmith.serving.registry): serve a model's production version and follow it
+    registry_model: str | None = Field(
+        None, description="serve the production version of this registered model (instead of `bundle`)"
+    )
+    registry_uri: str | None = Field(
+        None, description="MLflow registry URI (default: $RECSMITH_REGISTRY_URI, else sqlite:///registry/mlflow.db)"
+    )
+    registry_poll_s: float = Field(5.0, gt=0, description="seconds between two checks of the production version")
+    ab_config: Path | None = Field(None, description="an A/B experiment (YAML, recsmith.serving.ab): variants by share")
     state_dir: Path = Field(Path("var"), description="feedback log (feedback.sqlite3) lives here")
     api_keys: Annotated[list[SecretStr], NoDecode] = Field(
         default_factory=lambda: [SecretStr(DEFAULT_API_KEY)],
@@ -57,6 +66,15 @@ class ServeSettings(BaseSettings):
         if isinstance(value, str):
             return [k.strip() for k in value.split(",") if k.strip()]
         return value
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "ServeSettings":
+        if self.ab_config is not None and self.registry_model is not None:
+            raise ValueError(
+                "ab_config and registry_model cannot be combined: an experiment fixes its variants' versions "
+                "(name them by registered version in the A/B file)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _refuse_default_key(self) -> "ServeSettings":

@@ -128,7 +128,7 @@ class CheckpointConfig(_Section):
 class TrackingConfig(_Section):
     mlflow: bool = Field(True, description="log params, per-epoch metrics and artifacts to MLflow")
     experiment: str = "recsmith"
-    tracking_uri: str | None = Field(None, description="default: a local file store in RUN/mlruns")
+    tracking_uri: str | None = Field(None, description="default: a SQLite database, sqlite:///RUN/mlflow.db")
 
 
 class TrainConfig(_Section):

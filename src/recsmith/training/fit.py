@@ -9,7 +9,8 @@ they do not care which kind of model they hold.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import scipy.sparse as sp
 
@@ -19,6 +20,9 @@ from recsmith.models.base import Recommender
 from recsmith.models.torch_base import TorchRecommender
 from recsmith.training.config import TrainConfig, resolve_train_config
 
+if TYPE_CHECKING:
+    from recsmith.training.trainer import EpochCallback
+
 
 def fit_model(
     model: Recommender,
@@ -27,13 +31,15 @@ def fit_model(
     *,
     train_config: TrainConfig | dict[str, Any] | None = None,
     exclude: sp.csr_matrix | None = None,
+    on_epoch_end: "Sequence[EpochCallback]" = (),
 ) -> Recommender:
     """Fit ``model`` on ``train`` and return it.
 
     A torch model trains under ``train_config``: a resolved :class:`TrainConfig`, or a dict of
     overrides merged over the model's own training defaults (``None``: the defaults), in memory (no
-    checkpoints), early-stopping on ``valid`` when given. Other models ignore ``valid`` and refuse a
-    ``train_config``: they have no training loop to configure.
+    checkpoints), early-stopping on ``valid`` when given, calling ``on_epoch_end`` after each epoch
+    (:class:`~recsmith.training.trainer.Trainer`). Other models ignore ``valid`` and ``on_epoch_end``
+    and refuse a ``train_config``: they have no training loop to configure.
     """
     if not isinstance(model, TorchRecommender):
         if train_config:
@@ -43,5 +49,5 @@ def fit_model(
 
     if not isinstance(train_config, TrainConfig):
         train_config = resolve_train_config(model, overrides=train_config or {})
-    Trainer(train_config.in_memory()).fit(model, train, valid, exclude=exclude)
+    Trainer(train_config.in_memory(), on_epoch_end=on_epoch_end).fit(model, train, valid, exclude=exclude)
     return model

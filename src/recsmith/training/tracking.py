@@ -6,10 +6,12 @@ with test metrics when a pipeline logs them. It needs nothing to read: ``pl.read
 
 MLflow gets the same per-epoch metrics (``@`` is not allowed in MLflow names: ``ndcg@10`` is
 logged as ``ndcg_at_10``), the flattened configs as params and files as artifacts. The default
-store is a local file store in ``RUN/mlruns`` (browse it with ``mlflow ui --backend-store-uri
-RUN/mlruns``); MLflow 3 keeps that backend behind ``MLFLOW_ALLOW_FILE_STORE``, which is set here
-for this process only when no ``tracking_uri`` is configured. A resumed run logs into the same
-MLflow run (its id is kept in ``RUN/tracking.json``).
+store is a SQLite database, ``RUN/mlflow.db`` (``sqlite:///...``; MLflow creates its tables with
+Alembic on first use), with the artifacts in ``RUN/mlartifacts``; browse it with ``mlflow ui
+--backend-store-uri sqlite:///RUN/mlflow.db``. MLflow 3 keeps its older file store in maintenance
+mode; a run directory from before (``RUN/mlruns``) moves over with ``mlflow migrate-filestore
+--source RUN --target sqlite:///RUN/mlflow.db`` (docs/lifecycle.md). A resumed run logs into the
+same MLflow run (its id is kept in ``RUN/tracking.json``).
 
 Only the main process writes (under DDP, rank 0).
 """
@@ -17,7 +19,7 @@ Only the main process writes (under DDP, rank 0).
 from __future__ import annotations
 
 import json
-import os
+import logging
 import time
 from pathlib import Path
 from typing import Any
@@ -27,6 +29,34 @@ from recsmith.utils.atomic import atomic_write_text
 
 METRICS = "metrics.jsonl"
 _STATE = "tracking.json"
+#: the default MLflow database and artifact folder of a run (or study) directory
+MLFLOW_DB = "mlflow.db"
+MLFLOW_ARTIFACTS = "mlartifacts"
+
+
+def sqlite_uri(path: str | Path) -> str:
+    """``sqlite:///<absolute path>``: the URI of an MLflow (or Optuna) SQLite database file."""
+    return f"sqlite:///{Path(path).resolve()}"
+
+
+def mlflow_client(tracking_uri: str, registry_uri: str | None = None) -> Any:
+    """An ``MlflowClient`` on ``tracking_uri`` (and ``registry_uri``), with MLflow's and Alembic's
+    table-creation chatter kept out of the user's terminal."""
+    for name in ("mlflow.store.db.utils", "alembic", "alembic.runtime.migration"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    from mlflow.tracking import MlflowClient
+
+    return MlflowClient(tracking_uri=tracking_uri, registry_uri=registry_uri or tracking_uri)
+
+
+def experiment_id(client: Any, name: str, artifacts: Path) -> str:
+    """The id of MLflow experiment ``name``, created with its artifacts under ``artifacts`` (a
+    database backend would otherwise put them in ``./mlruns`` of whatever directory the process
+    runs in)."""
+    found = client.get_experiment_by_name(name)
+    if found is not None:
+        return str(found.experiment_id)
+    return str(client.create_experiment(name, artifact_location=Path(artifacts).resolve().as_uri()))
 
 
 def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -134,22 +164,17 @@ class Tracker:
         atomic_write_text(path, "".join(f"{line}\n" for line in kept))
 
     def _start_mlflow(self, params: dict[str, Any], *, resume: bool) -> None:
-        uri = self.cfg.tracking_uri
-        if uri is None:
-            os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
-            uri = (self._dir / "mlruns").resolve().as_uri()
+        uri = self.cfg.tracking_uri or sqlite_uri(self._dir / MLFLOW_DB)
         from mlflow.entities import Param
-        from mlflow.tracking import MlflowClient
 
-        client = MlflowClient(tracking_uri=uri)
+        client = mlflow_client(uri)
         state_file = self._dir / _STATE
         if resume and state_file.exists():
             self._run_id = json.loads(state_file.read_text())["mlflow_run_id"]
             client.update_run(self._run_id, status="RUNNING")
         else:
-            experiment = client.get_experiment_by_name(self.cfg.experiment)
-            experiment_id = experiment.experiment_id if experiment else client.create_experiment(self.cfg.experiment)
-            self._run_id = client.create_run(experiment_id, run_name=self._dir.name).info.run_id
+            experiment = experiment_id(client, self.cfg.experiment, self._dir / MLFLOW_ARTIFACTS)
+            self._run_id = client.create_run(experiment, run_name=self._dir.name).info.run_id
             atomic_write_text(state_file, json.dumps({"mlflow_run_id": self._run_id, "tracking_uri": uri}))
             flat = [Param(mlflow_name(k), str(v)[:6000]) for k, v in flatten(params).items()]
             for start in range(0, len(flat), 100):  # MLflow takes at most 100 params per batch

@@ -16,6 +16,12 @@ The Trainer drives; the model supplies the network and its examples through its 
 calls back;
 the loss and sampler come from the config (:class:`~recsmith.nn.objectives.Objective`); DDP lives
 behind :class:`~recsmith.training.distributed.Distributed`, whose methods are no-ops in one process.
+
+Callers that want to watch the loop pass ``on_epoch_end`` callbacks: each is called after every
+epoch, once its metrics are complete (training loss, validation metrics when it validated) and
+logged, as ``callback(epoch, metrics)``. A callback that raises stops training there: the exception
+leaves :meth:`Trainer.fit` unchanged (the model's ``end_fit`` runs, the tracker records a failed
+run). ``recsmith tune`` prunes unpromising trials this way (:mod:`recsmith.pipelines.tune`).
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,6 +60,9 @@ if TYPE_CHECKING:
 _RESUMABLE_CHANGES = ("tracking", "threads", "device", "compile", "compile_backend")
 #: micro-batches between progress-bar updates (each reads the loss, a device sync)
 _BAR_EVERY = 10
+
+#: ``callback(epoch, metrics)`` after each epoch (1-based epoch; metrics as in ``metrics.jsonl``)
+EpochCallback = Callable[[int, dict[str, Any]], None]
 
 
 @dataclass
@@ -107,9 +116,11 @@ class Trainer:
 
     Args:
         config: every option of the loop.
-        run_dir: where checkpoints, ``metrics.jsonl`` and ``mlruns/`` go; None trains in memory only.
+        run_dir: where checkpoints, ``metrics.jsonl`` and ``mlflow.db`` go; None trains in memory only.
         resume: continue from ``run_dir``'s last checkpoint (a fresh start when there is none).
         params: extra run parameters to record with the tracker (dataset, split, ...).
+        on_epoch_end: callbacks called after each epoch with ``(epoch, metrics)`` (module docstring);
+            one that raises stops training with that exception.
     """
 
     def __init__(
@@ -119,8 +130,10 @@ class Trainer:
         *,
         resume: bool = False,
         params: dict[str, Any] | None = None,
+        on_epoch_end: Sequence[EpochCallback] = (),
     ) -> None:
         self.config = config
+        self.on_epoch_end = list(on_epoch_end)
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self.resume = resume
         self.params = params or {}
@@ -187,6 +200,8 @@ class Trainer:
                     log(_summary(metrics, run.monitor))
                 if epoch % cfg.checkpoint.every == 0 or loop.stopped or epoch == cfg.epochs:
                     self._save_last(run, loop)
+                for callback in self.on_epoch_end:
+                    callback(epoch, metrics)
         except BaseException:
             self.tracker.finish(status="FAILED")
             raise

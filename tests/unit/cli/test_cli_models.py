@@ -60,3 +60,7 @@ def test_nested_options_are_dotted_and_torch_models_point_at_training(capsys: py
 def test_an_unknown_model_lists_the_known_ones(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["models", "itmeknn"]) == 2
     assert "unknown model 'itmeknn'; available models: als" in capsys.readouterr().err
+
+
+def test_every_ability_says_what_it_gives() -> None:
+    assert [name for name, cls in all_abilities().items() if not cls.purpose] == []

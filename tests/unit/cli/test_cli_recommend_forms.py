@@ -26,6 +26,7 @@ from recsmith.data.interactions import Interactions
 from recsmith.errors import ConfigError, RecsmithError, UnknownIdError
 from recsmith.pipelines.benchmark import run_benchmark
 from recsmith.runs import search
+from recsmith.runs.layout import Run
 
 N_USERS, N_ITEMS = 30, 12
 WORDS = ("blue denim jeans", "red silk scarf")
@@ -141,6 +142,34 @@ def test_user_form_table_and_json(run_dir) -> None:
     assert int(body[0]["items"][0]["item_id"][3:]) % 2 == 0, "user 0 is in the even group"
     one = json.loads(invoke("--run", str(run_dir), "-m", "itemknn", "-u", "u0", "-n", "3", "-f", "json").output)
     assert list(one) == ["results"] and [r["user_id"] for r in one["results"]] == ["u0"], "one id: the same shape"
+
+
+def test_explain_says_which_history_items_made_each_recommendation(run_dir) -> None:
+    res = invoke(
+        "--run", str(run_dir), "-m", "itemknn", "-u", "u0", "-u", "nobody", "-n", "3", "--explain", "-f", "json"
+    )
+    assert res.exit_code == 0, res.output
+    known, cold = json.loads(res.output)["results"]
+    history = set(Run.open(run_dir).item_map.to_external(Run.open(run_dir).load_model("itemknn").seen_items(0)))
+    assert known["items"][0]["score"] > 0
+    for item in known["items"]:
+        e = item["explanation"]
+        assert e["method"] == "item_item" and bool(e["reasons"]) == (item["score"] > 0)  # ties at 0: no reason
+        assert {r["item_id"] for r in e["reasons"]} <= history
+        assert all(r["name"].startswith(WORDS[0]) for r in e["reasons"])  # u0's group: even items, named by WORDS[0]
+        assert e["score"] == pytest.approx(item["score"], rel=1e-5, abs=1e-6)
+    assert [i["explanation"]["method"] for i in cold["items"]] == ["popularity"] * 3
+    table = invoke("--run", str(run_dir), "-m", "itemknn", "-u", "u0", "-n", "3", "--explain")
+    assert table.exit_code == 0 and "because (contribution)" in table.output and WORDS[0].split()[0] in table.output
+
+
+def test_explain_errors(run_dir) -> None:
+    res = invoke("--run", str(run_dir), "-m", "popular", "-u", "u0", "--explain")
+    message = str(res.exception)
+    assert isinstance(res.exception, RecsmithError) and "does not have the 'explanations' ability" in message
+    assert "models of run" in message and "itemknn, tfidf" in message
+    res = invoke("--run", str(run_dir), "-m", "itemknn", "--item-id", "sku0", "--explain")
+    assert res.exit_code == 2 and "--explain needs --user-id (got --item-id)" in res.output
 
 
 def test_item_form_uses_model_similarity_or_text(run_dir) -> None:

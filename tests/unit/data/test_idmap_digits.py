@@ -27,3 +27,15 @@ def test_without_digits_ids_are_exact(tmp_path: Path) -> None:
     assert ids.to_internal(["108775015", "07"], strict=False).tolist() == [-1, -1]
     ids.save(tmp_path / "ids.parquet")
     assert IdMap.load(tmp_path / "ids.parquet").digits is None
+
+
+def test_the_vectorised_spelling_matches_the_lookup() -> None:
+    import polars as pl
+
+    ids = IdMap(["0108775015", "A12"], kind="item", digits=10)
+    frame = pl.DataFrame({"item_id": ["108775015", "0108775015", "A12", "12345678901", "x1"]})
+    assert frame.select(ids.canonical("item_id"))["item_id"].to_list() == [
+        "0108775015", "0108775015", "A12", "12345678901", "x1"
+    ]  # fmt: skip
+    plain = IdMap(["7"], kind="item")
+    assert frame.select(plain.canonical("item_id"))["item_id"].to_list() == frame["item_id"].to_list()

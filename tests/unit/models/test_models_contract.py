@@ -6,8 +6,8 @@ from model_contract import RecommenderContract
 
 from recsmith.models import available_models
 
-FACTORS = frozenset({"embeddings", "fold_in", "item_similarity"})
-ITEM_ITEM = frozenset({"item_item", "item_similarity"})
+FACTORS = frozenset({"embeddings", "explanations", "fold_in", "item_similarity"})
+ITEM_ITEM = frozenset({"explanations", "item_item", "item_similarity"})
 
 
 class TestRandom(RecommenderContract):
@@ -55,7 +55,7 @@ class TestEASEFloat32(RecommenderContract):
 class TestALS(RecommenderContract):
     name = "als"
     params = {"factors": 8, "iterations": 10, "seed": 1}
-    abilities = FACTORS
+    abilities = FACTORS | {"warm_start"}
 
 
 class TestBPR(RecommenderContract):

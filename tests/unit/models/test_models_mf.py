@@ -18,10 +18,10 @@ _TRAIN = {
 class TestMF(RecommenderContract):
     name = "mf"
     params = {"dim": 8, "train": _TRAIN}
-    abilities = frozenset({"embeddings", "fold_in", "item_similarity"})
+    abilities = frozenset({"embeddings", "explanations", "fold_in", "item_similarity"})
 
 
 class TestMFSoftmax(RecommenderContract):
     name = "mf"
     params = {"dim": 8, "train": {**_TRAIN, "loss": {"name": "softmax"}}}
-    abilities = frozenset({"embeddings", "fold_in", "item_similarity"})
+    abilities = frozenset({"embeddings", "explanations", "fold_in", "item_similarity"})

@@ -27,7 +27,7 @@ def group_side_data(n_items: int = N_ITEMS, empty: tuple[int, ...] = ()) -> Side
 class TestTfidf(RecommenderContract):
     name = "tfidf"
     params = {"k": 50}
-    abilities = frozenset({"item_item", "item_similarity"})
+    abilities = frozenset({"explanations", "item_item", "item_similarity"})
 
     @classmethod
     def side_data(cls) -> SideData:

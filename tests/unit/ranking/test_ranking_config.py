@@ -81,3 +81,13 @@ def test_group_column_that_is_not_an_item_column() -> None:
         source.with_side_data(_beauty_like_side())
     with pytest.raises(ConfigError, match=r"need item columns in two_stage.aggregates.groups"):
         create_model("two_stage", {"features": ["group_share"]}).with_side_data(_beauty_like_side())
+
+
+def test_default_sources_are_validated_specs() -> None:
+    # the defaults once were raw mappings, so a config without `sources` failed at fit time
+    model = create_model("two_stage", {})
+    assert {name: spec.kind for name, spec in model.config.sources.items()} == {
+        "itemknn": "model",
+        "popular": "popular",
+    }
+    model.with_side_data(_beauty_like_side())  # the data checks read spec.kind / spec.column

@@ -122,3 +122,9 @@ def api_key() -> str:
 @pytest.fixture
 def auth() -> dict[str, str]:
     return {"X-API-Key": API_KEY}
+
+
+@pytest.fixture(scope="session")
+def bundle_factory():
+    """``make_bundle(path, model name, version=...)`` for tests that need bundles of their own."""
+    return make_bundle

@@ -83,6 +83,16 @@ def with_real_ids(tiny):
             value = (case.path_parameters or {}).get(name)
             if isinstance(value, str) and len(value) % 2 == 0:
                 case.path_parameters[name] = ids[len(value) % len(ids)]
+        body = case.body
+        # "exactly one of user_ids or session_items" is a rule the schema cannot state: a body with both
+        # or neither is invalid, so keep one (which one follows from the body: derandomized)
+        if case.operation.path == "/v1/recommendations" and isinstance(body, dict):
+            given = [key for key in ("user_ids", "session_items") if body.get(key) is not None]
+            if len(given) == 2:
+                del body[given[len(str(body)) % 2]]
+            elif not given:
+                body.pop("session_items", None)
+                body["user_ids"] = known["user_id"][:1]
         return case
 
     return swap

@@ -69,7 +69,9 @@ def test_train_writes_a_complete_run(prepared, tmp_path, capsys):
     assert len(lines) == 4 and "final" in json.loads(lines[-1])  # three epochs, then the test metrics
     model = Recommender.load(out / "models" / "mf")
     assert model.name == "mf" and model.recommend([0], k=5)[0].shape == (1, 5)
-    assert (out / "checkpoints" / "last.pt").exists() and (out / "mlruns").is_dir() and (out / "config.yaml").exists()
+    assert (
+        (out / "checkpoints" / "last.pt").exists() and (out / "mlflow.db").is_file() and (out / "config.yaml").exists()
+    )
     assert "ndcg@10" in capsys.readouterr().out
 
 

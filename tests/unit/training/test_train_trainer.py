@@ -236,7 +236,8 @@ def test_unknown_monitor_metric_is_a_config_error(parts):
 
 
 # ---------------------------------------------------------------------- tracking and saving
-def test_metrics_jsonl_and_mlflow_file_store(parts, tmp_path):
+def test_metrics_jsonl_and_mlflow_sqlite_store(parts, tmp_path, seed_mlflow_db):
+    seed_mlflow_db(tmp_path / "mlflow.db")  # the default store: sqlite:///RUN/mlflow.db
     model, model_cfg = make(epochs=2, tracking={"mlflow": True, "experiment": "unit"})
     Trainer(model_cfg, tmp_path, params={"data": {"name": "planted"}}).fit(model, parts.train, parts.valid)
     lines = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
@@ -253,12 +254,34 @@ def test_metrics_jsonl_and_mlflow_file_store(parts, tmp_path):
     from mlflow.tracking import MlflowClient
 
     run_id = json.loads((tmp_path / "tracking.json").read_text())["mlflow_run_id"]
-    client = MlflowClient(tracking_uri=(tmp_path / "mlruns").as_uri())
+    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
     run = client.get_run(run_id)
     assert run.data.params["train.optimizer.lr"] == "0.02" and run.data.params["data.name"] == "planted"
     assert "valid/ndcg_at_10" in run.data.metrics and run.info.status == "FINISHED"
     assert [m.step for m in client.get_metric_history(run_id, "lr")] == [1, 2]
     assert "metrics.jsonl" in [a.path for a in client.list_artifacts(run_id)]
+    assert (tmp_path / "mlartifacts").is_dir() and not (tmp_path / "mlruns").exists()
+
+
+def test_on_epoch_end_callbacks_see_each_epoch_and_can_stop_training(parts):
+    seen: list[tuple[int, float]] = []
+    model, model_cfg = make(epochs=3)
+    Trainer(model_cfg, on_epoch_end=[lambda epoch, m: seen.append((epoch, m["valid/ndcg@10"]))]).fit(
+        model, parts.train, parts.valid
+    )
+    assert [e for e, _ in seen] == [1, 2, 3] and all(0 <= v <= 1 for _, v in seen)
+
+    class Stop(Exception):
+        pass
+
+    def stop_after_two(epoch: int, metrics: dict) -> None:
+        if epoch == 2:
+            raise Stop
+
+    model, model_cfg = make(epochs=5)
+    with pytest.raises(Stop):
+        Trainer(model_cfg, on_epoch_end=[stop_after_two]).fit(model, parts.train, parts.valid)
+    assert len(model.history or []) <= 2 and not model.is_fitted  # a stopped fit leaves the model unfitted
 
 
 def test_trained_model_saves_and_loads_without_pickle(parts, tmp_path):

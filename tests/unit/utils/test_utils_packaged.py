@@ -55,7 +55,7 @@ def test_a_missing_path_with_a_folder_is_not_replaced_silently(tmp_path, monkeyp
         ConfigError, match=r"configs/ml100k.yaml not found; a packaged config has that name: --config ml100k"
     ):
         resolve_config_path("configs/ml100k.yaml")
-    with pytest.raises(ConfigError, match=r"nope not found; packaged configs .*: beauty, .*demo, .*ml100k"):
+    with pytest.raises(ConfigError, match=r"nope not found; packaged configs .*: .*beauty, .*demo, .*ml100k"):
         resolve_config_path("nope")
     (tmp_path / "folder").mkdir()
     with pytest.raises(ConfigError, match="is a directory"):

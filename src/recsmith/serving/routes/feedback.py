@@ -41,4 +41,7 @@ def post_feedback(body: FeedbackRequest, service: ServiceDep, settings: Settings
         for e in body.events
     ]
     ids, unknown = service.submit_feedback(events)
-    return {"accepted": len(ids), "first_id": ids[0], "last_id": ids[-1], "unknown_ids": unknown}
+    answer = {"accepted": len(ids), "first_id": ids[0], "last_id": ids[-1], "unknown_ids": unknown}
+    if service.ab is not None:
+        answer["variants"] = {e.user_id: service.ab.spec.assign(e.user_id) for e in events}
+    return answer

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Query
 
 from recsmith.serving.deps import EngineDep, ServiceDep, SettingsDep
 from recsmith.serving.guard import GuardedRoute
@@ -46,11 +46,12 @@ async def user_recommendations(
     exclude: ExcludeQuery = [],  # noqa: B006 (FastAPI copies defaults per request)
     include: IncludeQuery = [],  # noqa: B006
     filters: FiltersQuery = None,
+    explain: Annotated[bool, Query(description="each item carries why it was recommended")] = False,
 ) -> dict:
     """Top-k items for a user. Unknown users get a cold-start answer (``cold_start: true``)."""
     check_k(k, settings)
     rules = rules_from_query(exclude, include, filters, settings)
-    return service.recommend_user(engine, user_id, k, exclude_seen=exclude_seen, rules=rules)
+    return service.recommend_user(engine, user_id, k, exclude_seen=exclude_seen, rules=rules, explain=explain)
 
 
 @router.post("/recommendations", response_model=BatchRecommendationsPublic, responses=BODY_ERRORS)
@@ -62,10 +63,15 @@ def batch_recommendations(
     rules = rules_from(body, settings)
     if body.session_items is not None:
         check_ids("session_items", body.session_items, settings.max_ids)
-        result = engine.recommend_session(body.session_items, body.k, exclude_seen=body.exclude_seen, rules=rules)
+        result = engine.recommend_session(
+            body.session_items, body.k, exclude_seen=body.exclude_seen, rules=rules, explain=body.explain
+        )
         service.metrics.strategies.labels(strategy=result["strategy"]).inc()
         return {"results": [result], "model_version": engine.version}
     check_ids("user_ids", body.user_ids, settings.max_batch)
     user_ids = body.user_ids or []  # never None here: the schema requires user_ids or session_items
-    results = [service.recommend_user(engine, u, body.k, exclude_seen=body.exclude_seen, rules=rules) for u in user_ids]
+    results = [
+        service.recommend_user(engine, u, body.k, exclude_seen=body.exclude_seen, rules=rules, explain=body.explain)
+        for u in user_ids
+    ]
     return {"results": results, "model_version": engine.version}
