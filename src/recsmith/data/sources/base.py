@@ -100,14 +100,16 @@ _SOURCES: dict[str, SourceSpec] = {}
 def register_source(
     name: str,
     *,
-    summary: str,
+    summary: str = "",
     options: type[SourceOptions] = SourceOptions,
     preparer: str | None = None,
     feature_preset: str | None = None,
     item_id_digits: int | None = None,
 ) -> Callable[[SourceFn], SourceFn]:
     def deco(fn: SourceFn) -> SourceFn:
-        _SOURCES[name] = SourceSpec(name, fn, summary, options, preparer, feature_preset, item_id_digits)
+        # without a summary, the first line of the reader's docstring says what it reads
+        said = summary or (fn.__doc__ or "").strip().split("\n")[0]
+        _SOURCES[name] = SourceSpec(name, fn, said, options, preparer, feature_preset, item_id_digits)
         return fn
 
     return deco
