@@ -128,6 +128,14 @@ def source_spec(name: str) -> SourceSpec:
     return _SOURCES[name]
 
 
+def item_id_digits(name: str) -> int | None:
+    """The registered source ``name``'s ``item_id_digits``; None for a name no source has (raw data
+    handed to preparation directly)."""
+    available_sources()
+    spec = _SOURCES.get(name)
+    return spec.item_id_digits if spec is not None else None
+
+
 def get_source(name: str) -> SourceFn:
     return source_spec(name).reader
 
