@@ -17,7 +17,7 @@ def test_the_overall_title_does_not_overlap_a_subplot_title(n_metrics: int) -> N
     canvas = FigureCanvasAgg(fig)
     canvas.draw()
     renderer = canvas.get_renderer()
-    overall = fig._suptitle.get_window_extent(renderer)  # noqa: SLF001  (matplotlib keeps it there)
+    overall = fig._suptitle.get_window_extent(renderer)  # matplotlib keeps the suptitle Text there
     for ax in fig.axes:
         panel = ax.title.get_window_extent(renderer)
         assert panel.y1 <= overall.y0, f"title {ax.title.get_text()!r} reaches into the overall title"
