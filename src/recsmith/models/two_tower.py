@@ -55,6 +55,8 @@ class TwoTower(FoldInExplanations, FoldIn, ItemSimilarity, TorchRecommender):
     inner product by ``temperature``); fold-in solves for a user vector against the item vectors with
     the default constants; item similarity is the cosine of the item tower's vectors."""
 
+    summary = "retrieval with item vectors from item content, so cold items rank too (torch)"
+
     uses_side_data = True
     default_train: ClassVar[dict[str, Any]] = {
         "loss": {"name": "infonce"},
