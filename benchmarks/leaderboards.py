@@ -218,8 +218,9 @@ def main() -> None:
         "scored once on test. Metric definitions: `src/recsmith/evaluation/metrics.py`.\n\n"
         "With one test item per user (leave-one-out), Recall@K equals HitRate@K and MAP@K equals MRR@K:\n"
         "the tables show both so they can be compared with papers that report either.\n\n"
-        f"Machine: {platform.processor() or platform.machine()}, 2 CPU cores, Python {platform.python_version()}.\n\n"
-        + "\n".join(sections)
+        f"Machine: {platform.processor() or platform.machine()}, 2 CPU cores, Python {platform.python_version()}.\n"
+        "On another machine the tables reproduce within the tolerance stated in\n"
+        "[Reproducing the numbers](#reproducing-the-numbers) (at the end of the page).\n\n" + "\n".join(sections)
     )
     (ROOT / "docs").mkdir(exist_ok=True)
     target = ROOT / "docs" / "results.md"

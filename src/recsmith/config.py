@@ -126,8 +126,27 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
             raise ConfigError(f"{path}: not valid YAML: {err}") from None
         if not isinstance(raw, dict):
             raise ConfigError(f"{path}: the top level must be a mapping of sections, got {type(raw).__name__}")
-    raw = apply_overrides(raw, overrides or [])
-    return validate_config(raw, source=str(path) if path else "config")
+    overrides = list(overrides or [])
+    try:
+        return validate_config(apply_overrides(raw, overrides), source=str(path) if path else "config")
+    except ConfigError:
+        blamed = _blamed_overrides(raw, overrides)
+        if not blamed:
+            raise
+        # the same error, said to come from the overrides that cause it rather than from the file
+        return validate_config(apply_overrides(raw, overrides), source=", ".join(f"--set {o}" for o in blamed))
+
+
+def _blamed_overrides(raw: dict[str, Any], overrides: list[str]) -> list[str]:
+    """The overrides without which the config is valid (each alone is the cause); [] when none is."""
+    blamed = []
+    for i, text in enumerate(overrides):
+        try:
+            validate_config(apply_overrides(raw, overrides[:i] + overrides[i + 1 :]))
+        except ConfigError:
+            continue
+        blamed.append(text)
+    return blamed
 
 
 def validate_config(raw: dict[str, Any], source: str = "config") -> RunConfig:

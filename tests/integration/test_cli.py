@@ -96,7 +96,7 @@ def test_recommend_known_user_json(run_dir, prepared, capsys):
         )
         == 0
     )
-    out = json.loads(capsys.readouterr().out)
+    (out,) = json.loads(capsys.readouterr().out)["results"]
     assert out["user_id"] == users[0] and out["cold_start"] is False
     assert [it["rank"] for it in out["items"]] == [1, 2, 3, 4, 5]
     assert all(it["name"] for it in out["items"])  # synthetic articles have names
@@ -108,7 +108,7 @@ def test_recommend_unknown_user_is_cold_start(run_dir, capsys):
     assert (
         main(["recommend", "--run", str(run_dir), "--model", "popular", "--user-id", "nobody", "--format", "json"]) == 0
     )
-    out = json.loads(capsys.readouterr().out)
+    (out,) = json.loads(capsys.readouterr().out)["results"]
     assert out["cold_start"] is True and len(out["items"]) == 10
 
 

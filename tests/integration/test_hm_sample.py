@@ -55,3 +55,23 @@ def test_features_on_the_sample(prepared) -> None:
     assert set(inter["sales_channel"].to_list()) <= {1, 2, 3}
     manifest = json.loads((prepared / "manifest.json").read_text())
     assert manifest["bad_rows"] == {} and len(manifest["source"]["sha256"]) == 64
+
+
+def test_the_one_day_sample_benchmarks_with_hm_sample_not_hm(prepared, tmp_path, capsys) -> None:
+    """hm.yaml's temporal split says why it cannot split one day and what to use; the packaged
+    hm_sample config runs; raw article ids (no leading zero, as in articles.csv) are found."""
+    assert main(["benchmark", "--data", str(prepared), "--config", "hm", "--out", str(tmp_path / "a")]) != 0
+    err = " ".join(capsys.readouterr().err.split())
+    assert "a single instant, which no cut-off splits: use --split random" in err
+    run = tmp_path / "b"
+    assert (
+        main(["benchmark", "--data", str(prepared), "--config", "hm_sample", "--models", "popular", "--out", str(run)])
+        == 0
+    )
+    board = json.loads((run / "leaderboard.json").read_text())
+    assert board["popular"]["test"]["map@12"] > 0
+    capsys.readouterr()
+    article = "108775015"  # the first article of articles.csv, written without its leading zero
+    assert main(["recommend", "--run", str(run), "--item-id", article, "-n", "3", "--format", "json"]) == 0
+    (answer,) = json.loads(capsys.readouterr().out)["results"]
+    assert answer["item_id"] == "0108775015"

@@ -57,10 +57,9 @@ def test_a_train_run_is_a_run_directory(trained: Path) -> None:
 def test_train_recommend_export_serve(trained: Path, tmp_path: Path) -> None:
     run = trained / "run"
     user = str(IdMap.load(run / "dataset" / "user_ids.parquet", kind="user").external_ids[0])
-    offline = json.loads(
+    (offline,) = json.loads(
         recsmith("recommend", "--run", str(run), "--user-id", user, "--top-n", "5", "--format", "json").stdout
-    )
-    offline = offline[0] if isinstance(offline, list) else offline
+    )["results"]
     assert offline["user_id"] == user and not offline["cold_start"] and len(offline["items"]) == 5
 
     bundle = tmp_path / "bundle"

@@ -1,3 +1,5 @@
+import re
+
 import pytest
 
 from recsmith.config import RunConfig, apply_overrides, dump_config, load_config, parse_override
@@ -106,3 +108,18 @@ def test_select_metric_must_be_computed(override):
 def test_select_metric_follows_ks():
     cfg = load_config(None, ["evaluation.ks=[12]", "evaluation.select_metric=map@12"])
     assert cfg.evaluation.select_metric == "map@12"
+
+
+def test_an_error_from_set_is_blamed_on_set_not_on_the_file(tmp_path) -> None:
+    path = tmp_path / "run.yaml"
+    path.write_text("models:\n  itemknn: {k: 50}\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, ["train.epochs=2", "trian.epochs=1"])
+    message = str(caught.value)
+    assert message.startswith("--set trian.epochs=1:\nunknown key 'trian'"), message
+    assert str(path) not in message and "train.epochs=2" not in message
+    with pytest.raises(ConfigError, match=r"^--set models\.itemknn\.kk=5:\nunknown key 'models\.itemknn\.kk'"):
+        load_config(path, ["models.itemknn.kk=5"])
+    path.write_text("models:\n  itemknn: {kk: 50}\n")  # the file's own mistake stays the file's
+    with pytest.raises(ConfigError, match=rf"^{re.escape(str(path))}:\nunknown key 'models\.itemknn\.kk'"):
+        load_config(path, ["train.epochs=2"])

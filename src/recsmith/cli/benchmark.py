@@ -10,11 +10,9 @@ from rich.console import Console
 
 from recsmith.cli.options import ConfigOpt, OverwriteOpt, SetOpt, parse_csv_list
 from recsmith.cli.tables import leaderboard_table
-from recsmith.config import load_config
+from recsmith.config import RunConfig, load_config
 from recsmith.data.dataset import Dataset
-from recsmith.models.registry import describe_models
 from recsmith.pipelines.benchmark import run_benchmark
-from recsmith.utils.extras import install_command
 
 
 def benchmark(
@@ -30,6 +28,7 @@ def benchmark(
     overwrite: OverwriteOpt = False,
 ) -> None:
     """Train and evaluate MODELS (selection on validation, numbers on test); write leaderboard.json/.md."""
+    # the full help, with the defaults, is benchmark_help() (main.py registers the command with it)
     overrides = list(set_ or [])
     if split is not None:
         overrides.insert(0, f"split.method={split}")
@@ -44,19 +43,17 @@ def benchmark(
     typer.echo(f"wrote {out}/leaderboard.json and {out}/leaderboard.md")
 
 
-def list_models() -> None:
-    """List the registered models, the pip extras each needs, and whether they are installed here."""
-    infos = describe_models()
-    rows = [
-        (
-            info.name,
-            ", ".join(info.extras) or "-",
-            "yes" if info.available else f"no: {install_command(info.missing)}",
-        )
-        for info in infos
-    ]
-    widths = [max(len(row[i]) for row in [("model", "extras", ""), *rows]) for i in range(2)]
-    for name, extras, status in [("model", "extras", "available"), *rows]:
-        typer.echo(f"{name:<{widths[0]}}  {extras:<{widths[1]}}  {status}")
-    n_available = sum(info.available for info in infos)
-    typer.echo(f"{n_available} of {len(infos)} models available in this install")
+def benchmark_help() -> str:
+    """The command's help: what it does, then what it does without --config, read from the run
+    config's defaults (so the text cannot drift from them)."""
+    cfg = RunConfig()
+    split, ev = cfg.split, cfg.evaluation
+    seen = "a user's training items are never recommended" if ev.filter_seen else "training items may be recommended"
+    return (
+        "Train and evaluate MODELS (selection on validation, numbers on test); write leaderboard.json/.md.\n\n"
+        f"Without --config: split {split.method} (each user's last interaction is test, the one before "
+        f"validation; users with fewer than {split.min_interactions} interactions stay in train); "
+        f"K = {', '.join(map(str, ev.ks))}; {seen}; each model is chosen by {ev.select_metric} on "
+        "validation and refitted on train + validation; no tuning (a tune: section in a config); each "
+        f"model with its defaults (recsmith models NAME); seed {cfg.seed}; paired comparisons against {ev.baseline}."
+    )

@@ -10,8 +10,9 @@ import typer
 
 from recsmith.cli.options import ConfigOpt, OverwriteOpt, SetOpt
 from recsmith.config import load_config
-from recsmith.data.sources.base import available_sources
+from recsmith.data.sources.base import available_sources, source_spec
 from recsmith.pipelines.prepare import prepare_dataset
+from recsmith.utils.config_doc import describe_options, options_text
 from recsmith.utils.logging import log
 
 app = typer.Typer(help="Prepare datasets.", no_args_is_help=True)
@@ -35,8 +36,9 @@ def prepare_cmd(
 ) -> None:
     """Read SOURCE, prepare it (threshold, de-duplication, k-core, id encoding) and write it atomically.
 
-    A source may prepare out of core (``hm``: streamed, with the feature store in OUT/features);
-    any source writes a feature store too with ``--set features.enabled=true`` and ``features.*`` keys.
+    A source may prepare out of core (hm: streamed, with the feature store in OUT/features); any
+    source writes a feature store too with --set features.enabled=true and the features.* keys.
+    recsmith data sources lists the sources; recsmith data sources NAME, a source's options.
     """
     overrides = [f"data.source={source}", *(set_ or [])]
     if path is not None:
@@ -55,10 +57,27 @@ def prepare_cmd(
 
 
 @app.command("sources")
-def sources_cmd() -> None:
-    """List the registered data sources."""
-    for name in available_sources():
-        typer.echo(name)
+def sources_cmd(
+    name: Annotated[str | None, typer.Argument(help="A source: show what it reads and its options.")] = None,
+) -> None:
+    """List the registered data sources, one line each on what they read; with NAME, its options
+    (type, default, meaning), read from the source's own options model."""
+    if name is None:
+        names = available_sources()
+        width = max(len(n) for n in names)
+        for source in names:
+            typer.echo(f"{source:<{width}}  {source_spec(source).summary}")
+        typer.echo("recsmith data sources NAME shows a source's options")
+        return
+    spec = source_spec(name)  # an unknown name is a ConfigError listing the sources
+    options = describe_options(spec.options)
+    lines = [f"{name}: {spec.summary}"]
+    if options:
+        lines.append("options (--set data.options.KEY=VALUE, or under data: options: in a config):")
+        lines += options_text(options)
+    else:
+        lines.append("options: none")
+    typer.echo("\n".join(lines))
 
 
 @synth_app.command("hm")

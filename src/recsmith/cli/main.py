@@ -6,11 +6,14 @@ with the error's code; anything else is a bug and keeps its traceback.
 
 from __future__ import annotations
 
+import os
 import sys
+from typing import Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
+from typer.core import TyperOption
 from typer.exceptions import TyperException
 
 from recsmith import __version__
@@ -21,6 +24,7 @@ from recsmith.cli import (
     demo,
     evaluate,
     export,
+    models,
     recommend,
     registry,
     report,
@@ -31,6 +35,7 @@ from recsmith.cli import (
 )
 from recsmith.cli import app as app_command
 from recsmith.errors import RecsmithError
+from recsmith.utils.atomic import OutputExistsError
 from recsmith.utils.extras import as_missing_extra
 
 app = typer.Typer(
@@ -44,10 +49,10 @@ app.add_typer(data.app, name="data")
 app.add_typer(registry.app, name="registry")
 app.add_typer(ab.app, name="ab")
 app.add_typer(demo.app, name="demo")
-app.command("benchmark")(benchmark.benchmark)
+app.command("benchmark", help=benchmark.benchmark_help())(benchmark.benchmark)
 app.command("evaluate")(evaluate.evaluate)
 app.command("recommend")(recommend.recommend)
-app.command("models")(benchmark.list_models)
+app.command("models")(models.models)
 app.command("train")(train.train)
 app.command("lr-find")(train.lr_find)
 app.command("scaling")(train.scaling)
@@ -59,6 +64,17 @@ app.command("serve")(serve.serve)
 app.command("app")(app_command.app)
 
 _err = Console(stderr=True, highlight=False)
+
+_option_type = TyperOption.display_type_rich
+
+
+def _flag_without_type(self: TyperOption, ctx: Any) -> str | None:  # Any: typer types it with its own click
+    """No type after a flag in --help: typer's rich help prints ``<bool>`` after ``--overwrite``,
+    which reads as if the flag took a value (click's plain help prints none)."""
+    return None if self.is_flag else _option_type(self, ctx)
+
+
+TyperOption.display_type_rich = _flag_without_type  # type: ignore[method-assign]  # typer has no hook for it
 
 
 def _print_version(value: bool) -> None:
@@ -72,11 +88,16 @@ def _root(
     version: bool = typer.Option(
         False, "--version", help="Print the version and exit.", is_eager=True, callback=_print_version
     ),
+    verbose: bool = typer.Option(
+        False, "--verbose", "-v", help="Show the libraries' own progress bars and warnings (Hugging Face)."
+    ),
 ) -> None:
     """Build, evaluate and serve recommender systems."""
+    if verbose:  # an environment variable: worker processes (serve) and subprocesses inherit it
+        os.environ["RECSMITH_VERBOSE"] = "1"
 
 
-def _print_error(err: BaseException) -> None:
+def _print_error(err: BaseException | str) -> None:
     # escaped: messages hold brackets that are not markup, e.g. pip install "recsmith[torch]"
     _err.print(f"[bold red]error:[/bold red] {escape(str(err))}", markup=True, soft_wrap=True)
 
@@ -96,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         _print_error(missing)
         return missing.exit_code
     except FileExistsError as err:
-        _print_error(err)
+        _print_error(err.cli_message() if isinstance(err, OutputExistsError) else err)
         return 1
     except KeyboardInterrupt:
         _err.print("interrupted; nothing was written half-way")

@@ -44,7 +44,15 @@ def recommend(
         Path | None, typer.Option("--image", help="Image file: items whose image embedding is closest.")
     ] = None,
     top_n: Annotated[int, typer.Option("--top-n", "-n", min=1, max=10_000, help="List length.")] = 10,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="table or json.")] = "table",
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            "-f",
+            help='table, or json: always one object {"results": [...]}, one result per --user-id / --item-id '
+            "(one for --query / --image), as the HTTP API's batch answer.",
+        ),
+    ] = "table",
     keep_seen: Annotated[
         bool, typer.Option("--keep-seen", help="Do not filter already-seen items (--user-id).")
     ] = False,
@@ -113,8 +121,8 @@ def recommend(
 
 
 def _print(results: list[dict[str, Any]], titles: list[str], fmt: str) -> None:
-    if fmt == "json":
-        typer.echo(json.dumps(results if len(results) > 1 else results[0], indent=2))
+    if fmt == "json":  # one shape whatever the form and the number of ids: scripts never branch on it
+        typer.echo(json.dumps({"results": results}, indent=2))
         return
     console = Console()
     for res, title in zip(results, titles):

@@ -97,6 +97,8 @@ def serve(
         f"{settings.environment}, trusted proxies: {proxies}); OpenAPI at /docs",
         err=True,
     )
+    if settings.uses_default_key:  # development only: elsewhere the settings refuse it
+        warn_default_key()
     uvicorn.run(
         "recsmith.serving.app:create_app_from_env",
         factory=True,
@@ -107,6 +109,20 @@ def serve(
         access_log=access_log,
         timeout_graceful_shutdown=10,
         **proxy_options(forwarded_allow_ips),
+    )
+
+
+def warn_default_key() -> None:
+    """A loud start-up warning: the published default key opens feedback and reload to anyone."""
+    from rich.console import Console
+
+    from recsmith.serving.settings import DEFAULT_API_KEY  # the [serve] extra: imported where needed
+
+    Console(stderr=True, highlight=False).print(
+        f"[bold red]WARNING:[/bold red] [bold]the API key is the public default {DEFAULT_API_KEY!r}[/bold]: anyone "
+        "who can reach this port may post feedback and reload the bundle. Set RECSMITH_API_KEYS to a secret "
+        "of 8+ characters (RECSMITH_ENVIRONMENT=production refuses the default; docs/deployment.md).",
+        soft_wrap=True,
     )
 
 

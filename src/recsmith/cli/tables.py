@@ -12,11 +12,11 @@ def leaderboard_table(board: dict[str, dict[str, Any]], select: str, title: str)
     k = select.split("@")[-1]
     cols = [f"ndcg@{k}", f"recall@{k}", f"hit@{k}", f"mrr@{k}", f"map@{k}"]
     table = Table(title=title, title_justify="left")
-    table.add_column("model")
-    table.add_column(f"valid {select}", justify="right")
-    for c in cols:
-        table.add_column(f"test {c}", justify="right")
-    table.add_column("fit s", justify="right")
+    # headers on two lines, each column at least as wide as its longest line and its values: a
+    # narrow terminal never cuts a metric's name to "recall..." (the table gets wider instead)
+    table.add_column("model", min_width=max(len("model"), *(len(name) for name in board)), no_wrap=True)
+    for header in (f"valid\n{select}", *(f"test\n{c}" for c in cols), "fit\ns"):
+        table.add_column(header, justify="right", min_width=max(6, *map(len, header.split("\n"))), no_wrap=True)
     ranked = sorted(board.items(), key=lambda kv: -kv[1]["test"].get(select, float("-inf")))
     for name, r in ranked:
         valid = r["valid"].get(select)

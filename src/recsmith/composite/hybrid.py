@@ -46,6 +46,8 @@ class Hybrid(ItemSimilarity, Recommender):
     ``state.npz`` under ``content.`` / ``collab.`` prefixes, so no side data is needed after loading.
     """
 
+    summary = "content scores for users and items with little history, collaborative scores elsewhere (cold start)"
+
     uses_side_data = True
 
     class Config(ModelConfig):

@@ -106,6 +106,7 @@ def _extend(
     rows: pl.DataFrame, idmap: IdMap, column: str, policy: UnknownPolicy
 ) -> tuple[pl.DataFrame, IdMap, list[str], int]:
     """``(rows, id map with the new ids, new ids, rows skipped)`` under ``policy``."""
+    rows = rows.with_columns(idmap.canonical(column))  # H&M's 108775015 is the known 0108775015
     known = pl.col(column).is_in(idmap.external_ids.implode())
     unknown = rows.filter(~known)[column].unique(maintain_order=True).to_list()
     if not unknown:
@@ -119,7 +120,9 @@ def _extend(
         kept = rows.filter(known)
         return kept, idmap, [], rows.height - kept.height
     grown = IdMap(
-        pl.concat([idmap.external_ids, pl.Series(idmap.external_ids.name, unknown, dtype=pl.Utf8)]), kind=idmap.kind
+        pl.concat([idmap.external_ids, pl.Series(idmap.external_ids.name, unknown, dtype=pl.Utf8)]),
+        kind=idmap.kind,
+        digits=idmap.digits,
     )
     return rows, grown, unknown, 0
 

@@ -22,7 +22,7 @@ from recsmith.data.dataset import Dataset
 from recsmith.data.idmap import IdMap
 from recsmith.data.interactions import Interactions
 from recsmith.data.schema import INTERNAL_SCHEMA, Columns
-from recsmith.data.sources.base import RawData, get_source
+from recsmith.data.sources.base import RawData, get_source, item_id_digits
 from recsmith.errors import RecsmithError
 
 _ORDER = "__row"  # source row order, the tie-breaker for equal timestamps
@@ -60,7 +60,7 @@ def prepare(raw: RawData, cfg: DataConfig) -> Dataset:
 
     frame = frame.sort([Columns.Timestamp, _ORDER])
     user_map = IdMap.from_values(frame[Columns.UserId], kind="user")
-    item_map = IdMap.from_values(frame[Columns.ItemId], kind="item")
+    item_map = IdMap.from_values(frame[Columns.ItemId], kind="item", digits=item_id_digits(cfg.source))
     frame = user_map.encode(frame, Columns.UserId, Columns.User)
     frame = item_map.encode(frame, Columns.ItemId, Columns.Item)
     frame = frame.sort([Columns.User, Columns.Timestamp, _ORDER])

@@ -100,7 +100,7 @@ def split(data: Interactions, cfg: SplitConfig) -> Split:
     if parts[TEST].height == 0:
         raise RecsmithError(
             f"split {cfg.method!r} left no test interactions "
-            f"({frame.height} interactions, {frame[Columns.User].n_unique()} users); check its settings"
+            f"({frame.height} interactions, {frame[Columns.User].n_unique()} users); " + _empty_test_hint(frame, cfg)
         )
     wrap = lambda f: Interactions(f, data.n_users, data.n_items)  # noqa: E731
     return Split(
@@ -138,6 +138,28 @@ def _tail_parts(frame: pl.DataFrame, n: int, with_valid: bool, min_interactions:
         .then(VALID)
         .otherwise(TRAIN)
     )
+
+
+def _empty_test_hint(frame: pl.DataFrame, cfg: SplitConfig) -> str:
+    """What to change when a split leaves no test interactions: for a temporal split, where its
+    cut-off lies against the data's time span (e.g. a one-day sample under a full-data config)."""
+    if cfg.method != "temporal" or cfg.test_time is None:
+        return "check its settings"
+    first, last = (int(cast(int, v)) for v in (frame[Columns.Timestamp].min(), frame[Columns.Timestamp].max()))
+    span = f"the interactions span {_day(first)} .. {_day(last)}"
+    if first == last:
+        return (
+            f"{span}, a single instant, which no cut-off splits: use --split random (a seeded share of "
+            "the interactions) or --split loo (each user's last one in file order)"
+        )
+    return (
+        f"split.test_time {cfg.test_time} (unix {parse_time(cfg.test_time)}) is after all of them: {span}; "
+        "set --set split.test_time=DATE inside that span, or use --split random / loo"
+    )
+
+
+def _day(seconds: int) -> str:
+    return datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _temporal_parts(frame: pl.DataFrame, cfg: SplitConfig) -> pl.Expr:

@@ -25,6 +25,7 @@ from torch import nn
 
 from recsmith.encoders.cache import EmbeddingCache, content_hash
 from recsmith.errors import ConfigError
+from recsmith.utils.logging import verbose
 from recsmith.utils.progress import track
 
 DEFAULT_TEXT_MODEL = "all-MiniLM-L6-v2"
@@ -41,6 +42,23 @@ def canonical_model_name(name_or_path: str) -> str:
     return DEFAULT_TEXT_MODEL if name_or_path.lower() in _PACKAGED_ALIASES else name_or_path
 
 
+def hugging_face_output() -> None:
+    """Hugging Face's progress bars ("Loading weights: 100%|...", downloads) and info warnings on
+    stderr for every model load: off unless ``recsmith --verbose`` (they would drown the command's
+    own output, e.g. on each text lookup); on with it."""
+    import huggingface_hub.utils
+    import transformers.utils.logging as hf_logging
+
+    if verbose():
+        hf_logging.enable_progress_bar()
+        hf_logging.set_verbosity_warning()
+        huggingface_hub.utils.enable_progress_bars()
+    else:
+        hf_logging.disable_progress_bar()
+        hf_logging.set_verbosity_error()
+        huggingface_hub.utils.disable_progress_bars()
+
+
 def resolve_model_path(name_or_path: str) -> str:
     """A local directory holding the model ``name_or_path``.
 
@@ -53,6 +71,7 @@ def resolve_model_path(name_or_path: str) -> str:
     Raises:
         ConfigError: the name cannot be resolved; the message says how to give a local path.
     """
+    hugging_face_output()  # every encoder resolves its model first: quiet Hugging Face from here on
     path = Path(name_or_path).expanduser()
     if path.exists():
         if not path.is_dir():

@@ -72,6 +72,8 @@ class Ability(ABC):
 
     #: the ability's name, as listed by ``Recommender.abilities()``; "" for non-abilities
     ability: ClassVar[str] = ""
+    #: what the ability gives a user of recsmith, one line (``recsmith models NAME`` shows it)
+    purpose: ClassVar[str] = ""
 
     n_users: int
     n_items: int
@@ -133,6 +135,7 @@ class Embeddings(Ability):
     """
 
     ability = "embeddings"
+    purpose = "user and item vectors: the served bundle answers from a FAISS (ANN) index"
 
     @abstractmethod
     def user_embeddings(self, users: np.ndarray | Sequence[int] | None = None) -> np.ndarray:
@@ -179,6 +182,7 @@ class FoldIn(Embeddings):
     """
 
     ability = "fold_in"
+    purpose = "a user vector from any history: online feedback, new users, the ONNX query encoder"
 
     def fold_in_constants(self) -> FoldInConstants:
         """``(alpha, regularization)`` of the fold-in step."""
@@ -242,6 +246,7 @@ class WarmStart(Ability):
     """
 
     ability = "warm_start"
+    purpose = "starts a fit from an earlier model's parameters: recsmith retrain on a grown dataset"
 
     def warm_start_from(self, previous: "WarmStart") -> None:
         """Start the next ``fit`` from ``previous`` (fitted, same class and shape); a ``ConfigError``
@@ -258,6 +263,7 @@ class ItemItemScoring(Ability):
     """
 
     ability = "item_item"
+    purpose = "scores linear in a history row: online feedback re-scores the edited row"
 
     @abstractmethod
     def history_rows(self, users: np.ndarray | Sequence[int]) -> sp.csr_matrix:
@@ -275,6 +281,7 @@ class ItemSimilarity(Ability):
     """Item-item similarity: the items most like a given one. Implement :meth:`_item_similarity`."""
 
     ability = "item_similarity"
+    purpose = "similar items: recommend --item-id, the service's /similar"
 
     def item_similarity(self, items: np.ndarray | Sequence[int]) -> np.ndarray:
         """``(len(items), n_items)`` float32 similarities of ``items`` to every item, higher is more
@@ -416,6 +423,7 @@ class Explanations(Ability):
     """
 
     ability = "explanations"
+    purpose = "why an item was recommended: recommend --explain, the service's ?explain=true"
 
     def explain(
         self,

@@ -103,6 +103,8 @@ class Recommender(ABC):
 
     #: registered name, e.g. ``"itemknn"`` (set by :func:`recsmith.models.registry.register`)
     name: ClassVar[str] = ""
+    #: one line on what the model is and when to pick it (``recsmith models`` lists it)
+    summary: ClassVar[str] = ""
     #: the model's hyperparameters, declared once
     Config: ClassVar[type[ModelConfig]] = ModelConfig
     #: True for models that read item / user attributes (content, hybrid, two-tower, TIGER);

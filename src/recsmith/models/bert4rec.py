@@ -38,6 +38,7 @@ class BERT4RecConfig(SequentialConfig):
 
 @register("bert4rec")
 class BERT4Rec(SequentialRecommender):
+    summary = "bidirectional transformer over each history, trained by masked-item prediction (sequences)"
     kind = "bidirectional"
     Config = BERT4RecConfig
     config: BERT4RecConfig

@@ -34,6 +34,8 @@ class EASE(ItemItemModel):
     refuses to start.
     """
 
+    summary = "closed-form linear item-item model (EASE): often the best baseline up to ~50k items"
+
     class Config(ItemItemConfig):
         l2: float = Field(
             500.0,

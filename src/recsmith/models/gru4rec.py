@@ -13,4 +13,5 @@ from recsmith.models.sequential import SequentialRecommender
 
 @register("gru4rec")
 class GRU4Rec(SequentialRecommender):
+    summary = "recurrent (GRU) next-item model over each history (sequences)"
     kind = "gru"

@@ -39,6 +39,8 @@ class ALS(WarmStart, FactorModel):
     at an earlier model's factors; new users and items start as implicit starts them.
     """
 
+    summary = "matrix factorisation by weighted ALS (implicit library): a strong, fast baseline for implicit feedback"
+
     _warm: tuple[np.ndarray, np.ndarray] | None = None
 
     class Config(MFConfig):
@@ -114,6 +116,8 @@ class BPR(FactorModel):
     than 1 the SGD runs Hogwild-style and results differ from run to run even for a fixed seed;
     the default of 1 thread is reproducible.
     """
+
+    summary = "matrix factorisation by Bayesian Personalized Ranking, SGD on (user, positive, negative) triples"
 
     class Config(MFConfig):
         regularization: float = Field(0.01, ge=0, description="L2 weight decay in each SGD step")

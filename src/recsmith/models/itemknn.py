@@ -31,6 +31,8 @@ class ItemKNN(ItemItemModel):
     which ``j`` is among ``i``'s neighbours. ``similar_items(i)`` lists ``i``'s kept neighbours.
     """
 
+    summary = "item-item nearest neighbours by shrunk cosine: fast, explainable, similar items"
+
     class Config(ItemItemConfig):
         k: int = Field(100, ge=1, description="neighbours kept per item")
         shrink: float = Field(10.0, ge=0, description="added to the cosine denominator |a||b|")

@@ -34,6 +34,8 @@ class MF(FoldInExplanations, FoldIn, ItemSimilarity, TorchRecommender):
     """Matrix factorisation; its embedding tables are the ``embeddings`` (the optional user bias is a
     per-user constant, left out), item similarity is the cosine of item embeddings."""
 
+    summary = "matrix factorisation trained by the Trainer with any loss and sampler (torch)"
+
     class Config(TorchModelConfig):
         dim: int = Field(64, ge=1, description="embedding width")
         item_bias: bool = Field(True, description="a learned bias per item (popularity)")

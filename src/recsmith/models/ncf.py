@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 class NCF(ItemSimilarity, TorchRecommender):
     """NCF; item similarity is the cosine of the item embeddings (GMF and MLP ones concatenated)."""
 
+    summary = "neural collaborative filtering: GMF, MLP or NeuMF (torch)"
+
     default_train: ClassVar[dict[str, Any]] = {
         "loss": {"name": "bce"},
         "sampler": {"name": "uniform", "n_negatives": 4},

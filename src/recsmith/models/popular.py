@@ -34,6 +34,8 @@ class PopularModel(Recommender):
     It declares no abilities: no item similarity (no ``similar_items``), no embeddings.
     """
 
+    summary = "the same most-popular list for everyone, optionally time-decayed"
+
     class Config(ModelConfig):
         measure: Literal["users", "interactions", "weight"] = Field(
             "users",

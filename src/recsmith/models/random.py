@@ -24,6 +24,8 @@ class RandomModel(Recommender):
     user gets the same list in every call, after ``save`` / ``load``, and in any batch.
     """
 
+    summary = "uniform random scores: the floor every model must beat"
+
     class Config(ModelConfig):
         seed: int = Field(0, description="random seed; same seed, same scores")
 

@@ -80,6 +80,8 @@ class ModelInfo:
     """What ``recsmith models`` shows of a registered model."""
 
     name: str
+    #: one line on what the model is (its class's ``summary``)
+    summary: str
     #: pip extras needed to fit it with its default config (``recsmith.utils.extras``)
     extras: tuple[str, ...]
     #: those of ``extras`` not installed here: the model is available when this is empty
@@ -96,5 +98,5 @@ def describe_models() -> list[ModelInfo]:
     for name in available_models():
         cls = _REGISTRY[name]
         extras = cls.required_extras(cls.Config(), fitting=True)
-        infos.append(ModelInfo(name, extras, tuple(e for e in extras if not is_installed(e))))
+        infos.append(ModelInfo(name, cls.summary, extras, tuple(e for e in extras if not is_installed(e))))
     return infos

@@ -15,4 +15,5 @@ from recsmith.models.sequential import SequentialRecommender
 
 @register("sasrec")
 class SASRec(SequentialRecommender):
+    summary = "causal self-attention over each history, next-item prediction (sequences)"
     kind = "causal"

@@ -44,7 +44,7 @@ class SequentialConfig(TorchModelConfig):
     max_len: int = Field(50, ge=2, le=4096, description="most recent items read per history")
     layers: int = Field(1, ge=1, description="transformer blocks / GRU layers")
     heads: int = Field(1, ge=1, description="attention heads (transformers)")
-    dropout: float = Field(0.2, ge=0, lt=1)
+    dropout: float = Field(0.2, ge=0, lt=1, description="dropout rate on embeddings and inside the blocks")
     positions: Literal["learned", "rope"] = Field(
         "learned", description="learned absolute (recency) position embeddings, or rotary (RoPE)"
     )

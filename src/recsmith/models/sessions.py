@@ -47,6 +47,7 @@ class SessionRecommender(Ability):
     """
 
     ability = "sessions"
+    purpose = "anonymous sessions: recommends from a list of items, no user id needed"
 
     @abstractmethod
     def session_scores(

@@ -34,6 +34,8 @@ class TfidfRecommender(ItemItemModel):
     with its idf weights, so :meth:`text_vectors` embeds new texts (a query) in the same space.
     """
 
+    summary = "content-based: items similar by the TF-IDF of their texts (cold items, no interactions needed)"
+
     uses_side_data = True
 
     class Config(ItemItemConfig):

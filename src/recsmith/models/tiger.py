@@ -84,10 +84,10 @@ class TigerConfig(TorchModelConfig):
     user_buckets: int = Field(2000, ge=1, description="hashed user-id tokens")
     dim: int = Field(128, ge=8, description="transformer width")
     heads: int = Field(4, ge=1, description="attention heads (must divide dim)")
-    encoder_layers: int = Field(2, ge=1)
-    decoder_layers: int = Field(2, ge=1)
+    encoder_layers: int = Field(2, ge=1, description="transformer blocks of the history encoder")
+    decoder_layers: int = Field(2, ge=1, description="transformer blocks of the semantic-id decoder")
     ff_dim: int = Field(512, ge=1, description="feed-forward width")
-    dropout: float = Field(0.1, ge=0, lt=1)
+    dropout: float = Field(0.1, ge=0, lt=1, description="dropout rate in the transformer")
     positions: Literal["relative", "learned"] = Field(
         "relative", description="T5-style relative attention bias or learned absolute positions"
     )
@@ -107,6 +107,8 @@ class Tiger(OcclusionExplanations, SessionLists, ItemSimilarity, TorchRecommende
     """TIGER; see the module docstring. Item similarity: shared leading codes, then embedding cosine.
     ``session_lists``: a history's finite scores are its beam's items (plus up to
     ``round(cold_share * beam)`` cold items)."""
+
+    summary = "generative retrieval: a transformer decodes the next item's semantic id (sequences, item text)"
 
     Config = TigerConfig
     config: TigerConfig

@@ -58,6 +58,8 @@ class TwoTower(FoldInExplanations, QueryVectors, FoldIn, ItemSimilarity, TorchRe
     reads any history (``sessions``): its output divided by ``temperature`` is the ``query_vectors``
     query against the unit item vectors; an anonymous history (user ``-1``) has no user features."""
 
+    summary = "retrieval with item vectors from item content, so cold items rank too (torch)"
+
     uses_side_data = True
     default_train: ClassVar[dict[str, Any]] = {
         "loss": {"name": "infonce"},

@@ -47,7 +47,7 @@ from recsmith.evaluation.store import save_evaluations
 from recsmith.models.base import Recommender
 from recsmith.pipelines.builder import build_model, check_models, side_data, with_run_seed
 from recsmith.runs.layout import LEADERBOARD, model_dir, write_json, write_run_record
-from recsmith.utils.atomic import atomic_dir
+from recsmith.utils.atomic import atomic_dir, check_output
 from recsmith.utils.logging import log
 
 
@@ -90,7 +90,8 @@ def run_benchmark(
     overwrite: bool = False,
 ) -> dict[str, dict[str, Any]]:
     """Split ``dataset``, train and evaluate ``models``, write the run directory; return the leaderboard."""
-    check_models(cfg, models)  # a typo or a missing extra stops the run before any training
+    check_models(cfg, models)  # a typo, a missing extra or an existing run stops before any training
+    check_output(out, overwrite=overwrite)
     parts = split(dataset.interactions, cfg.split)
     log(f"split {cfg.split.method}: {parts.summary()}")
     side = side_data(dataset, dataset_path)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from recsmith.runs.layout import Run, model_dir
 from recsmith.serving.bundle import write_bundle
+from recsmith.utils.atomic import check_output
 
 
 def export_bundle(
@@ -36,6 +37,7 @@ def export_bundle(
     (``RUN/features``, else its dataset's); text vectors are cached in the run's ``cache/``. The other
     arguments are :func:`~recsmith.serving.bundle.write_bundle`'s.
     """
+    check_output(out, overwrite=overwrite)  # before loading the model and encoding item text
     opened = Run.open(run)
     name = opened.model_name(model_name)
     model = opened.load_model(name)

@@ -18,6 +18,7 @@ from recsmith.data.config import DataConfig
 from recsmith.data.prepare import prepare, read_source
 from recsmith.data.sources.base import source_spec
 from recsmith.features.config import FeatureConfig
+from recsmith.utils.atomic import check_output
 
 
 def prepare_dataset(
@@ -25,6 +26,7 @@ def prepare_dataset(
 ) -> dict[str, Any]:
     """Prepare ``data`` into the directory ``out`` (atomically); returns the dataset's manifest
     (``counts``, ``bad_rows`` and the rest of what :class:`~recsmith.data.dataset.Dataset` reads)."""
+    check_output(out, overwrite=overwrite)  # before reading the source
     spec = source_spec(data.source)
     features = with_source_preset(features or FeatureConfig(), spec.feature_preset)
     if spec.preparer is not None:

@@ -53,6 +53,7 @@ from recsmith.data.sources._stream import BAD, LINE
 from recsmith.data.sources._text import check_policy, directory, source_meta
 from recsmith.data.sources.base import BadRowPolicy, require_file
 from recsmith.data.sources.hm import (
+    ARTICLE_ID_DIGITS,
     ARTICLES,
     CUSTOMERS,
     TRANSACTIONS,
@@ -112,7 +113,9 @@ def prepare_hm(
 
             # 3. id maps by first appearance ------------------------------------------------------
             user_map, user_lookups = _first_appearance(good, "customer", "customer_id", users, Columns.UserId, "user")
-            item_map, item_lookups = _first_appearance(good, "article", "article_id", items, Columns.ItemId, "item")
+            item_map, item_lookups = _first_appearance(
+                good, "article", "article_id", items, Columns.ItemId, "item", digits=ARTICLE_ID_DIGITS
+            )
             clock.lap("id_maps")
 
             # 4. fit the interaction encoders -----------------------------------------------------
@@ -265,9 +268,11 @@ def _stage_transactions(
             pl.when(pl.col("customer").is_null()).then(pl.col("customer_id")).alias("customer_id"),
             "article",
             # an unlisted article is a bad row when there is a list: the id is only kept without one
-            (pl.lit(None, pl.Utf8) if article_lookup is not None else pl.col("article_id").str.zfill(10)).alias(
-                "article_id"
-            ),
+            (
+                pl.lit(None, pl.Utf8)
+                if article_lookup is not None
+                else pl.col("article_id").str.zfill(ARTICLE_ID_DIGITS)
+            ).alias("article_id"),
             "price",
             "sales_channel_id",
             BAD,
@@ -278,7 +283,13 @@ def _stage_transactions(
 
 
 def _first_appearance(
-    good: pl.LazyFrame, code: str, external: str, table: pl.DataFrame | None, key: str, kind: str
+    good: pl.LazyFrame,
+    code: str,
+    external: str,
+    table: pl.DataFrame | None,
+    key: str,
+    kind: str,
+    digits: int | None = None,
 ) -> tuple[IdMap, dict[str, pl.DataFrame]]:
     """The id map (first appearance by (day, line)) and the lookups code -> id, external -> id."""
     order = (pl.col("day").cast(pl.Int64) * _DAY_SHIFT + pl.col(LINE)).alias("__first")
@@ -295,7 +306,7 @@ def _first_appearance(
     if table is not None and known.height:  # a known code's external id is the side table's
         named = table[key].gather(both[code].fill_null(0))
         ext = both.select(pl.when(pl.col(code).is_null()).then(pl.col(external)).otherwise(pl.lit(named))).to_series()
-    idmap = IdMap(ext, kind=kind)
+    idmap = IdMap(ext, kind=kind, digits=digits)
     lookups = {
         "known": both.filter(pl.col(code).is_not_null()).select(code, kind),
         "unknown": both.filter(pl.col(code).is_null()).select(external, kind),

@@ -30,7 +30,7 @@ from recsmith.training.scaling import (
     subsample,
     suggest_dim,
 )
-from recsmith.utils.atomic import atomic_dir
+from recsmith.utils.atomic import atomic_dir, check_output
 from recsmith.utils.logging import log
 
 
@@ -60,8 +60,7 @@ def run_scaling(
     if parts.valid is None or len(parts.valid) == 0:
         raise ConfigError("scaling scores each run on validation: set split.valid=true")
     out = Path(out)
-    if out.exists() and not overwrite:
-        raise FileExistsError(f"{out} already exists (pass --overwrite to replace it)")
+    check_output(out, overwrite=overwrite)
 
     side = side_data(dataset, dataset_path)
     points: list[ScalingPoint] = []

@@ -32,12 +32,11 @@ from typing import Any
 from recsmith.config import RunConfig, dump_config
 from recsmith.data.dataset import Dataset
 from recsmith.data.splits import Split, split
-from recsmith.errors import RecsmithError
 from recsmith.evaluation import evaluate
 from recsmith.models.base import Recommender
 from recsmith.pipelines.builder import build_model, side_data, torch_entry
 from recsmith.runs.layout import CONFIG, RESULTS, model_dir, write_json, write_run_record
-from recsmith.utils.atomic import atomic_write_text
+from recsmith.utils.atomic import OutputExistsError, atomic_write_text
 from recsmith.utils.logging import log
 
 
@@ -108,8 +107,10 @@ def run_training(
 def _prepare_run_dir(out: Path, *, resume: bool, overwrite: bool) -> None:
     if out.exists() and not resume:
         if not overwrite:
-            raise RecsmithError(
-                f"{out} already exists: pass --resume to continue its training or --overwrite to start over"
+            raise OutputExistsError(
+                out,
+                argument="pass resume=True to continue its training or overwrite=True to start over",
+                flag="pass --resume to continue its training or --overwrite to start over",
             )
         shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)

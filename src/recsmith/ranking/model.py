@@ -84,6 +84,8 @@ class TwoStage(Recommender, SessionRecommender):
     the service re-ranks with what it knows about the user now.
     """
 
+    summary = "candidates from several retrievers, ordered by a learned ranker over point-in-time features"
+
     uses_side_data = True
 
     class Config(ModelConfig):
@@ -110,7 +112,7 @@ class TwoStage(Recommender, SessionRecommender):
         ranker: Annotated[C.RankerSpec, C.checked(C.RankerSpec, "ranker", C.RANKER_CLASSES, tag_at=0, tag="name")] = (
             Field(default_factory=C.LightGBMSpec, description="the ranker (name: " + ", ".join(C.RANKER_CLASSES) + ")")
         )
-        seed: int = 0
+        seed: int = Field(0, description="seeds the holdout and negative sampling, the retrievers and the ranker")
 
         @field_validator("sources", mode="after")
         @classmethod

@@ -26,7 +26,7 @@ from recsmith.reports import plots
 from recsmith.reports.analysis import ReportOptions, analyse_run, popularity_shares
 from recsmith.reports.render import Document, Heading, Image, Para, Table, to_html, to_markdown
 from recsmith.reports.run import RunData, load_run
-from recsmith.utils.atomic import atomic_dir
+from recsmith.utils.atomic import atomic_dir, check_output
 from recsmith.utils.logging import log
 
 __all__ = ["ReportOptions", "build_report", "write_report"]
@@ -38,8 +38,9 @@ def write_report(
     runs: Sequence[str | Path], out: str | Path, options: ReportOptions | None = None, *, overwrite: bool = False
 ) -> Path:
     """Build the report of ``runs`` into directory ``out`` (see the module docstring)."""
-    doc, numbers = build_report(runs, options or ReportOptions())
     out = Path(out)
+    check_output(out, overwrite=overwrite)  # before the analysis, which can take minutes
+    doc, numbers = build_report(runs, options or ReportOptions())
     with atomic_dir(out, overwrite=overwrite) as tmp:
         (tmp / "img").mkdir()
         for block in doc.blocks:

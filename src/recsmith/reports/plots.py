@@ -31,6 +31,12 @@ def colours(models: Sequence[str]) -> dict[str, str]:
     return {m: _PALETTE[i % len(_PALETTE)] for i, m in enumerate(models)}
 
 
+def _titled_figure(figsize: tuple[float, float]) -> Figure:
+    """A figure for subplots under an overall title (``suptitle``): the constrained layout leaves
+    the title its own room, where the default one draws it over the subplots' titles."""
+    return Figure(figsize=figsize, layout="constrained")
+
+
 def _png(fig: Figure) -> bytes:
     FigureCanvasAgg(fig)
     buf = io.BytesIO()
@@ -40,9 +46,14 @@ def _png(fig: Figure) -> bytes:
 
 def metric_vs_k(by_k: dict[str, dict[str, list[float]]], title: str) -> bytes:
     """One panel per metric: its value at K = 1..K_max, one line per model."""
+    return _png(metric_vs_k_figure(by_k, title))
+
+
+def metric_vs_k_figure(by_k: dict[str, dict[str, list[float]]], title: str) -> Figure:
+    """The figure of :func:`metric_vs_k`."""
     models = list(by_k)
     metrics = list(next(iter(by_k.values()))) if by_k else []
-    fig = Figure(figsize=(4.2 * max(len(metrics), 1), 3.4))
+    fig = _titled_figure(figsize=(4.2 * max(len(metrics), 1), 3.4))
     col = colours(models)
     for j, metric in enumerate(metrics):
         ax = fig.add_subplot(1, len(metrics), j + 1)
@@ -55,7 +66,7 @@ def metric_vs_k(by_k: dict[str, dict[str, list[float]]], title: str) -> bytes:
     if metrics:
         fig.axes[0].legend(fontsize=8)
     fig.suptitle(title)
-    return _png(fig)
+    return fig
 
 
 def popularity_cdf(
@@ -86,7 +97,7 @@ def coverage_bars(models_info: dict[str, Any], ks: Sequence[int], title: str) ->
     """Left: catalogue coverage@K per model (grouped by K). Right: Gini index of exposure."""
     models = list(models_info)
     col = colours(models)
-    fig = Figure(figsize=(10, 3.8))
+    fig = _titled_figure(figsize=(10, 3.8))
     ax = fig.add_subplot(1, 2, 1)
     width = 0.8 / max(len(models), 1)
     x = np.arange(len(ks))
@@ -166,7 +177,7 @@ def training_curves(curves: dict[str, pl.DataFrame], title: str) -> bytes | None
     if not series:
         return None
     panels = [p for p in ("loss", "metrics") if any(s[0] == p for s in series)]
-    fig = Figure(figsize=(5.5 * len(panels), 3.8))
+    fig = _titled_figure(figsize=(5.5 * len(panels), 3.8))
     for j, panel in enumerate(panels):
         ax = fig.add_subplot(1, len(panels), j + 1)
         for _, label, x, y in (s for s in series if s[0] == panel):

@@ -150,7 +150,8 @@ def similar_items(
             "source": source,
             "items": _item_rows(run, row_items, row_scores),
         }
-        for e, i, row_items, row_scores in zip(item_ids, internal, items, scores)
+        # the dataset's spelling of each id (H&M's 0108775015 also for a query of 108775015)
+        for e, i, row_items, row_scores in zip(run.item_map.to_external(internal), internal, items, scores)
     ]
 
 

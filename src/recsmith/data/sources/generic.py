@@ -1,7 +1,8 @@
 """Generic interaction files with a column mapping: ``csv``, ``parquet``, and ``generic`` (by extension).
 
 ``path`` is the interactions file: a CSV with a header (UTF-8 by default; fields may be quoted
-``"..."``) or a Parquet file (``.parquet`` / ``.pq``). Options:
+``"..."``) or a Parquet file (``.parquet`` / ``.pq``). Options (declared in :class:`ParquetOptions`
+and :class:`CsvOptions`, listed by ``recsmith data sources csv``):
 
 ``user_col``, ``item_col`` (default ``user_id`` / ``item_id``)
     the id columns; ids become strings (integers as decimals, ``" a "`` stripped to ``"a"``).
@@ -30,35 +31,71 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+from pydantic import Field
 
 from recsmith.data.schema import Columns
 from recsmith.data.sources._text import LINE, Rows, check_policy, read_table, source_meta, take_options
-from recsmith.data.sources.base import BadRowPolicy, RawData, register_source, require_file
+from recsmith.data.sources.base import BadRowPolicy, RawData, SourceOptions, register_source, require_file
 from recsmith.errors import ConfigError, DataError
 
-_COMMON = {
-    "user_col": Columns.UserId, "item_col": Columns.ItemId, "timestamp_col": None, "timestamp_format": None,
-    "weight_col": None, "rating_col": None, "explicit": None,
-    "items_path": None, "items_item_col": None, "item_name_col": None,
-}  # fmt: skip
-_CSV = {**_COMMON, "sep": None, "encoding": "utf-8"}
 _PARQUET_EXT = (".parquet", ".pq")
 _ORDER = "__order"
 
 
-@register_source("csv")
+class ParquetOptions(SourceOptions):
+    """The column mapping of an interactions table (and of its optional item table)."""
+
+    user_col: str = Field(Columns.UserId, description="column of the user ids (integers become decimal strings)")
+    item_col: str = Field(Columns.ItemId, description="column of the item ids")
+    timestamp_col: str | None = Field(
+        None,
+        description="column of the times: unix seconds, ISO dates / datetimes (naive ones UTC) or Parquet dates; "
+        "null: the row number, so file order is time order",
+    )
+    timestamp_format: str | None = Field(None, description="strptime format of other time strings, e.g. %d/%m/%Y %H:%M")
+    weight_col: str | None = Field(None, description="a number per row (a count, a duration); null: weight 1.0")
+    rating_col: str | None = Field(None, description="a rating per row (explicit feedback); not with weight_col")
+    explicit: bool | None = Field(
+        None, description="whether weights are ratings (a rating threshold can apply); null: true with rating_col"
+    )
+    items_path: str | None = Field(
+        None, description="item table (CSV or Parquet; a relative path is looked up beside path too)"
+    )
+    items_item_col: str | None = Field(None, description="the item table's id column; null: item_col")
+    item_name_col: str | None = Field(
+        None, description="the item table's column of names (shown by recommend); every other column is an attribute"
+    )
+
+
+class CsvOptions(ParquetOptions):
+    """:class:`ParquetOptions` plus how the CSV text is read."""
+
+    sep: str | None = Field(None, description="field separator; null: ',' (a tab for .tsv files)")
+    encoding: str = Field("utf-8", description="text encoding, e.g. latin-1")
+
+
+@register_source(
+    "csv", summary="an interactions CSV with a header (--path FILE), any column names, optional item table",
+    options=CsvOptions,
+)  # fmt: skip
 def read_csv(path: str | Path, *, on_bad_rows: BadRowPolicy = "error", **options: Any) -> RawData:
     """Interactions from a CSV file with a header (see the module docstring for the options)."""
-    return _read("csv", Path(path), check_policy(on_bad_rows), take_options("csv", options, _CSV))
+    return _read("csv", Path(path), check_policy(on_bad_rows), take_options("csv", options, CsvOptions))
 
 
-@register_source("parquet")
+@register_source(
+    "parquet", summary="an interactions Parquet file (--path FILE), any column names, optional item table",
+    options=ParquetOptions,
+)  # fmt: skip
 def read_parquet(path: str | Path, *, on_bad_rows: BadRowPolicy = "error", **options: Any) -> RawData:
     """Interactions from a Parquet file (see the module docstring for the options)."""
-    return _read("parquet", Path(path), check_policy(on_bad_rows), take_options("parquet", options, _COMMON))
+    return _read("parquet", Path(path), check_policy(on_bad_rows), take_options("parquet", options, ParquetOptions))
 
 
-@register_source("generic")
+@register_source(
+    "generic", summary="csv or parquet chosen by the file's extension (.parquet / .pq: parquet; sep, encoding: CSV only)",
+    options=CsvOptions,
+)  # fmt: skip
 def read_generic(path: str | Path, *, on_bad_rows: BadRowPolicy = "error", **options: Any) -> RawData:
     """``parquet`` for ``.parquet`` / ``.pq`` files, else ``csv``."""
     if Path(path).suffix.lower() in _PARQUET_EXT:

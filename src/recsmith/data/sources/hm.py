@@ -17,7 +17,8 @@
   Customers who buy need not be listed (the public sample lists few of them).
 
 ``article_id`` is always the competition's 10-character string with the leading zero(s):
-``108775015`` (as pandas writes it after reading it as a number) becomes ``0108775015``. An
+``108775015`` (as pandas writes it after reading it as a number) becomes ``0108775015``, and the
+dataset's lookups (``recommend --item-id``, the service) accept either spelling (``item_id_digits``). An
 unnamed leading index column, as pandas writes it, is ignored in any of the files. Columns are
 found by header name, so their order does not matter.
 
@@ -31,13 +32,16 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+from pydantic import Field
 
 from recsmith.data.schema import Columns
 from recsmith.data.sources._stream import StreamRows, scan_table
 from recsmith.data.sources._text import Rows, check_policy, directory, read_table, source_meta, take_options
-from recsmith.data.sources.base import BadRowPolicy, RawData, register_source, require_file
+from recsmith.data.sources.base import BadRowPolicy, RawData, SourceOptions, register_source, require_file
 
 TRANSACTIONS = "transactions_train.csv"
+#: the competition's article ids are 10 digits with the leading zero(s): 0108775015
+ARTICLE_ID_DIGITS = 10
 ARTICLES = "articles.csv"
 CUSTOMERS = "customers.csv"
 DATE_FORMAT = "%Y-%m-%d"
@@ -56,7 +60,9 @@ def _article_id(rows: Rows, column: str = "article_id") -> None:
     rows.strip(column)
     valid = pl.col(column).str.contains(_ARTICLE_ID)
     rows.flag(~valid, column, lambda row: f"expected an article id of at most 10 digits, got {row[column]!r}")
-    rows.update(pl.when(valid).then(pl.col(column).str.zfill(10)).otherwise(pl.col(column)).alias(column))
+    rows.update(
+        pl.when(valid).then(pl.col(column).str.zfill(ARTICLE_ID_DIGITS)).otherwise(pl.col(column)).alias(column)
+    )
 
 
 def _not_listed(article_id: object) -> str:
@@ -127,7 +133,21 @@ def read_transactions(
     return rows.finish(bad, what="interactions")
 
 
-@register_source("hm", preparer="recsmith.pipelines.prepare_hm:prepare_hm", feature_preset="hm")
+class HMOptions(SourceOptions):
+    check_articles: bool = Field(
+        False, description="a purchase of an article missing from articles.csv is a bad row (always on when preparing)"
+    )
+
+
+@register_source(
+    "hm",
+    summary="H&M Kaggle CSVs: a directory with transactions_train.csv (+ articles.csv, customers.csv); "
+    "prepared out of core with its feature store",
+    options=HMOptions,
+    preparer="recsmith.pipelines.prepare_hm:prepare_hm",
+    feature_preset="hm",
+    item_id_digits=ARTICLE_ID_DIGITS,
+)
 def read_hm(path: str | Path, *, on_bad_rows: BadRowPolicy = "error", **options: Any) -> RawData:
     """H&M transactions (+ articles, customers) in directory ``path`` (see the module docstring).
 
@@ -135,7 +155,7 @@ def read_hm(path: str | Path, *, on_bad_rows: BadRowPolicy = "error", **options:
     ``articles.csv`` is a bad row.
     """
     policy = check_policy(on_bad_rows)
-    opts = take_options("hm", options, {"check_articles": False})
+    opts = take_options("hm", options, HMOptions)
     root = directory(path, "H&M")
     data = require_file(root / TRANSACTIONS, f"H&M transactions ({TRANSACTIONS})")
     bad: dict[str, int] = {}
@@ -207,7 +227,9 @@ def scan_transactions(path: Path, policy: BadRowPolicy, article_ids: pl.DataFram
     rows.update(pl.col("article_id").cast(pl.Int64, strict=False).alias("article_number"))
     if article_ids is not None:
         rows.join(article_ids, on="article_number")
-        rows.flag(valid & pl.col("article").is_null(), "article_id", lambda v: _not_listed(str(v).zfill(10)))
+        rows.flag(
+            valid & pl.col("article").is_null(), "article_id", lambda v: _not_listed(str(v).zfill(ARTICLE_ID_DIGITS))
+        )
     else:
         rows.update(pl.lit(None, pl.Int32).alias("article"))
     if "price" in rows.header:

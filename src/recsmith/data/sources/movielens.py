@@ -31,7 +31,7 @@ import polars as pl
 
 from recsmith.data.schema import Columns
 from recsmith.data.sources._text import Rows, check_policy, directory, read_table, source_meta, take_options
-from recsmith.data.sources.base import BadRowPolicy, RawData, register_source, require_file
+from recsmith.data.sources.base import BadRowPolicy, RawData, SourceOptions, register_source, require_file
 
 GENRES_100K = [
     "unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime", "Documentary",
@@ -73,11 +73,13 @@ def _optional(path: Path) -> Path | None:
     return path if path.exists() else None
 
 
-@register_source("movielens-100k")
+@register_source(
+    "movielens-100k", summary="MovieLens 100K: the ml-100k directory (u.data; u.item names and genres, u.user)"
+)
 def read_movielens_100k(path: str | Path, *, on_bad_rows: BadRowPolicy = "error", **options: Any) -> RawData:
     """MovieLens 100K: ``u.data`` (+ ``u.item``, ``u.genre``, ``u.user``) in directory ``path``."""
     policy = check_policy(on_bad_rows)
-    take_options("movielens-100k", options, {})
+    take_options("movielens-100k", options, SourceOptions)
     root = directory(path, "MovieLens 100K")
     data = require_file(root / "u.data", "MovieLens 100K ratings (u.data)")
     bad: dict[str, int] = {}
@@ -133,11 +135,11 @@ def read_movielens_100k(path: str | Path, *, on_bad_rows: BadRowPolicy = "error"
     return RawData(interactions, items=items, users=users, source=meta, bad_rows=bad, explicit=True)
 
 
-@register_source("movielens-1m")
+@register_source("movielens-1m", summary="MovieLens 1M: the ml-1m directory (ratings.dat; movies.dat, users.dat)")
 def read_movielens_1m(path: str | Path, *, on_bad_rows: BadRowPolicy = "error", **options: Any) -> RawData:
     """MovieLens 1M: ``ratings.dat`` (+ ``movies.dat``, ``users.dat``) in directory ``path``."""
     policy = check_policy(on_bad_rows)
-    take_options("movielens-1m", options, {})
+    take_options("movielens-1m", options, SourceOptions)
     root = directory(path, "MovieLens 1M")
     data = require_file(root / "ratings.dat", "MovieLens 1M ratings (ratings.dat)")
     bad: dict[str, int] = {}
@@ -171,11 +173,13 @@ def read_movielens_1m(path: str | Path, *, on_bad_rows: BadRowPolicy = "error", 
     return RawData(interactions, items=items, users=users, source=meta, bad_rows=bad, explicit=True)
 
 
-@register_source("movielens")
+@register_source(
+    "movielens", summary="MovieLens 20M / 25M / latest: a directory with ratings.csv (+ movies.csv), CSV format"
+)
 def read_movielens_csv(path: str | Path, *, on_bad_rows: BadRowPolicy = "error", **options: Any) -> RawData:
     """MovieLens 20M / 25M / latest: ``ratings.csv`` (+ ``movies.csv``) in directory ``path``."""
     policy = check_policy(on_bad_rows)
-    take_options("movielens", options, {})
+    take_options("movielens", options, SourceOptions)
     root = directory(path, "MovieLens")
     data = require_file(root / "ratings.csv", "MovieLens ratings (ratings.csv)")
     bad: dict[str, int] = {}

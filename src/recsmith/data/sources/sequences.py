@@ -33,7 +33,7 @@ import polars as pl
 
 from recsmith.data.schema import Columns
 from recsmith.data.sources._text import TOKENS, check_policy, read_json, read_tokens, source_meta, take_options
-from recsmith.data.sources.base import BadRowPolicy, RawData, register_source, require_file
+from recsmith.data.sources.base import BadRowPolicy, RawData, SourceOptions, register_source, require_file
 from recsmith.errors import DataError
 
 _NAME_ATTRIBUTES = 3
@@ -47,11 +47,13 @@ def _sequence_file(path: str | Path, what: str) -> Path:
     return require_file(p, f"{what} file")
 
 
-@register_source("sequences")
+@register_source(
+    "sequences", summary="one user a line, 'uid i1 i2 ... in' in time order (--path FILE, e.g. Amazon Beauty.txt)"
+)
 def read_sequences(path: str | Path, *, on_bad_rows: BadRowPolicy = "error", **options: Any) -> RawData:
     """One user a line: ``uid i1 i2 ... in`` (see the module docstring)."""
     policy = check_policy(on_bad_rows)
-    take_options("sequences", options, {})
+    take_options("sequences", options, SourceOptions)
     file = _sequence_file(path, "sequences")
     bad: dict[str, int] = {}
     rows = read_tokens(file, policy=policy, columns=[Columns.UserId, "item_ids"])
@@ -69,11 +71,13 @@ def read_sequences(path: str | Path, *, on_bad_rows: BadRowPolicy = "error", **o
     return RawData(interactions, items=items, source=source_meta("sequences", file, files, options), bad_rows=bad)
 
 
-@register_source("sasrec")
+@register_source(
+    "sasrec", summary="one 'user item' pair a line, time-ordered per user: the SASRec repository's format (--path FILE)"
+)
 def read_sasrec(path: str | Path, *, on_bad_rows: BadRowPolicy = "error", **options: Any) -> RawData:
     """One ``user item`` pair a line, time ordered per user (see the module docstring)."""
     policy = check_policy(on_bad_rows)
-    take_options("sasrec", options, {})
+    take_options("sasrec", options, SourceOptions)
     file = _sequence_file(path, "sasrec")
     bad: dict[str, int] = {}
     rows = read_tokens(file, policy=policy, columns=[Columns.UserId, Columns.ItemId])

@@ -12,9 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+from pydantic import Field
 
 from recsmith.data.schema import Columns
-from recsmith.data.sources.base import RawData, register_source
+from recsmith.data.sources.base import RawData, SourceOptions, register_source
+from recsmith.data.sources.hm import ARTICLE_ID_DIGITS
 from recsmith.data.synthetic import (
     ARTICLE_COLUMNS,
     CUSTOMER_COLUMNS,
@@ -65,7 +67,36 @@ def to_raw_data(data: SyntheticHM, source: dict[str, Any] | None = None) -> RawD
     return RawData(interactions=interactions, items=items, users=users, source=dict(source or {}), explicit=False)
 
 
-@register_source("synthetic")
+class SyntheticOptions(SourceOptions):
+    """The generator's parameters (defaults: :data:`~recsmith.data.synthetic.params.DEFAULTS`, ranges
+    checked by :func:`~recsmith.data.synthetic.params.check_params`)."""
+
+    n_customers: int = Field(DEFAULTS["n_customers"], description="number of customers")
+    n_articles: int = Field(DEFAULTS["n_articles"], description="number of articles")
+    n_transactions: int = Field(DEFAULTS["n_transactions"], description="number of purchase rows")
+    start: str = Field(DEFAULTS["start"], description="first day of the period (YYYY-MM-DD)")
+    days: int = Field(DEFAULTS["days"], description="length of the period in days")
+    seed: int = Field(DEFAULTS["seed"], description="random seed: the same seed and options give the same data")
+    taste_concentration: float = Field(
+        DEFAULTS["taste_concentration"], description="Dirichlet concentration of tastes; small: one or two styles"
+    )
+    zipf_exponent: float = Field(DEFAULTS["zipf_exponent"], description="Zipf exponent of popularity within a style")
+    impulse_rate: float = Field(DEFAULTS["impulse_rate"], description="share of purchases off the customer's taste")
+    repeat_rate: float = Field(DEFAULTS["repeat_rate"], description="mean share of purchases re-buying an earlier item")
+    new_article_share: float = Field(
+        DEFAULTS["new_article_share"], description="share of products launched during the period"
+    )
+    trend_strength: float = Field(
+        DEFAULTS["trend_strength"], description="std of each article's log-popularity change over the period"
+    )
+
+
+@register_source(
+    "synthetic",
+    summary="H&M-like data generated in memory (no --path; no files, no network)",
+    options=SyntheticOptions,
+    item_id_digits=ARTICLE_ID_DIGITS,  # the generator writes H&M's zero-padded article ids
+)
 def read_synthetic(
     path: str | Path | None = None,
     *,
@@ -87,10 +118,7 @@ def read_synthetic(
     """
     if on_bad_rows not in ("error", "skip"):
         raise ConfigError(f"on_bad_rows must be 'error' or 'skip', got {on_bad_rows!r}")
-    allowed = {
-        "taste_concentration", "zipf_exponent", "impulse_rate", "repeat_rate", "new_article_share", "trend_strength"
-    }  # fmt: skip
-    unknown = sorted(set(generator_options) - allowed)
+    unknown = sorted(set(generator_options) - set(SyntheticOptions.model_fields))
     if unknown:
         raise SyntheticParamError(
             f"synthetic data: unknown option(s) {', '.join(unknown)}; known: {', '.join(sorted(DEFAULTS))}"
