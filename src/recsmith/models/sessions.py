@@ -147,6 +147,7 @@ class QueryVectors(SessionRecommender):
     """
 
     ability = "query_vectors"
+    purpose = "a history is one query vector: bundles store known users' vectors, served like factors"
 
     @abstractmethod
     def query_vectors(
@@ -189,6 +190,7 @@ class SessionLists(SessionRecommender):
     """
 
     ability = "session_lists"
+    purpose = "a history scores a short list (a beam): bundles store known users' lists"
 
     @abstractmethod
     def list_size(self) -> int:
