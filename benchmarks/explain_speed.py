@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from serve_load import fixed_rate, free_port, start_server  # noqa: E402
+from serve_load import Call, fixed_rate, free_port, start_server  # noqa: E402
 
 BEAUTY = ROOT.parent / "shared" / "data" / "amazon-beauty" / "Beauty.txt"
 CONFIG = ROOT / "configs" / "app_beauty.yaml"
@@ -122,7 +122,9 @@ def api_timings(run: Path, models: list[str], work: Path, rates: list[float], du
             for rate in rates:
                 result = {}
                 for label, query in (("plain", "k=10"), ("explain", "k=10&explain=true")):
-                    result[label] = asyncio.run(fixed_rate(port, rate, duration, None, known=users, query=query))
+                    drawn = np.random.default_rng(0).integers(0, len(users), int(rate * duration))
+                    calls = [Call("GET", f"/v1/users/{users[u]}/recommendations?{query}") for u in drawn]
+                    result[label] = asyncio.run(fixed_rate(port, calls, rate, warmup_s=0.0))
                     result[label]["load_average"] = load()
                     print(
                         f"api {name} {rate:g}/s {label}: p50 {result[label]['p50_ms']} ms, p99 "

@@ -21,9 +21,16 @@ ability              interface (methods a tool may call)                     dec
 ``item_similarity``  :class:`ItemSimilarity`: ``item_similarity(items)``,    all but popular, random
                      ``similar_items(items, k)``
 ``sessions``         :class:`~recsmith.models.sessions.SessionRecommender`:  sasrec, bert4rec, gru4rec,
-                     ``session_scores(sessions)``,                           tiger
+                     ``session_scores(sessions)``,                           two_tower, tiger
                      ``training_history(user)``,
                      ``recommend_sessions(sessions, k)``
+``query_vectors``    :class:`~recsmith.models.sessions.QueryVectors` (has    sasrec, bert4rec, gru4rec,
+                     ``sessions``): ``query_vectors(sessions)``,             two_tower
+                     ``user_query_vectors(users)``,
+                     ``output_item_vectors()``
+``session_lists``    :class:`~recsmith.models.sessions.SessionLists` (has    tiger
+                     ``sessions``): ``list_size()``,
+                     ``session_lists(sessions)``, ``user_lists(users)``
 ``explanations``     :class:`Explanations`: ``explain(items, user=,         itemknn, ease, tfidf, als,
                      added=, n_reasons=)``: the reasons each item is         bpr, mf, two_tower, sasrec,
                      scored as it is, from the model itself                  bert4rec, gru4rec, tiger
@@ -31,8 +38,9 @@ ability              interface (methods a tool may call)                     dec
 
 Who uses them: the bundle's ANN index holds the item embeddings (``[v, b]``) and the service searches
 it with the user embedding; the ONNX query encoder is the linear part of the fold-in; online feedback
-re-scores a user by fold-in, by an edited history row, or as a session; ``/similar`` and
-``recsmith recommend --item-id`` use the item similarity; ``recsmith recommend --explain``, the API's
+re-scores a user by fold-in, by an edited history row, or as a session; a bundle stores each known
+user's query vector (``query_vectors``) or list (``session_lists``), so that serving them runs no
+network; ``/similar`` and ``recsmith recommend --item-id`` use the item similarity; ``recsmith recommend --explain``, the API's
 ``?explain=true`` and ``recsmith app`` show the explanations. Every model also has, on the base contract,
 ``seen`` / ``seen_items(user)`` (its training interactions) and ``scores(users)`` (raw scores).
 
@@ -85,7 +93,8 @@ def declared_abilities(cls: type) -> tuple[str, ...]:
 
 
 def all_abilities() -> dict[str, type[Ability]]:
-    """Every ability class by name (those defined here and in :mod:`recsmith.models.sessions`)."""
+    """Every ability class by name (those defined here and in :mod:`recsmith.models.sessions`: sessions,
+    query_vectors, session_lists)."""
     import recsmith.models.sessions  # noqa: F401  (defines the sessions ability)
 
     found: dict[str, type[Ability]] = {}
@@ -99,8 +108,14 @@ def all_abilities() -> dict[str, type[Ability]]:
 
 
 def ability_methods(ability: type[Ability]) -> list[str]:
-    """The public methods an ability adds (what a model without it must not have)."""
-    return sorted(n for n, v in vars(ability).items() if not n.startswith("_") and n != "ability" and callable(v))
+    """The public methods an ability adds (what a model without it must not have); a method it only
+    re-implements from an ability it builds on (``query_vectors``' ``session_scores``) is not its own."""
+    inherited = {name for base in ability.__mro__[1:] for name in vars(base)}
+    return sorted(
+        n
+        for n, v in vars(ability).items()
+        if not n.startswith("_") and n != "ability" and callable(v) and n not in inherited
+    )
 
 
 # ---------------------------------------------------------------------- embeddings

@@ -59,7 +59,11 @@ ability                what it gives                                         dec
 ``item_similarity``    ``item_similarity`` / ``similar_items`` (hook         all but popular, random
                        ``_item_similarity``)
 ``sessions``           scores of any item history (anonymous sessions)       sasrec, bert4rec, gru4rec,
-                                                                             tiger
+                                                                             two_tower, tiger
+``query_vectors``      sessions scored as query vector x output item         sasrec, bert4rec, gru4rec,
+                       vectors: a user's state is one vector                 two_tower
+``session_lists``      sessions scored on a short list only (a beam): a      tiger
+                       user's state is that list
 =====================  ====================================================  ==========================
 """
 

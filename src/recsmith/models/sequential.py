@@ -21,9 +21,9 @@ from pydantic import Field
 from recsmith.data.histories import Histories, window_gather
 from recsmith.data.interactions import Interactions
 from recsmith.errors import RecsmithError
-from recsmith.models.abilities import ItemSimilarity
+from recsmith.models.abilities import ItemSimilarity, tensor_table
 from recsmith.models.explainers import OcclusionExplanations
-from recsmith.models.sessions import SessionRecommender, Sessions, session_csr, session_lists
+from recsmith.models.sessions import QueryEncoder, QueryVectors, Sessions, session_csr, session_lists
 from recsmith.models.torch_base import TorchModelConfig, TorchRecommender
 
 if TYPE_CHECKING:
@@ -57,7 +57,7 @@ class SequentialConfig(TorchModelConfig):
     time_of_day: bool = Field(False, description="embed hour of day and day of week of each interaction (UTC)")
 
 
-class SequentialRecommender(OcclusionExplanations, SessionRecommender, ItemSimilarity, TorchRecommender):
+class SequentialRecommender(OcclusionExplanations, QueryVectors, ItemSimilarity, TorchRecommender):
     """Base of SASRec / BERT4Rec / GRU4Rec; see the module docstring."""
 
     Config = SequentialConfig
@@ -200,42 +200,105 @@ class SequentialRecommender(OcclusionExplanations, SessionRecommender, ItemSimil
         """Hook: how a history becomes a query (BERT4Rec appends its mask token)."""
         return inputs
 
-    def session_scores(
+    def query_vectors(
         self, sessions: Sessions, *, users: Sequence[int] | None = None, timestamps: list[list[int]] | None = None
     ) -> np.ndarray:
-        """``(len(sessions), n_items)`` float32 scores of the next item after each history (``users``
-        are ignored: the history is the whole query)."""
+        """``(len(sessions), dim)`` float32: the encoder's output at each history's last position (or
+        BERT4Rec's appended mask token), which scores the next item against the tied item table
+        (``users`` are ignored: the history is the whole query)."""
         self._check_fitted()
-        inputs = self._session_inputs(session_lists(sessions, self.n_items), timestamps)
-        return self.network_scores(inputs).cpu().numpy()
+        return self._hidden(self._session_inputs(sessions, timestamps))
+
+    def query_encoder(self) -> QueryEncoder | None:
+        """``(tokens (B, L), lengths (B,))`` -> queries; None with time features (not exported)."""
+        if self._time_features:
+            return None
+        import torch
+
+        from recsmith.nn.sequential import SeqInputs
+
+        network = self._fitted(self.network, "network")
+
+        class Encoder(torch.nn.Module):
+            table: torch.Tensor
+
+            def __init__(self) -> None:
+                super().__init__()
+                self.network = network
+                # the item table as a constant: attribute embeddings are pooled once, not per call
+                self.register_buffer("table", network.items.full().detach().clone())
+
+            def forward(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+                return self.network.hidden(SeqInputs(tokens, lengths), self.table)
+
+        def inputs(sessions: Sessions, users: Sequence[int] | None = None) -> dict[str, np.ndarray]:
+            prepared = self._session_inputs(sessions, None)
+            return {"tokens": prepared.tokens.numpy(), "lengths": prepared.lengths.numpy()}
+
+        return QueryEncoder(Encoder().eval(), inputs, {"tokens": {0: "batch", 1: "length"}, "lengths": {0: "batch"}})
 
     def _history_item_scores(self, histories: list[np.ndarray], user: int, items: np.ndarray) -> np.ndarray:
         """Occlusion scores only the explained items: ``(len(histories), len(items))``."""
         import torch
 
+        inputs = self._session_inputs(histories, None)
         targets = torch.from_numpy(np.asarray(items, dtype=np.int64))
-        return self.network_scores(self._session_inputs(histories, None), targets).cpu().numpy()
+        return self.network_scores(lambda device: inputs.to(device), targets).cpu().numpy()
 
-    def _session_inputs(self, lists: list[np.ndarray], timestamps: list[list[int]] | None):
-        """The network inputs of checked histories, as a function of the device (for ``network_scores``)."""
+    def _session_inputs(self, sessions: Sessions, timestamps: list[list[int]] | None) -> "SeqInputs":
+        """The network inputs of histories (BERT4Rec: with the mask token appended)."""
         import torch
 
         from recsmith.nn.sequential import SeqInputs
 
+        lists = session_lists(sessions, self.n_items)
         offsets, flat = session_csr(lists)
         ts_flat = (
             np.concatenate([np.asarray(t, dtype=np.int64) for t in timestamps]) if timestamps else np.zeros_like(flat)
         )
         rows = np.arange(len(lists), dtype=np.int64)
-        tokens = window_gather(offsets, flat, rows, self._history_len, pad=self.pad, right_pad=True)
-        ts = window_gather(offsets, ts_flat, rows, self._history_len, pad=0, right_pad=True)
+        # the window ends at the longest history of the batch: right padding after it changes no output
+        # (causal attention and the GRU read left to right, BERT4Rec masks padded keys, positions
+        # count back from each history's end), and sessions are short (Beauty's median history: 6)
+        length = max(1, min(self._history_len, max((len(s) for s in lists), default=1)))
+        tokens = window_gather(offsets, flat, rows, length, pad=self.pad, right_pad=True)
+        ts = window_gather(offsets, ts_flat, rows, length, pad=0, right_pad=True)
         inputs = SeqInputs(
             torch.from_numpy(tokens),
             torch.from_numpy((tokens != self.pad).sum(1).clip(1, None)),
             None,
             torch.from_numpy(ts) if self._time_features else None,
         )
-        return lambda device: self._query(inputs, torch).to(device)
+        return self._query(inputs, torch)
+
+    def user_query_vectors(self, users: np.ndarray | Sequence[int] | None = None) -> np.ndarray:
+        """Query vectors of known users from their training windows (with their timestamps), in the
+        fixed padded blocks of ``scores`` (a user's vector never depends on who shares the block)."""
+        import torch
+
+        self._check_fitted()
+        users = np.arange(self.n_users) if users is None else self._checked_users(users)
+        n, block = len(users), self.score_block
+        padded = np.resize(users, -(-n // block) * block) if n else users
+        out = np.empty((len(padded), self.config.dim), dtype=np.float32)
+        for start in range(0, len(padded), block):
+            chunk = torch.from_numpy(np.ascontiguousarray(padded[start : start + block], dtype=np.int64))
+            out[start : start + block] = self._hidden(self.score_inputs(chunk))
+        return out[:n]
+
+    def output_item_vectors(self) -> np.ndarray:
+        """``(n_items, dim)``: the tied item table the outputs are scored against (ids + attributes)."""
+        network = self._fitted(self.network, "network")
+        return tensor_table(self.network_call(lambda _, device: network.items.full()[: self.n_items]))
+
+    def _hidden(self, inputs: "SeqInputs") -> np.ndarray:
+        network = self._fitted(self.network, "network")
+        return (
+            self.network_call(lambda _, device: network.hidden(inputs.to(device), network.items.full()))
+            .float()
+            .cpu()
+            .numpy()
+        )
 
     def training_history(self, user: int) -> np.ndarray:
         """The user's whole training history (scoring reads its last ``max_len`` items)."""

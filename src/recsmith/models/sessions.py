@@ -3,14 +3,27 @@
 A :class:`SessionRecommender` scores arbitrary lists of internal item ids (oldest first): an anonymous
 session, or a known user's history plus events that arrived after training (what the service's
 feedback endpoint adds). It is the ``sessions`` ability (:mod:`recsmith.models.abilities`); the
-sequential models and TIGER declare it, and serving picks them up through it
+sequential models, two_tower and TIGER declare it, and serving picks them up through it
 (``recsmith.serving.online.scorer_for``).
+
+Two refinements say *how* a history is scored, so that a service can keep a known user's state
+instead of running the network on every request:
+
+* :class:`QueryVectors` (``query_vectors``; sasrec, bert4rec, gru4rec, two_tower): the scores are
+  inner products of one query vector per history with a fixed output vector per item. A user's
+  state is that vector: computed once (at export, and again after new events), then every request
+  is a lookup plus an inner-product (FAISS) search, as for a factor model.
+* :class:`SessionLists` (``session_lists``; tiger): a history's scores are finite on a short list
+  of items only (TIGER's beam), so a user's state is that list of at most :meth:`~SessionLists.list_size`
+  items and their scores. Beam search is not an inner product: this is the state that can be kept.
 """
 
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -19,6 +32,8 @@ from recsmith.models.abilities import Ability
 from recsmith.models.base import top_k
 
 Sessions = Sequence[Sequence[int]] | Sequence[np.ndarray]
+#: users whose dense scores :meth:`SessionLists.user_lists` holds at once (bounds its memory)
+LIST_BLOCK = 1024
 
 
 class SessionRecommender(Ability):
@@ -98,3 +113,107 @@ def session_users(users: Sequence[int] | None, n_sessions: int) -> np.ndarray:
     if len(out) != n_sessions:
         raise RecsmithError(f"{len(out)} users for {n_sessions} sessions: give one user id (or -1) per session")
     return out
+
+
+@dataclass(frozen=True)
+class QueryEncoder:
+    """What :meth:`QueryVectors.query_vectors` runs, for another runtime (the service runs it with ONNX
+    Runtime): ``module(**inputs(sessions, users))`` (torch tensors of the arrays) gives the ``(n, d)``
+    query vectors.
+
+    Attributes:
+        module: a ``torch.nn.Module`` in eval mode whose keyword arguments are the input names.
+        inputs: ``(sessions, users)`` -> the module's inputs as named int64 / float32 numpy arrays.
+        axes: the variable axes of each input (``{"tokens": {0: "batch", 1: "length"}}``).
+    """
+
+    module: Any
+    inputs: Callable[[Sessions, Sequence[int] | None], dict[str, np.ndarray]]
+    axes: dict[str, dict[int, str]]
+
+
+class QueryVectors(SessionRecommender):
+    """The ``query_vectors`` ability: scores of any history are inner products of a query vector
+    with fixed output item vectors::
+
+        session_scores(sessions, users) = query_vectors(sessions, users) @ output_item_vectors().T
+        scores(users)                   = user_query_vectors(users) @ output_item_vectors().T
+
+    (the network's output for the history, e.g. a transformer's final hidden state, against the
+    tied item embeddings; any positive scale such as two_tower's ``1 / temperature`` is folded into
+    the queries, so the inner products *are* the scores). Implement :meth:`query_vectors` and
+    :meth:`output_item_vectors`; :meth:`user_query_vectors` defaults to the queries of the users'
+    :meth:`training_history`, and :meth:`session_scores` to the inner products above.
+    """
+
+    ability = "query_vectors"
+    purpose = "a history is one query vector: bundles store known users' vectors, served like factors"
+
+    @abstractmethod
+    def query_vectors(
+        self, sessions: Sessions, *, users: Sequence[int] | None = None, timestamps: list[list[int]] | None = None
+    ) -> np.ndarray:
+        """``(len(sessions), d)`` float32 query vectors of histories (internal item ids, oldest first);
+        ``users`` and ``timestamps`` as in :meth:`session_scores`."""
+
+    @abstractmethod
+    def output_item_vectors(self) -> np.ndarray:
+        """``(n_items, d)`` float32 output item vectors (may be a read-only view of model state)."""
+
+    def query_encoder(self) -> QueryEncoder | None:
+        """The network part of :meth:`query_vectors` as a module a runtime can export (ONNX), or None
+        when it does not export. Default: None."""
+        return None
+
+    def user_query_vectors(self, users: np.ndarray | Sequence[int] | None = None) -> np.ndarray:
+        """``(len(users), d)`` float32 query vectors of known users' training histories (all users for
+        None): what :meth:`~recsmith.models.base.Recommender.scores` ranks with."""
+        self._check_fitted()
+        users = np.arange(self.n_users) if users is None else self._checked_users(users)
+        return self.query_vectors([self.training_history(int(u)) for u in users], users=users.tolist())
+
+    def session_scores(
+        self, sessions: Sessions, *, users: Sequence[int] | None = None, timestamps: list[list[int]] | None = None
+    ) -> np.ndarray:
+        """``(len(sessions), n_items)`` float32: ``query_vectors(sessions) @ output_item_vectors().T``."""
+        queries = self.query_vectors(sessions, users=users, timestamps=timestamps)
+        return np.ascontiguousarray(queries @ self.output_item_vectors().T, dtype=np.float32)
+
+
+class SessionLists(SessionRecommender):
+    """The ``session_lists`` ability: a history's scores are finite on at most :meth:`list_size`
+    items (generative retrieval: the items a beam search produced), ``-inf`` everywhere else.
+
+    :meth:`session_lists` is :meth:`session_scores` in that sparse form, :meth:`user_lists` the
+    same for known users' training histories (what ``scores(users)`` gives). Implement
+    :meth:`list_size`; the list methods default to the top :meth:`list_size` of the dense scores.
+    """
+
+    ability = "session_lists"
+    purpose = "a history scores a short list (a beam): bundles store known users' lists"
+
+    @abstractmethod
+    def list_size(self) -> int:
+        """The most items a history's scores are finite on."""
+
+    def session_lists(self, sessions: Sessions, *, users: Sequence[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """``(items, scores)``, both ``(len(sessions), list_size())``: the finitely scored items of
+        each history, best first (ties: lower id), padded with ``-1`` / ``-inf``."""
+        return self._finite_lists(self.session_scores(sessions, users=users))
+
+    def user_lists(self, users: np.ndarray | Sequence[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`session_lists` of known users' training histories (all users for None)."""
+        self._check_fitted()
+        users = np.arange(self.n_users) if users is None else self._checked_users(users)
+        size = min(self.list_size(), self.n_items)
+        items = np.full((users.size, size), -1, dtype=np.int64)
+        scores = np.full((users.size, size), -np.inf, dtype=np.float32)
+        for start in range(0, users.size, LIST_BLOCK):  # dense scores of a block at a time
+            block = slice(start, start + LIST_BLOCK)
+            items[block], scores[block] = self._finite_lists(self.scores(users[block]))
+        return items, scores
+
+    def _finite_lists(self, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        items, top = top_k(scores, min(self.list_size(), self.n_items))
+        items[~np.isfinite(top)] = -1
+        return items, top

@@ -44,7 +44,7 @@ from recsmith.errors import ConfigError, DataError, RecsmithError
 from recsmith.models.abilities import ItemSimilarity
 from recsmith.models.explainers import OcclusionExplanations
 from recsmith.models.registry import register
-from recsmith.models.sessions import SessionRecommender, Sessions, session_csr, session_lists, session_users
+from recsmith.models.sessions import SessionLists, Sessions, session_csr, session_lists, session_users
 from recsmith.models.torch_base import TorchModelConfig, TorchRecommender
 from recsmith.utils.logging import log
 
@@ -103,8 +103,10 @@ class TigerConfig(TorchModelConfig):
 
 
 @register("tiger")
-class Tiger(OcclusionExplanations, SessionRecommender, ItemSimilarity, TorchRecommender):
-    """TIGER; see the module docstring. Item similarity: shared leading codes, then embedding cosine."""
+class Tiger(OcclusionExplanations, SessionLists, ItemSimilarity, TorchRecommender):
+    """TIGER; see the module docstring. Item similarity: shared leading codes, then embedding cosine.
+    ``session_lists``: a history's finite scores are its beam's items (plus up to
+    ``round(cold_share * beam)`` cold items)."""
 
     summary = "generative retrieval: a transformer decodes the next item's semantic id (sequences, item text)"
 
@@ -333,6 +335,11 @@ class Tiger(OcclusionExplanations, SessionRecommender, ItemSimilarity, TorchReco
         history = torch.from_numpy(window_gather(offsets, flat, rows, self.config.max_items, pad=-1))
         user_ids = torch.from_numpy(session_users(users, len(lists)))
         return self.network_scores(lambda device: (user_ids.to(device), history.to(device))).cpu().numpy()
+
+    def list_size(self) -> int:
+        """The beam's items (at most the catalogue) plus the cold items a list may take in."""
+        c = self.config
+        return min(c.beam, self.n_items) + round(c.cold_share * c.beam)
 
     def _explained_window(self) -> int:
         return self.config.max_items

@@ -163,17 +163,25 @@ class TorchRecommender(Recommender):
         """The network's float32 scores for ``inputs(device)`` (built on the network's device) of all
         items, or of ``items`` (the scoring protocol's ``(M,)`` / ``(B, M)``), in eval mode and without
         gradients; the training mode is restored after."""
+        return self.network_call(
+            lambda network, device: network(inputs(device), None if items is None else items.to(device))
+        ).float()
+
+    def network_call(self, fn: "Callable[[nn.Module, torch.device], torch.Tensor]") -> "torch.Tensor":
+        """``fn(network, device)`` in eval mode and without gradients (``device``: the network's);
+        the training mode is restored after."""
         import torch
 
         network = self._fitted(self.network, "network")
         was_training = network.training
-        network.eval()
+        if was_training:  # switching walks every submodule: a served network is in eval mode already
+            network.eval()
         try:
             with torch.no_grad():
-                device = next(network.parameters()).device
-                return network(inputs(device), None if items is None else items.to(device)).float()
+                return fn(network, next(network.parameters()).device)
         finally:
-            network.train(was_training)
+            if was_training:
+                network.train(True)
 
     def _score(self, users: np.ndarray) -> np.ndarray:
         import torch
@@ -196,3 +204,4 @@ class TorchRecommender(Recommender):
 
         self.network = self.build_network()
         self.network.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in state.items()})
+        self.network.eval()  # a loaded model scores (the Trainer switches to training mode itself)

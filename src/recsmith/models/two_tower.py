@@ -33,10 +33,11 @@ from pydantic import Field
 from recsmith.data.histories import window_gather
 from recsmith.data.interactions import Interactions
 from recsmith.data.schema import Columns
-from recsmith.errors import ConfigError
+from recsmith.errors import ConfigError, RecsmithError
 from recsmith.models.abilities import FoldIn, ItemSimilarity
 from recsmith.models.explainers import FoldInExplanations
 from recsmith.models.registry import register
+from recsmith.models.sessions import QueryVectors, Sessions, session_csr, session_lists, session_users
 from recsmith.models.torch_base import TorchModelConfig, TorchRecommender
 
 if TYPE_CHECKING:
@@ -50,10 +51,12 @@ TEXT_ENCODER_PARAMS = "item_tower.text_encoder.*"
 
 
 @register("two_tower")
-class TwoTower(FoldInExplanations, FoldIn, ItemSimilarity, TorchRecommender):
+class TwoTower(FoldInExplanations, QueryVectors, FoldIn, ItemSimilarity, TorchRecommender):
     """Two-tower retrieval. The towers' unit vectors are the ``embeddings`` (scores divide their
     inner product by ``temperature``); fold-in solves for a user vector against the item vectors with
-    the default constants; item similarity is the cosine of the item tower's vectors."""
+    the default constants; item similarity is the cosine of the item tower's vectors. The user tower
+    reads any history (``sessions``): its output divided by ``temperature`` is the ``query_vectors``
+    query against the unit item vectors; an anonymous history (user ``-1``) has no user features."""
 
     summary = "retrieval with item vectors from item content, so cold items rank too (torch)"
 
@@ -320,6 +323,38 @@ class TwoTower(FoldInExplanations, FoldIn, ItemSimilarity, TorchRecommender):
 
     def embedding_scale(self) -> float:
         return 1.0 / self.config.temperature
+
+    # ------------------------------------------------------------------ any history (sessions, query_vectors)
+    def query_vectors(
+        self, sessions: Sessions, *, users: Sequence[int] | None = None, timestamps: list[list[int]] | None = None
+    ) -> np.ndarray:
+        """``(len(sessions), dim)``: the user tower on each history's last ``history_len`` items (and the
+        user's features; none for ``-1``), divided by ``temperature``. ``timestamps`` are not used."""
+        import torch
+
+        self._check_fitted()
+        lists = session_lists(sessions, self.n_items)
+        offsets, flat = session_csr(lists)
+        history = window_gather(offsets, flat, np.arange(len(lists)), self.config.history_len, pad=-1)
+        user_ids = session_users(users, len(lists))
+        if user_ids.size and user_ids.max() >= self.n_users:
+            raise RecsmithError(f"user ids must lie in [0, {self.n_users}) or be -1 for model {self.name!r}")
+        with _inference(self.network) as net:
+            device = net.all_items.device
+            q = net.user_vectors(torch.from_numpy(user_ids).to(device), torch.from_numpy(history).to(device))
+            return (q.float().cpu().numpy() / np.float32(self.config.temperature)).astype(np.float32)
+
+    def user_query_vectors(self, users: np.ndarray | Sequence[int] | None = None) -> np.ndarray:
+        """The users' embeddings divided by ``temperature``."""
+        return (self.user_embeddings(users) / np.float32(self.config.temperature)).astype(np.float32)
+
+    def output_item_vectors(self) -> np.ndarray:
+        return self.item_embeddings()
+
+    def training_history(self, user: int) -> np.ndarray:
+        """The user's last ``history_len`` training items (all the user tower reads), oldest first."""
+        row = self._fitted(self.user_history, "user histories")[int(self._checked_users([user])[0])]
+        return row[row >= 0].astype(np.int64)
 
     def _item_similarity(self, items: np.ndarray) -> np.ndarray:
         v = self.item_embeddings()

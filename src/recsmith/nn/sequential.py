@@ -149,7 +149,7 @@ class SequentialNetwork(nn.Module):
             h = self.encoder(x, causal=self.kind == "causal", key_mask=key_mask)
         if inputs.select is not None:
             return h[inputs.select]
-        return h[torch.arange(len(tokens), device=tokens.device), lengths - 1]
+        return h[torch.arange(tokens.shape[0], device=tokens.device), lengths - 1]  # shape[0]: traced as dynamic (ONNX)
 
     def _time_embeddings(self, ts: Tensor) -> Tensor:
         """The sum of the configured time embeddings of ``ts`` (the caller checks there is one)."""

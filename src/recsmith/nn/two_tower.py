@@ -164,9 +164,12 @@ class UserTower(nn.Module):
         return torch.einsum("bl,blc->bc", weights, history)
 
     def forward(self, users: Tensor, history: Tensor | None, mask: Tensor | None) -> Tensor:
+        """``users`` ``-1``: an anonymous history, whose features pool to zeros (as empty bags do)."""
         parts = []
         if self.features is not None:
-            parts.append(self.features(users))
+            known = users >= 0
+            pooled = self.features(users.clamp(min=0))
+            parts.append(pooled if bool(known.all()) else pooled * known[:, None].to(pooled.dtype))
         if self.history_len:
             if history is None or mask is None:
                 raise ValueError("a user tower that reads histories needs the history content and its mask")

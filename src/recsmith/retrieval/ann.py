@@ -29,6 +29,7 @@ them (graph indexes may find fewer when the subset is tiny: callers wanting a gu
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -52,8 +53,12 @@ SEARCH_PARAMS = {"nprobe": "IVF", "efSearch": "HNSW"}
 
 
 def _faiss():
-    require_extras(["serve"], "FAISS indexes")
-    import faiss  # imported on use: `import recsmith.retrieval.ann` stays light
+    faiss = sys.modules.get("faiss")
+    if faiss is None:
+        # checked on first use only: the extras check walks sys.path for each of its modules (~10 ms
+        # of stat calls), and this runs on every search of the service
+        require_extras(["serve"], "FAISS indexes")
+        import faiss  # imported on use: `import recsmith.retrieval.ann` stays light
 
     return faiss
 

@@ -144,6 +144,10 @@ class OnnxEncoder:
     def __call__(self, items: np.ndarray) -> np.ndarray:
         return self.session.run(["query"], {"items": np.ascontiguousarray(items, dtype=np.int64)})[0]
 
+    def run(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
+        """The ``query`` output for named inputs (an exported :class:`~recsmith.models.sessions.QueryEncoder`)."""
+        return self.session.run(["query"], {k: np.ascontiguousarray(v) for k, v in inputs.items()})[0]
+
 
 def export_query_encoder(model: Recommender, out_dir: str | Path, *, quantize: bool = False) -> dict[str, Any]:
     """Export the history encoder of ``model`` into ``out_dir``; returns the manifest entry."""
@@ -164,3 +168,67 @@ def export_query_encoder(model: Recommender, out_dir: str | Path, *, quantize: b
         entry["query_encoder"]["int8_file"] = "encoders/query_encoder.int8.onnx"
     (out_dir / "encoders.json").write_text(json.dumps(entry, indent=2))
     return entry
+
+
+#: the file of a ``query_vectors`` model's encoder inside a bundle's ``encoders/``
+QUERY_VECTORS_FILE = "query_vectors.onnx"
+#: how far ONNX Runtime's queries may be from PyTorch's at export (share of the largest |component|);
+#: seen: ~1e-7 (the same float32 operations, fused differently)
+EXPORT_RTOL = 1e-4
+
+
+def export_query_vectors_encoder(model: Recommender, out_dir: str | Path) -> dict[str, Any] | None:
+    """Export the encoder of a ``query_vectors`` model (:meth:`~recsmith.models.sessions.QueryVectors.query_encoder`:
+    the network that turns a history into its query vector) to ``out_dir/query_vectors.onnx``, for
+    the service to run with ONNX Runtime. Checked at once: ONNX Runtime must reproduce PyTorch's
+    queries on a few histories (within :data:`EXPORT_RTOL`), else nothing is exported. Returns the
+    manifest entry, or None for models without an exportable encoder."""
+    import torch
+
+    from recsmith.models.sessions import QueryVectors
+
+    if not isinstance(model, QueryVectors):
+        return None
+    encoder = model.query_encoder()
+    if encoder is None:
+        return None
+    sessions: list[np.ndarray] = [
+        np.arange(min(5, model.n_items)),
+        np.arange(min(2, model.n_items))[::-1],
+        np.zeros(1, np.int64),
+    ]
+    example = encoder.inputs(sessions, None)
+    names = list(example)
+    path = Path(out_dir) / QUERY_VECTORS_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with warnings.catch_warnings():  # the TorchScript exporter's deprecation and tracer warnings (see export_onnx)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        torch.onnx.export(
+            encoder.module,
+            tuple(torch.from_numpy(example[n]) for n in names),
+            str(path),
+            input_names=names,
+            output_names=["query"],
+            dynamic_axes={**encoder.axes, "query": {0: "batch"}},
+            opset_version=OPSET,
+            dynamo=False,
+        )
+    expected = model.query_vectors(sessions)
+    got = OnnxEncoder(path).run(example)
+    scale = float(np.abs(expected).max(initial=1.0))
+    if got.shape != expected.shape or not np.allclose(got, expected, rtol=0, atol=EXPORT_RTOL * scale):
+        path.unlink()
+        logging.getLogger("recsmith").warning(
+            "the %s query encoder's ONNX export differs from PyTorch: not exported", model.name
+        )
+        return None
+    return {
+        "query_vectors": {
+            "kind": "query_vectors",
+            "file": f"encoders/{QUERY_VECTORS_FILE}",
+            "inputs": names,
+            "output": {"name": "query", "dim": int(expected.shape[1])},
+            "opset": OPSET,
+        }
+    }

@@ -32,6 +32,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from recsmith import __version__
 from recsmith.errors import RecsmithError
+from recsmith.serving.admission import Admission, AdmissionMiddleware
+from recsmith.serving.batching import Overloaded
 from recsmith.serving.docs_ui import add_offline_docs
 from recsmith.serving.errors import ApiError, PayloadTooLarge
 from recsmith.serving.metrics import MetricsMiddleware
@@ -56,6 +58,7 @@ _log = logging.getLogger("recsmith.serving")
 def create_app(settings: ServeSettings, *, service: Service | None = None) -> FastAPI:
     """The service for ``settings``. Pass ``service`` (e.g. with a tiny engine) to skip bundle loading."""
     service = service or Service(settings)
+    admission = Admission(settings.max_in_flight, settings.max_loop_lag_ms / 1000)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -81,7 +84,8 @@ def create_app(settings: ServeSettings, *, service: Service | None = None) -> Fa
         if watch is not None:
             watch.start()
         try:
-            yield
+            async with admission.watching():
+                yield
         finally:
             if watch is not None:
                 watch.stop()
@@ -100,10 +104,12 @@ def create_app(settings: ServeSettings, *, service: Service | None = None) -> Fa
     app.state.settings = settings
     app.state.service = service
     app.state.limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
+    app.state.admission = admission
     for module in (recommendations, items, search, feedback, model, ops):
         app.include_router(module.router)
     _add_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(AdmissionMiddleware, admission=admission, metrics=service.metrics)  # sheds before the body
     app.add_middleware(MetricsMiddleware, metrics=service.metrics)
     app.add_middleware(InternalErrorMiddleware)  # outermost of ours: nothing escapes as plain text
     return app
@@ -126,6 +132,8 @@ def _error(
 def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def api_error(request: Request, err: ApiError) -> JSONResponse:
+        if isinstance(err, Overloaded):  # the inference queue is full
+            request.app.state.service.metrics.shed.labels(reason="inference_queue").inc()
         return _error(err.status_code, err.code, err.message, err.details, err.headers)
 
     @app.exception_handler(RequestValidationError)

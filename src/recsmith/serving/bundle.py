@@ -14,15 +14,22 @@ Layout (written atomically)::
       items.parquet        item attributes (item:int32 + columns); business-rule filters read it
       features/            feature-store encoders (manifest with fitted encoder states + vocab/),
                            from --features DIR, or the run's (RUN/features, else its DATASET/features)
-      index/               ANN index over item vectors (factor models): index.faiss + index.json
-                           + labels.npy + external_ids.parquet
-      encoders/            optional ONNX query encoder(s) (``--onnx``)
+      index/               ANN index over item vectors (factor and query-vector models): index.faiss
+                           + index.json + labels.npy + external_ids.parquet
+      state/               known users' state, so that serving them runs no network (sequential,
+                           two-tower, TIGER): query vectors or beam lists as .npy, memory-mapped
+                           when loaded (:mod:`recsmith.serving.user_state`)
+      encoders/            ONNX query encoders: of fold-in models with ``--onnx``; of query-vector
+                           models always (``query_vectors.onnx``: the network the service runs,
+                           with ONNX Runtime, for sessions and users with new events)
       text/                optional item text vectors for ``POST /v1/search`` (``--text-columns``):
                            vectors.npy + valid.npy, see :mod:`recsmith.serving.text_search`
 
 For an embedding model (als, bpr, mf: ``scores = u . v + b``) the index holds ``[v, b]`` (or ``v``) and the service
 searches it with ``[u, 1]`` (or ``u``) under inner product, so the ANN answer ranks exactly as the
-model does.
+model does. A model with the ``query_vectors`` ability (sasrec, bert4rec, gru4rec, two_tower) is
+searched the same way: its output item vectors are indexed, a history's query vector is the query,
+and the inner products are the model's scores.
 """
 
 from __future__ import annotations
@@ -41,8 +48,10 @@ import polars as pl
 from recsmith import __version__
 from recsmith.data.idmap import IdMap
 from recsmith.errors import RecsmithError
-from recsmith.models.abilities import Embeddings
+from recsmith.models.abilities import Ability, Embeddings
 from recsmith.models.base import Recommender
+from recsmith.models.sessions import QueryVectors
+from recsmith.serving.user_state import STATE_DIR, UserState, write_user_state
 from recsmith.utils.atomic import atomic_dir
 
 FORMAT_VERSION = 1
@@ -62,6 +71,7 @@ class Bundle:
     items: pl.DataFrame | None
     index: Any | None  # recsmith.retrieval.ann.AnnIndex
     text: Any | None = None  # recsmith.serving.text_search.TextIndex, for text search
+    user_state: UserState | None = None  # known users' stored state (memory-mapped), when exported
 
     @property
     def version(self) -> str:
@@ -88,21 +98,27 @@ class Bundle:
             from recsmith.serving.text_search import TextIndex
 
             text = TextIndex.load(path, manifest["text_encoder"], len(item_map))
+        model = Recommender.load(path / "model")
+        state = manifest.get("user_state")
         return cls(
             path=path,
             manifest=manifest,
-            model=Recommender.load(path / "model"),
+            model=model,
             user_map=IdMap.load(path / "ids" / "user_ids.parquet", kind="user"),
             item_map=item_map,
             items=items,
             index=index,
             text=text,
+            user_state=UserState.load(path, state, model.n_users) if state else None,
         )
 
 
-def item_vectors(model: Recommender) -> np.ndarray | None:
-    """``(n_items, d [+1])`` vectors ``[v, b]`` whose inner product with :func:`query_vector` ranks as
-    the model does (models with the ``embeddings`` ability: als, bpr, mf, two_tower), else None."""
+def item_vectors(model: Recommender | Ability) -> np.ndarray | None:
+    """``(n_items, d [+1])`` vectors whose inner product with a query ranks as the model does: the
+    output item vectors of ``query_vectors`` models (sasrec, bert4rec, gru4rec, two_tower), ``[v, b]``
+    of ``embeddings`` models (als, bpr, mf; searched with :func:`query_vector`), else None."""
+    if isinstance(model, QueryVectors):
+        return np.ascontiguousarray(model.output_item_vectors(), dtype=np.float32)
     if not isinstance(model, Embeddings):
         return None
     V, bias = model.item_embeddings(), model.item_biases()
@@ -168,11 +184,16 @@ def write_bundle(
         if features is not None:
             _copy_encoders(Path(features), tmp / "features")
         index_meta = _write_index(tmp, model, item_map, index_factory, search_params)
+        user_state = write_user_state(tmp / STATE_DIR, model)
         encoders = {}
         if onnx:
             from recsmith.retrieval.query_encoder import export_query_encoder
 
             encoders = export_query_encoder(model, tmp / "encoders", quantize=quantize)
+        if isinstance(model, QueryVectors):  # what the service runs for sessions and new feedback
+            from recsmith.retrieval.query_encoder import export_query_vectors_encoder
+
+            encoders.update(export_query_vectors_encoder(model, tmp / "encoders") or {})
         text_meta = _write_text(
             tmp, texts, text_columns, text_model, item_map, Path(text_cache) if text_cache else None
         )
@@ -190,6 +211,7 @@ def write_bundle(
             "source": source,
             "metrics": metrics or {},
             "index": index_meta,
+            "user_state": user_state,
             "encoders": encoders,
             "features": "features" if features is not None else None,
             "text_encoder": text_meta,

@@ -7,12 +7,18 @@ the engine they started with.
 Selecting the top ``k`` under business rules (see :mod:`recsmith.serving.rules`): the rules become
 one boolean mask of eligible items (seen items removed too when ``exclude_seen``), then
 
-* models with the ``fold_in`` ability and an ANN index: the index is searched with the mask as a
-  FAISS id selector; if at most ``exact_below`` items are eligible, or the index found fewer than
-  ``min(k, eligible)``, the eligible items are scored exactly instead;
-* every other model: the dense score vector is masked with ``-inf`` and the top ``k`` taken.
+* a request ranked by a query vector (``fold_in`` and ``query_vectors`` models) with an ANN index:
+  the index is searched with the mask as a FAISS id selector; if at most ``exact_below`` items are
+  eligible, or the index found fewer than ``min(k, eligible)``, the eligible items are scored
+  exactly instead;
+* every other request: the dense score vector is masked with ``-inf`` and the top ``k`` taken.
 
 Either way an answer has ``k`` items whenever ``k`` items are eligible.
+
+Network work (anonymous sessions and users with new events of sequential, two-tower and TIGER
+models) runs on the engine's micro-batcher (:mod:`recsmith.serving.batching`): the ``*_async``
+methods await it without blocking the event loop, the plain ones wait for it in the calling thread.
+Known users are served from the bundle's stored state (:mod:`recsmith.serving.user_state`).
 
 Text search (bundles exported with ``--text-columns``, see :mod:`recsmith.serving.text_search`)
 ranks items by cosine between the encoded query and the bundle's item text vectors, under the
@@ -36,9 +42,10 @@ from recsmith.models.abilities import (
     popularity_explanation,
 )
 from recsmith.models.base import top_k
-from recsmith.serving.bundle import Bundle, item_vectors
+from recsmith.serving.batching import MicroBatcher, Overloaded
+from recsmith.serving.bundle import Bundle
 from recsmith.serving.errors import NotFound, NotSupportedByModel
-from recsmith.serving.online import OnlineState, scorer_for
+from recsmith.serving.online import FreshStates, History, OnlineState, Personal, scorer_for
 from recsmith.serving.rules import ItemRules, eligible_mask
 from recsmith.serving.text_search import QueryEncoder
 
@@ -54,6 +61,29 @@ class RuleSpec:
     include: tuple[str, ...] | None = None
 
 
+@dataclass(frozen=True)
+class BatchConfig:
+    """The micro-batcher's limits (:class:`~recsmith.serving.batching.MicroBatcher`) and how many users'
+    post-feedback states are kept (:class:`~recsmith.serving.online.FreshStates`)."""
+
+    max_batch: int = 32
+    max_wait_s: float = 0.002
+    max_queue: int = 256
+    fresh_states: int = 50_000
+
+
+@dataclass(frozen=True)
+class _Request:
+    """One recommendation request, resolved to internal ids."""
+
+    user: int  # internal id, -1 unknown / anonymous
+    added: np.ndarray  # online (or session) items, oldest first
+    excluded: np.ndarray | None  # seen items to drop (None: exclude_seen off)
+    strategy: Strategy
+    user_id: str | None = None  # external id of a user with events: their network state is kept
+    generation: int = 0  # the user's event generation when the request started
+
+
 def _omp_threads(n: int) -> None:
     """OpenMP's thread count is per calling thread: set it in the thread about to search."""
     import faiss
@@ -62,16 +92,38 @@ def _omp_threads(n: int) -> None:
 
 
 class Engine:
-    def __init__(self, bundle: Bundle, *, exact_below: int = 2048, ann_threads: int = 1) -> None:
+    def __init__(
+        self,
+        bundle: Bundle,
+        *,
+        exact_below: int = 2048,
+        ann_threads: int = 1,
+        batching: BatchConfig = BatchConfig(),
+        onnx: bool = True,
+        threads: int = 1,
+    ) -> None:
         self.bundle = bundle
         self.model = bundle.model
         self.version = bundle.version
         self.n_items = self.model.n_items
-        self.scorer = scorer_for(self.model)
+        encoder = (bundle.manifest.get("encoders") or {}).get("query_vectors") if onnx else None
+        self.scorer = scorer_for(
+            self.model, bundle.user_state, encoder=bundle.path / encoder["file"] if encoder else None, threads=threads
+        )
         self.rules = ItemRules(bundle.items, self.n_items)
         self.index = bundle.index
         self.exact_below = exact_below
-        self._vectors = item_vectors(self.model) if self.index is not None else None
+        self._vectors = self.scorer.item_vectors()
+        self.batcher: MicroBatcher[History, Personal] | None = None
+        if self.scorer.uses_network:
+            self.batcher = MicroBatcher(
+                self.scorer.run_network,
+                max_batch=batching.max_batch,
+                max_wait_s=batching.max_wait_s,
+                max_queue=batching.max_queue,
+                name=f"recsmith-batcher-{self.version}",
+            )
+        self.fresh = FreshStates(batching.fresh_states)
         pop_items, pop_scores = self.model.recommend_cold(self.n_items)
         self._popularity = np.full(self.n_items, -np.inf, dtype=np.float32)
         self._popularity[pop_items] = pop_scores
@@ -96,6 +148,8 @@ class Engine:
         if self.model.n_users:
             self.recommend(self.bundle.user_map.external_ids[0], 10)
         self.recommend("", 10)
+        if self.batcher is not None and self.n_items:  # the network's first call allocates; not a request's
+            self.recommend_session(self.bundle.item_map.external_ids[:3].to_list(), 10)
         if self.text is not None:  # load the query encoder now: the first search must not wait seconds for it
             self.text.check(self._encoder())
         return self
@@ -111,20 +165,25 @@ class Engine:
         online: OnlineState | None = None,
         explain: bool = False,
     ) -> dict[str, Any]:
-        """Top-``k`` for an external user id; unknown users get a flagged cold-start answer.
-        ``explain``: each item carries its explanation (see :meth:`explanations`)."""
-        user = int(self.bundle.user_map.to_internal([user_id], strict=False)[0])
-        positive, seen_online = online.get(user_id) if online is not None else ([], [])
-        added = self._internal(positive)
-        seen = self._internal(seen_online)
-        if user >= 0:
-            strategy: Strategy = "personal"
-        else:
-            strategy = "session" if added.size else "popular"
-        excluded = np.concatenate([self.scorer.seen_items(user), seen]) if exclude_seen else None
-        items, scores, strategy = self._top(user, added, k, rules, excluded, strategy)
-        answer = self._answer(items, scores, user_id=user_id, strategy=strategy, rules=rules)
-        return self._with_explanations(answer, items, user, added, strategy) if explain else answer
+        """Top-``k`` for an external user id; unknown users get a flagged cold-start answer. Waits in
+        this thread for network work (never call it on the event loop: :meth:`recommend_async`)."""
+        request = self._user_request(user_id, exclude_seen, online)
+        return self._finish(request, self._personal(request), k, rules, user_id=user_id, explain=explain)
+
+    async def recommend_async(
+        self,
+        user_id: str,
+        k: int,
+        *,
+        exclude_seen: bool = True,
+        rules: RuleSpec = RuleSpec(),
+        online: OnlineState | None = None,
+        explain: bool = False,
+    ) -> dict[str, Any]:
+        """:meth:`recommend` for the event loop: network work is awaited on the micro-batcher."""
+        request = self._user_request(user_id, exclude_seen, online)
+        personal = await self._personal_async(request)
+        return self._finish(request, personal, k, rules, user_id=user_id, explain=explain)
 
     def recommend_session(
         self,
@@ -136,11 +195,107 @@ class Engine:
         explain: bool = False,
     ) -> dict[str, Any]:
         """Top-``k`` for an anonymous session given as recent item ids (unknown ids are ignored)."""
+        request = self._session_request(session_items, exclude_seen)
+        return self._finish(request, self._personal(request), k, rules, session=session_items, explain=explain)
+
+    async def recommend_session_async(
+        self,
+        session_items: list[str],
+        k: int,
+        *,
+        exclude_seen: bool = True,
+        rules: RuleSpec = RuleSpec(),
+        explain: bool = False,
+    ) -> dict[str, Any]:
+        """:meth:`recommend_session` for the event loop."""
+        request = self._session_request(session_items, exclude_seen)
+        personal = await self._personal_async(request)
+        return self._finish(request, personal, k, rules, session=session_items, explain=explain)
+
+    def refresh(self, user_id: str, online: OnlineState) -> None:
+        """Compute the state of a user who just sent events, in the background, so that their next
+        request finds it (on every feedback event; a full queue leaves it to that request)."""
+        request = self._user_request(user_id, False, online)
+        job = self.scorer.network_input(request.user, request.added)
+        if job is None or self.batcher is None or request.user_id is None:
+            return
+        try:
+            future = self.batcher.submit(job)
+        except Overloaded:  # the user's next request computes it
+            return
+
+        def keep(done: Any) -> None:
+            if done.exception() is None:
+                self.fresh.put(user_id, request.generation, done.result())
+
+        future.add_done_callback(keep)
+
+    def _user_request(self, user_id: str, exclude_seen: bool, online: OnlineState | None) -> _Request:
+        user = int(self.bundle.user_map.to_internal([user_id], strict=False)[0])
+        positive, seen_online = online.get(user_id) if online is not None else ([], [])
+        added = self._internal(positive)
+        if user >= 0:
+            strategy: Strategy = "personal"
+        else:
+            strategy = "session" if added.size else "popular"
+        excluded = np.concatenate([self.scorer.seen_items(user), self._internal(seen_online)]) if exclude_seen else None
+        generation = online.generation(user_id) if online is not None and added.size else 0
+        return _Request(user, added, excluded, strategy, user_id if added.size else None, generation)
+
+    def _session_request(self, session_items: list[str], exclude_seen: bool) -> _Request:
         added = self._internal(session_items)
-        strategy: Strategy = "session" if added.size else "popular"
-        items, scores, strategy = self._top(-1, added, k, rules, added if exclude_seen else None, strategy)
-        answer = self._answer(items, scores, user_id=None, strategy=strategy, rules=rules, session=session_items)
-        return self._with_explanations(answer, items, -1, added, strategy) if explain else answer
+        return _Request(-1, added, added if exclude_seen else None, "session" if added.size else "popular")
+
+    def _personal(self, request: _Request) -> Personal:
+        job, kept = self._network_job(request)
+        if job is None:
+            return kept if kept is not None else self.scorer.personal(request.user, request.added)
+        return self._keep(request, self._network().run_sync(job))
+
+    async def _personal_async(self, request: _Request) -> Personal:
+        job, kept = self._network_job(request)
+        if job is None:
+            return kept if kept is not None else self.scorer.personal(request.user, request.added)
+        return self._keep(request, await self._network().run(job))
+
+    def _network(self) -> MicroBatcher[History, Personal]:
+        """The micro-batcher (a request that needs the network has a scorer that uses it: it exists)."""
+        if self.batcher is None:
+            raise RuntimeError(f"{type(self.scorer).__name__} asked for the network but has no batcher")
+        return self.batcher
+
+    def _network_job(self, request: _Request) -> tuple[History | None, Personal | None]:
+        """``(network input, None)`` when the request needs the network, ``(None, kept state)`` when a
+        user's state after their last event is kept, ``(None, None)`` when the scorer answers at once."""
+        job = self.scorer.network_input(request.user, request.added)
+        if job is None or request.user_id is None:
+            return job, None
+        kept = self.fresh.get(request.user_id, request.generation)
+        return (None, kept) if kept is not None else (job, None)
+
+    def _keep(self, request: _Request, personal: Personal) -> Personal:
+        if request.user_id is not None:
+            self.fresh.put(request.user_id, request.generation, personal)
+        return personal
+
+    def _finish(
+        self,
+        request: _Request,
+        personal: Personal,
+        k: int,
+        rules: RuleSpec,
+        *,
+        user_id: str | None = None,
+        session: list[str] | tuple[str, ...] = (),
+        explain: bool = False,
+    ) -> dict[str, Any]:
+        """The answer of a request ranked by ``personal``; ``explain``: each item carries its explanation
+        (see :meth:`explanations`), from the same history the scorer read."""
+        items, scores, strategy = self._top(personal, k, rules, request.excluded, request.strategy)
+        answer = self._answer(items, scores, user_id=user_id, strategy=strategy, rules=rules, session=session)
+        if not explain:
+            return answer
+        return self._with_explanations(answer, items, request.user, request.added, strategy)
 
     # ------------------------------------------------------------------ explanations
     def explanations(
@@ -231,16 +386,15 @@ class Engine:
 
     # ------------------------------------------------------------------ selection
     def _top(
-        self, user: int, added: np.ndarray, k: int, rules: RuleSpec, excluded: np.ndarray | None, strategy: Strategy
+        self, personal: Personal, k: int, rules: RuleSpec, excluded: np.ndarray | None, strategy: Strategy
     ) -> tuple[np.ndarray, np.ndarray, Strategy]:
         allowed = self._mask(rules, excluded)
         n_allowed = self.n_items if allowed is None else int(allowed.sum())
         want = min(k, n_allowed)
         if want == 0:
             return np.empty(0, np.int64), np.empty(0, np.float32), strategy
-        index = self.index
-        query = self.scorer.query(user, added) if index is not None else None
-        if index is not None and query is not None:
+        query, index = personal.query, self.index
+        if query is not None and index is not None:
             if allowed is not None and n_allowed <= self.exact_below:
                 return (*self._exact(query, np.flatnonzero(allowed), k), strategy)
             _omp_threads(self.ann_threads)  # per thread: requests run on a pool of threads
@@ -250,7 +404,7 @@ class Engine:
                 return labels[0][found], scores[0][found], strategy
             rows = np.arange(self.n_items) if allowed is None else np.flatnonzero(allowed)
             return (*self._exact(query, rows, k), strategy)
-        scores = self.scorer.scores(user, added)
+        scores = personal.dense(self.n_items, self._vectors)
         if scores is None:  # popularity: walk the precomputed order instead of a full top-k
             order = self._popular_order if allowed is None else self._popular_order[allowed[self._popular_order]]
             take = order[:want]

@@ -11,6 +11,10 @@ Exposed at ``GET /metrics``:
 ``recsmith_feedback_events_total``     feedback events stored
 ``recsmith_reloads_total``             bundle reloads by ``result`` (ok / error)
 ``recsmith_model_info``                1, labelled with the serving ``version`` and ``model``
+``recsmith_shed_total``                requests answered 503 by load shedding, by ``reason``
+                                       (in_flight / loop_lag / inference_queue)
+``recsmith_inference_batch_size``      network requests per micro-batch (histogram)
+``recsmith_inference_wait_seconds``    how long a batch's oldest request waited for it (histogram)
 ``recsmith_registry_version``          the registered version served, by ``model`` (registry mode)
 ``recsmith_variant_*``, ``_drift_psi``  per variant: see :mod:`recsmith.serving.monitoring`
 ``recsmith_ab_exposures_total``        A/B exposures by ``experiment`` and ``variant``
@@ -28,6 +32,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128)
 #: scores of served items: models score on different scales (dot products, similarities, logits)
 SCORE_BUCKETS = (-10.0, -5.0, -2.0, -1.0, -0.5, 0.0, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 25.0, 100.0)
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
@@ -71,6 +76,20 @@ class Metrics:
         self.registry_version = Gauge(
             "recsmith_registry_version", "registered version being served (registry mode)", ["model"], registry=r
         )
+        self.shed = Counter("recsmith_shed", "requests shed with 503 (load shedding)", ["reason"], registry=r)
+        self.batch_size = Histogram(
+            "recsmith_inference_batch_size", "network requests per micro-batch", buckets=BATCH_BUCKETS, registry=r
+        )
+        self.batch_wait = Histogram(
+            "recsmith_inference_wait_seconds",
+            "wait of a micro-batch's oldest request",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+
+    def observe_batch(self, size: int, waited_s: float) -> None:
+        self.batch_size.observe(size)
+        self.batch_wait.observe(waited_s)
 
     def set_model(self, version: str, model: str, old_version: str | None, old_model: str | None) -> None:
         if old_version is not None and (old_version, old_model) != (version, model):

@@ -23,8 +23,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from recsmith.errors import RecsmithError
+from recsmith.serving.batching import set_inference_threads
+from recsmith.serving.bundle import Bundle
 from recsmith.serving.cache import NoCache, RecCache, RedisCache, TTLCache
-from recsmith.serving.engine import Engine, RuleSpec
+from recsmith.serving.engine import BatchConfig, Engine, RuleSpec
 from recsmith.serving.errors import InvalidRequest, NotReady
 from recsmith.serving.feedback import Event, FeedbackLog
 from recsmith.serving.metrics import Metrics
@@ -122,7 +124,20 @@ class Service:
 
     def _build_engine(self, path: Path) -> Engine:
         s = self.settings
-        return Engine.from_path(str(path), exact_below=s.exact_below, ann_threads=s.ann_threads)
+        bundle = Bundle.load(path)
+        set_inference_threads(s.inference_threads)  # torch is loaded now if the model uses it: before the warm-up
+        batching = BatchConfig(
+            max_batch=s.batch_max, max_wait_s=s.batch_wait_ms / 1000, max_queue=s.queue_max, fresh_states=s.fresh_states
+        )
+        engine = Engine(
+            bundle,
+            exact_below=s.exact_below,
+            ann_threads=s.ann_threads,
+            batching=batching,
+            onnx=s.onnx_runtime,
+            threads=s.inference_threads,
+        )
+        return engine.warm()
 
     def _install(self, engine: Engine) -> None:
         s = self.settings
@@ -133,6 +148,8 @@ class Service:
         else:
             cache = TTLCache(s.cache_ttl_s, s.cache_max_bytes)
         previous = self._engine
+        if engine.batcher is not None:
+            engine.batcher.on_batch = self.metrics.observe_batch
         self.cache = cache
         self._engine = engine  # the switch: one reference assignment
         self.load_error = None
@@ -264,32 +281,69 @@ class Service:
         """
         if self.feedback is None:
             raise NotReady("the feedback log is not open yet", headers={"Retry-After": "1"})
-        unknown = self.engine.unknown_items([e.item_id for e in events])
+        engine = self.engine
+        unknown = engine.unknown_items([e.item_id for e in events])
         if self.ab is not None:  # every event carries its user's variant
             events = [replace(e, variant=self.ab.spec.assign(e.user_id)) for e in events]
         ids = self.feedback.append(events)
         self.metrics.feedback_events.inc(len(events))
         for e in events:
             variant = e.variant or DEFAULT_VARIANT
-            engine = self.ab.engines[variant] if self.ab is not None else self.engine
-            self.monitor.feedback(variant, engine, e.user_id, e.item_id, e.type)
+            served = self.ab.engines[variant] if self.ab is not None else engine
+            self.monitor.feedback(variant, served, e.user_id, e.item_id, e.type)
         self.sync_feedback()
+        for user_id in dict.fromkeys(e.user_id for e in events):  # the users' new state, computed now
+            self._variant(user_id, engine)[1].refresh(user_id, self.online)
         return ids, unknown
 
     # ------------------------------------------------------------------ recommendations
     def recommend_user(
         self, engine: Engine, user_id: str, k: int, *, exclude_seen: bool, rules: RuleSpec, explain: bool = False
     ) -> dict[str, Any]:
-        """A list for ``user_id`` (from the user's variant during an A/B test), monitored per variant."""
-        variant = DEFAULT_VARIANT
-        if self.ab is not None:
-            variant, engine = self.ab.choose(user_id)
+        """A list for ``user_id`` (from the user's variant during an A/B test), through the cache,
+        monitored per variant; waits for network work in this thread (:meth:`recommend_user_async`
+        on the event loop)."""
+        variant, engine = self._variant(user_id, engine)
         start = time.perf_counter()
         try:
-            result = self._recommend_user(engine, user_id, k, exclude_seen=exclude_seen, rules=rules, explain=explain)
+            key, result = self._lookup(engine, user_id, k, exclude_seen, rules, explain)
+            if result is None:
+                generation = self.online.generation(user_id)
+                answer = engine.recommend(
+                    user_id, k, exclude_seen=exclude_seen, rules=rules, online=self.online, explain=explain
+                )
+                result = self._store(user_id, key, generation, answer)
         except Exception:
             self.monitor.failed(variant)
             raise
+        return self._served(variant, engine, user_id, result, start)
+
+    async def recommend_user_async(
+        self, engine: Engine, user_id: str, k: int, *, exclude_seen: bool, rules: RuleSpec, explain: bool = False
+    ) -> dict[str, Any]:
+        """:meth:`recommend_user` for the event loop: network work is awaited, never run on the loop."""
+        variant, engine = self._variant(user_id, engine)
+        start = time.perf_counter()
+        try:
+            key, result = self._lookup(engine, user_id, k, exclude_seen, rules, explain)
+            if result is None:
+                generation = self.online.generation(user_id)
+                answer = await engine.recommend_async(
+                    user_id, k, exclude_seen=exclude_seen, rules=rules, online=self.online, explain=explain
+                )
+                result = self._store(user_id, key, generation, answer)
+        except Exception:
+            self.monitor.failed(variant)
+            raise
+        return self._served(variant, engine, user_id, result, start)
+
+    def _variant(self, user_id: str, engine: Engine) -> tuple[str, Engine]:
+        """The user's variant and its engine during an A/B test, else the default and ``engine``."""
+        return self.ab.choose(user_id) if self.ab is not None else (DEFAULT_VARIANT, engine)
+
+    def _served(
+        self, variant: str, engine: Engine, user_id: str, result: dict[str, Any], start: float
+    ) -> dict[str, Any]:
         self.monitor.served(variant, engine, result, time.perf_counter() - start, bool(result["cached"]))
         if self.ab is not None:
             self.ab.exposures.add(self.ab.spec.name, variant, user_id, [i["item_id"] for i in result["items"]])
@@ -297,26 +351,25 @@ class Service:
             result = {**result, "variant": variant}
         return result
 
-    def _recommend_user(
-        self, engine: Engine, user_id: str, k: int, *, exclude_seen: bool, rules: RuleSpec, explain: bool
-    ) -> dict[str, Any]:
+    def _lookup(
+        self, engine: Engine, user_id: str, k: int, exclude_seen: bool, rules: RuleSpec, explain: bool
+    ) -> tuple[str, dict[str, Any] | None]:
         self.sync_feedback()
         key = _cache_key(engine.version, k, exclude_seen, rules) + ("|explain" if explain else "")
         cache = self.cache
         hit = cache.get(user_id, key)
         if hit is not None:
             self.metrics.cache_hits.labels(backend=cache.backend).inc()
-            return {**hit, "cached": True}
+            return key, {**hit, "cached": True}
         self.metrics.cache_misses.labels(backend=cache.backend).inc()
-        generation = self.online.generation(user_id)
-        result = engine.recommend(
-            user_id, k, exclude_seen=exclude_seen, rules=rules, online=self.online, explain=explain
-        )
+        return key, None
+
+    def _store(self, user_id: str, key: str, generation: int, result: dict[str, Any]) -> dict[str, Any]:
         self.sync_feedback()  # feedback another worker logged meanwhile must not be cached over
         # only lists of users the model knows: any string is a valid user id, so caching cold-start
         # answers would let anyone fill the cache (they are cheap to compute anyway)
         if result["strategy"] == "personal" and self.online.generation(user_id) == generation:
-            cache.set(user_id, key, result)
+            self.cache.set(user_id, key, result)
         self.metrics.strategies.labels(strategy=result["strategy"]).inc()
         return {**result, "cached": False}
 

@@ -59,6 +59,28 @@ class ServeSettings(BaseSettings):
     exact_below: int = Field(
         2048, ge=0, description="filtered searches with at most this many eligible items skip the ANN index"
     )
+    # network inference (sequential, two-tower, TIGER): micro-batching, threads, kept states
+    inference_threads: int = Field(
+        1,
+        ge=1,
+        description="intra-op threads of torch / BLAS / FAISS per worker (1: the cores go to concurrent requests)",
+    )
+    onnx_runtime: bool = Field(
+        True, description="run a bundle's exported query encoder with ONNX Runtime (False: the model's PyTorch network)"
+    )
+    batch_max: int = Field(32, ge=1, description="network requests run together at most (micro-batching)")
+    batch_wait_ms: float = Field(
+        2.0, ge=0, le=1000, description="longest a network request waits for others to batch with (added latency bound)"
+    )
+    queue_max: int = Field(256, ge=1, description="network requests waiting at most; more are shed with 503")
+    fresh_states: int = Field(
+        50_000, ge=0, description="users whose state after new feedback is kept until their next event (per worker)"
+    )
+    # load shedding: 503 + Retry-After instead of queueing without bound (0 turns a limit off)
+    max_in_flight: int = Field(512, ge=0, description="requests inside the service at once; more are shed with 503")
+    max_loop_lag_ms: float = Field(
+        500.0, ge=0, description="shed new requests while the event loop runs this far behind (it is saturated)"
+    )
 
     @field_validator("api_keys", mode="before")
     @classmethod

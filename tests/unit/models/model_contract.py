@@ -419,6 +419,69 @@ class RecommenderContract:
         with pytest.raises(RecsmithError, match="user ids must lie in"):
             model.training_history(N_USERS)
 
+    def test_ability_query_vectors(self, model: Recommender, data: Checkerboard) -> None:
+        """Scores are inner products of the history's query vector and the output item vectors, for
+        known users (their training histories) and any session alike."""
+        if not self._declares(model, "query_vectors"):
+            return
+        V = model.output_item_vectors()
+        assert V.shape[0] == N_ITEMS and V.dtype == np.float32 and np.isfinite(V).all()
+        users = np.arange(N_USERS)
+        queries = model.user_query_vectors()
+        assert queries.shape == (N_USERS, V.shape[1]) and queries.dtype == np.float32
+        assert_scores_close((queries.astype(np.float64) @ V.T.astype(np.float64)), model.scores(users))
+        np.testing.assert_allclose(model.user_query_vectors([3, 0]), queries[[3, 0]], rtol=SCORE_RTOL, atol=SCORE_ATOL)
+        # a user's training history as a session gives the user's query
+        some = users[::7]
+        histories = [model.training_history(int(u)) for u in some]
+        np.testing.assert_allclose(
+            model.query_vectors(histories, users=some), queries[some], rtol=SCALED_RTOL, atol=SCALED_RTOL
+        )
+        # any session: the inner products are its session scores
+        sessions = [[0, 3, 5], [12], [19, 2, 2]]
+        q = model.query_vectors(sessions)
+        assert q.shape == (len(sessions), V.shape[1])
+        assert_scores_close(q.astype(np.float64) @ V.T.astype(np.float64), model.session_scores(sessions))
+        encoder = model.query_encoder()
+        if encoder is not None:  # the exportable network computes the same queries
+            import torch
+
+            inputs = encoder.inputs(sessions, None)
+            assert set(encoder.axes) == set(inputs)
+            with torch.no_grad():
+                out = encoder.module(*(torch.from_numpy(v) for v in inputs.values())).numpy()
+            np.testing.assert_allclose(out, q, rtol=0, atol=SCALED_RTOL * float(np.abs(q).max()))
+        with pytest.raises(RecsmithError, match="user ids must lie in"):
+            model.user_query_vectors([N_USERS])
+        with pytest.raises(RecsmithError, match="item ids must lie in"):
+            model.query_vectors([[N_ITEMS]])
+
+    def test_ability_session_lists(self, model: Recommender, data: Checkerboard) -> None:
+        """The lists hold exactly the finitely scored items of the dense scores, best first."""
+        if not self._declares(model, "session_lists"):
+            return
+        size = model.list_size()
+        assert size >= 1
+        users = np.arange(N_USERS)
+        items, scores = model.user_lists()
+        width = min(size, N_ITEMS)
+        assert items.shape == scores.shape == (N_USERS, width)
+        assert items.dtype == np.int64 and scores.dtype == np.float32
+        dense = model.scores(users)
+        assert int(np.isfinite(dense).sum(axis=1).max()) <= size
+        rebuilt = np.full_like(dense, -np.inf)
+        listed = items >= 0
+        rebuilt[np.nonzero(listed)[0], items[listed]] = scores[listed]
+        assert_scores_close(rebuilt, dense)
+        assert np.all(np.diff(np.where(np.isfinite(scores), scores, -1e30), axis=1) <= 0)
+        sessions = [[0, 3, 5], [12]]
+        s_items, s_scores = model.session_lists(sessions)
+        rebuilt = np.full((2, N_ITEMS), -np.inf, dtype=np.float32)
+        listed = s_items >= 0
+        rebuilt[np.nonzero(listed)[0], s_items[listed]] = s_scores[listed]
+        assert_scores_close(rebuilt, model.session_scores(sessions))
+        np.testing.assert_array_equal(model.user_lists([5])[0], items[[5]])
+
     def test_ability_explanations(self, model: Recommender, data: Checkerboard) -> None:
         """Faithfulness: the reasons are history items; removing the top one lowers the item's score
         (for additive item-item models by exactly its contribution, for occlusion by exactly its

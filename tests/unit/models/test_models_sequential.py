@@ -33,7 +33,7 @@ class _Sequential(RecommenderContract):
     # was never observed: it has co-occurrence signal but no next-item signal. Ranking is checked
     # on sequences with a next-item rule instead (test_learns_the_next_item_...).
     ranks_held_out_first = False
-    abilities = frozenset({"explanations", "item_similarity", "sessions"})
+    abilities = frozenset({"explanations", "item_similarity", "query_vectors", "sessions"})
     #: whether the tied embeddings of the tiny checkerboard model put same-group items nearest
     #: (SASRec's do; GRU4Rec's and BERT4Rec's order items along the id chain they were shown, so
     #: for them only the structural part of the similar-items check applies)

@@ -62,7 +62,7 @@ def content(n_items: int = N_ITEMS, seed: int = 0) -> SideData:
 class TestTiger(RecommenderContract):
     name = "tiger"
     params = _PARAMS
-    abilities = frozenset({"explanations", "item_similarity", "sessions"})
+    abilities = frozenset({"explanations", "item_similarity", "session_lists", "sessions"})
     # a generative model: for 6 of the 20 checked users removing any one history item raises the
     # log-probability of the first recommendation's id (the others keep supporting it)
     unexplained_share = 0.4

@@ -60,7 +60,7 @@ def topic_side_data(n_items: int = N_ITEMS, extra_names: tuple[str, ...] = ()) -
 class TestTwoTower(RecommenderContract):
     name = "two_tower"
     params = {**_SMALL, "train": _TRAIN}
-    abilities = frozenset({"embeddings", "explanations", "fold_in", "item_similarity"})
+    abilities = frozenset({"embeddings", "explanations", "fold_in", "item_similarity", "query_vectors", "sessions"})
 
 
 class TestTwoTowerContent(RecommenderContract):
@@ -73,7 +73,7 @@ class TestTwoTowerContent(RecommenderContract):
         "history_pooling": "attention",
         "train": _TRAIN,
     }
-    abilities = frozenset({"embeddings", "explanations", "fold_in", "item_similarity"})
+    abilities = frozenset({"embeddings", "explanations", "fold_in", "item_similarity", "query_vectors", "sessions"})
 
     @classmethod
     def side_data(cls) -> SideData:

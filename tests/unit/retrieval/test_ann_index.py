@@ -124,3 +124,26 @@ def test_load_errors(tmp_path, data):
     (tmp_path / "idx" / "index.json").write_text(json.dumps(meta))
     with pytest.raises(RecsmithError, match="metadata says"):
         AnnIndex.load(tmp_path / "idx")
+
+
+def test_search_does_not_look_for_modules_on_every_call(data, monkeypatch):
+    # the extras check walks sys.path (~10 ms of stat calls): once faiss is loaded, a search (run on
+    # every request of the service) must not repeat it
+    import importlib.util
+
+    x, q = data
+    index = AnnIndex.build(x, factory="Flat", metric="ip")
+    index.search(q[:1], 5)
+    lookups = []
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda *a, **kw: lookups.append(a) or real(*a, **kw))
+    index.search(q[:1], 5, allowed=np.ones(len(x), dtype=bool))
+    assert lookups == []
+
+
+def test_missing_faiss_is_still_reported_in_one_line(data, block_modules):
+    from recsmith.errors import MissingExtraError
+
+    block_modules("faiss")
+    with pytest.raises(MissingExtraError, match=r"FAISS indexes needs recsmith's serve extra"):
+        AnnIndex.build(data[0], factory="Flat")

@@ -242,10 +242,10 @@ def test_reload_errors_do_not_reveal_server_files(bundles, make_client, auth, tm
 def test_an_unexpected_exception_is_a_json_500(bundles, make_client, monkeypatch):
     c = make_client(bundles["itemknn"])
 
-    def broken(*args, **kwargs):
+    async def broken(*args, **kwargs):
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(c.app.state.service, "recommend_user", broken)
+    monkeypatch.setattr(c.app.state.service, "recommend_user_async", broken)
     r = c.get("/v1/users/u1/recommendations")
     assert r.status_code == 500 and r.headers["content-type"] == "application/json"
     error = _error(r)

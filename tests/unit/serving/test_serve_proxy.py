@@ -97,10 +97,10 @@ def test_keep_alive_connection_survives_a_500(bundles, tmp_path, api_key, monkey
     with running(app) as port, socket.create_connection(("127.0.0.1", port)) as sock:
         sock.settimeout(10)
 
-        def broken(*args, **kwargs):
+        async def broken(*args, **kwargs):
             raise RuntimeError("a bug")
 
-        monkeypatch.setattr(app.state.service, "recommend_user", broken)
+        monkeypatch.setattr(app.state.service, "recommend_user_async", broken)
         status, headers, body = _exchange(sock, _get("/v1/users/u1/recommendations"))
         assert status == 500 and headers["content-type"] == "application/json"
         assert json.loads(body)["error"]["code"] == "internal_error"

@@ -1,0 +1,114 @@
+"""Known users' state, computed at export so that serving them needs no network call.
+
+A sequential or two-tower model scores a history by running a network; a TIGER model by a beam
+search. For a user the bundle knows, that output depends only on their training history, so
+:func:`write_user_state` computes it once, when the bundle is written, and the service looks it up:
+
+======================  ===========================================  =====================================
+model ability           files in ``BUNDLE/state/``                   a known user's request
+======================  ===========================================  =====================================
+``query_vectors``       ``user_queries.npy`` ``(n_users, d)``,       one row + an inner-product (FAISS)
+(sasrec, bert4rec,      ``item_vectors.npy`` ``(n_items, d)``        search over the item vectors, as for
+gru4rec, two_tower)                                                  a factor model
+``session_lists``       ``list_items.npy`` ``(n_users, m)`` int32,   one row: the ``m`` listed items get
+(tiger)                 ``list_scores.npy`` ``(n_users, m)``         their scores, all others ``-inf``
+======================  ===========================================  =====================================
+
+Plain ``.npy`` arrays (no pickle), opened memory-mapped: a bundle loads without reading them, and
+the pages a worker touches are shared with other workers through the page cache. Users with new
+feedback events and anonymous sessions still run the network (:mod:`recsmith.serving.online`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from recsmith.errors import RecsmithError
+from recsmith.models.abilities import Ability
+from recsmith.models.base import Recommender
+from recsmith.models.sessions import QueryVectors, SessionLists
+from recsmith.utils.progress import track
+
+STATE_DIR = "state"
+#: users per network call when the state is computed (fixed blocks: see ``TorchRecommender.score_block``)
+EXPORT_BLOCK = 1024
+
+
+@dataclass(frozen=True)
+class UserState:
+    """The stored state of a bundle: ``queries`` + ``item_vectors`` (query models) or ``list_items``
+    + ``list_scores`` (list models); the arrays are read-only memory maps."""
+
+    kind: str
+    queries: np.ndarray | None = None
+    item_vectors: np.ndarray | None = None
+    list_items: np.ndarray | None = None
+    list_scores: np.ndarray | None = None
+
+    @classmethod
+    def load(cls, bundle: Path, entry: dict[str, Any], n_users: int) -> "UserState":
+        root = bundle / STATE_DIR
+        arrays = {
+            name: np.load(root / file, mmap_mode="r", allow_pickle=False) for name, file in entry["files"].items()
+        }
+        state = cls(kind=entry["kind"], **arrays)
+        rows = state.queries if state.queries is not None else state.list_items
+        if rows is None or rows.shape[0] != n_users:
+            raise RecsmithError(f"{root}: the stored user state does not match the model's {n_users} users")
+        return state
+
+    @classmethod
+    def compute(cls, model: Recommender | Ability) -> "UserState | None":
+        """The state of ``model``'s users, computed now (a bundle written before the state existed)."""
+        arrays = _state_arrays(model)
+        if arrays is None:
+            return None
+        kind, values = arrays
+        return cls(kind=kind, **values)
+
+
+def write_user_state(root: Path, model: Recommender) -> dict[str, Any] | None:
+    """Compute the known users' state of ``model`` into ``root`` (``BUNDLE/state``); returns its
+    manifest entry, or None for models without either ability."""
+    arrays = _state_arrays(model)
+    if arrays is None:
+        return None
+    kind, values = arrays
+    root.mkdir(parents=True, exist_ok=True)
+    files = {}
+    for name, array in values.items():
+        files[name] = f"{name}.npy"
+        np.save(root / files[name], np.ascontiguousarray(array), allow_pickle=False)
+    entry: dict[str, Any] = {"kind": kind, "files": files, "n_users": model.n_users}
+    if kind == QueryVectors.ability:
+        entry["dim"] = int(values["queries"].shape[1])
+    else:
+        entry["list_size"] = int(values["list_items"].shape[1])
+    return entry
+
+
+def _state_arrays(model: Recommender | Ability) -> tuple[str, dict[str, np.ndarray]] | None:
+    blocks = [np.arange(s, min(s + EXPORT_BLOCK, model.n_users)) for s in range(0, model.n_users, EXPORT_BLOCK)]
+    if isinstance(model, QueryVectors):
+        queries = [model.user_query_vectors(b) for b in track(blocks, description="user query vectors")]
+        V = model.output_item_vectors()
+        return QueryVectors.ability, {
+            "queries": _stack(queries, (0, V.shape[1]), np.float32),
+            "item_vectors": np.ascontiguousarray(V, dtype=np.float32),
+        }
+    if isinstance(model, SessionLists):
+        lists = [model.user_lists(b) for b in track(blocks, description="user lists")]
+        width = min(model.list_size(), model.n_items)
+        return SessionLists.ability, {
+            "list_items": _stack([items for items, _ in lists], (0, width), np.int32),
+            "list_scores": _stack([scores for _, scores in lists], (0, width), np.float32),
+        }
+    return None
+
+
+def _stack(parts: list[np.ndarray], empty: tuple[int, int], dtype: type) -> np.ndarray:
+    return np.concatenate(parts).astype(dtype) if parts else np.zeros(empty, dtype=dtype)
