@@ -110,6 +110,10 @@ class Recommender(ABC):
     #: True for models that read item / user attributes (content, hybrid, two-tower, TIGER);
     #: they get them from :meth:`with_side_data` and save whatever they derive in their state
     uses_side_data: ClassVar[bool] = False
+    #: a model that fills what it cannot rank with popularity scores below this value (two_stage: a
+    #: user without candidates); a list whose best score is below it is that fallback, and the
+    #: service flags it as ``strategy: popular``. None: the model has no such fallback
+    fallback_below: ClassVar[float | None] = None
     #: pip extras the model needs to be created, loaded and scored (``recsmith.utils.extras``): a model
     #: whose extra is not installed stops with one line naming it, and ``recsmith models`` shows it
     extras: ClassVar[tuple[str, ...]] = ()

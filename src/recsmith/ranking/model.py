@@ -87,6 +87,7 @@ class TwoStage(Recommender, SessionRecommender):
     summary = "candidates from several retrievers, ordered by a learned ranker over point-in-time features"
 
     uses_side_data = True
+    fallback_below = FALLBACK + 1.5  # candidates score >= FALLBACK + 2, the fallback FALLBACK + [0, 1]
 
     class Config(ModelConfig):
         sources: Annotated[

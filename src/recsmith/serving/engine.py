@@ -414,6 +414,9 @@ class Engine:
         if allowed is not None:
             scores[~allowed] = -np.inf
         top, top_scores = top_k(scores[None, :], want)
+        below = self.model.fallback_below
+        if below is not None and strategy != "popular" and top_scores[0][0] < below:
+            strategy = "popular"  # the model proposed nothing for this history: its popularity fallback
         keep = np.isfinite(top_scores[0])
         if keep.sum() < want:  # the model gives some eligible items no score: fill by popularity
             return (*self._fill(top[0][keep], top_scores[0][keep], allowed, want), strategy)

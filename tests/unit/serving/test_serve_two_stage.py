@@ -77,3 +77,29 @@ def test_anonymous_session(two_stage_bundle, make_client):
     assert result["strategy"] == "session" and result["cold_start"] is True
     expected, _ = model.recommend_sessions([item_map.to_internal(["i5", "i9"])], 5)
     assert [it["item_id"] for it in result["items"]] == item_map.to_external(expected[0])
+
+
+def test_a_user_without_candidates_is_flagged_as_the_popularity_fallback(tmp_path, make_client) -> None:
+    import polars as pl
+
+    from recsmith.data.idmap import IdMap
+    from recsmith.data.interactions import Interactions
+    from recsmith.serving.bundle import write_bundle
+
+    # as in tests/unit/ranking: user 2 has no history, so no source proposes anything for them
+    frame = pl.DataFrame(
+        {"user": [0, 0, 0, 1, 1, 1, 3, 3, 3], "item": [0, 1, 0, 1, 2, 1, 2, 3, 2], "timestamp": [0, 1, 2] * 3}
+    ).with_columns(pl.lit(1.0).alias("weight"))
+    params = {
+        "sources": {"again": {"kind": "repurchase", "n": 3}, "next": {"kind": "cooccurrence", "n": 3}},
+        "candidates": {"filter_seen": False},
+        "ranker": {"min_data_in_leaf": 1, "valid_share": 0.0, "n_estimators": 5},
+    }
+    model = create_model("two_stage", params).fit(Interactions(frame, 4, 5))
+    users = IdMap([f"u{u}" for u in range(4)], kind="user")
+    items = IdMap([f"i{i}" for i in range(5)], kind="item")
+    client = make_client(write_bundle(tmp_path / "b", model, users, items, version="ts-fallback"))
+    fallback = client.get("/v1/users/u2/recommendations", params={"k": 3}).json()
+    assert fallback["strategy"] == "popular" and fallback["cold_start"] is True
+    ranked = client.get("/v1/users/u0/recommendations", params={"k": 3}).json()
+    assert ranked["strategy"] == "personal" and ranked["cold_start"] is False
