@@ -300,12 +300,20 @@ class _Load:
 
         ctx = multiprocessing.get_context("spawn")
         self._stop = ctx.Event()
+        self._answered = ctx.Event()
         self._results: Any = ctx.Queue()
-        self._process = ctx.Process(target=_load_main, args=(url, users, rps, self._stop, self._results), daemon=True)
+        self._process = ctx.Process(
+            target=_load_main, args=(url, users, rps, self._stop, self._answered, self._results), daemon=True
+        )
         self.rps = rps
 
-    def start(self) -> None:
+    def start(self, timeout: float = 120.0) -> None:
+        """Start the load and return once it has its first answer, so what follows happens under load
+        (a spawned process needs seconds to import on a busy machine)."""
         self._process.start()
+        if not self._answered.wait(timeout):
+            self._stop.set()
+            raise RuntimeError(f"the load generator got no answer from the service within {timeout:.0f} s")
 
     def stop(self) -> dict[str, Any]:
         self._stop.set()
@@ -314,7 +322,7 @@ class _Load:
         return {**stats, "rps": stats["requests"] / max(stats["seconds"], 1e-9), "target_rps": self.rps}
 
 
-def _load_main(url: str, users: list[str], rps: float, stop: Any, results: Any) -> None:
+def _load_main(url: str, users: list[str], rps: float, stop: Any, answered: Any, results: Any) -> None:
     stats: dict[str, Any] = {"requests": 0, "failed": 0, "versions": {}}
 
     async def one(client: Any, user: str) -> None:
@@ -326,6 +334,7 @@ def _load_main(url: str, users: list[str], rps: float, stop: Any, results: Any) 
                 return
             version = r.json()["model_version"]
             stats["versions"][version] = stats["versions"].get(version, 0) + 1
+            answered.set()
         except Exception:
             stats["failed"] += 1
 
