@@ -73,8 +73,8 @@ mkdir "$work/run" && cd "$work/run"  # not the repository: no configs/ folder, n
 
 [ "$("$core" --version)" = "$version" ] || fail "recsmith --version is not $version"
 "$core" models | tee models.txt
-grep -Eq '^mf +torch +no: pip install "recsmith\[torch\]"' models.txt || fail "recsmith models does not mark mf as needing [torch]"
-grep -Eq '^ease +- +yes' models.txt || fail "recsmith models does not mark ease as available"
+grep -Eq '^mf +.* +torch +no: pip install "recsmith\[torch\]"' models.txt || fail "recsmith models does not mark mf as needing [torch]"
+grep -Eq '^ease +.* +- +yes' models.txt || fail "recsmith models does not mark ease as available"
 
 step "recsmith demo from $PWD (the packaged demo config)"
 start=$(now)
@@ -125,8 +125,10 @@ if [ "$all" = 1 ]; then
     "$full" benchmark --data data/ml100k --config ml100k_every_model --out runs/every_model
     timing[every_model_s]=$(seconds "$start" "$(now)")
     "$work/all/bin/python" - models-all.txt runs/every_model/leaderboard.json <<'PY'
-import json, sys
-listed = [line.split()[0] for line in open(sys.argv[1]).read().splitlines()[1:-1]]
+import json, re, sys
+# the table's rows: a model name padded by two or more spaces (not the header, not the footer lines)
+rows = open(sys.argv[1]).read().splitlines()[1:]
+listed = [line.split()[0] for line in rows if re.match(r"^\w+ {2,}", line)]
 board = json.load(open(sys.argv[2]))
 missing = sorted(set(listed) - set(board))
 if missing:
