@@ -21,16 +21,17 @@ ability              interface (methods a tool may call)                     dec
 ``item_similarity``  :class:`ItemSimilarity`: ``item_similarity(items)``,    all but popular, random
                      ``similar_items(items, k)``
 ``sessions``         :class:`~recsmith.models.sessions.SessionRecommender`:  sasrec, bert4rec, gru4rec,
-                     ``session_scores(sessions)``,                           two_tower, tiger
+                     ``session_scores(sessions)``,                           two_tower, tiger, two_stage
                      ``training_history(user)``,
                      ``recommend_sessions(sessions, k)``
 ``query_vectors``    :class:`~recsmith.models.sessions.QueryVectors` (has    sasrec, bert4rec, gru4rec,
                      ``sessions``): ``query_vectors(sessions)``,             two_tower
                      ``user_query_vectors(users)``,
                      ``output_item_vectors()``
-``session_lists``    :class:`~recsmith.models.sessions.SessionLists` (has    tiger
+``session_lists``    :class:`~recsmith.models.sessions.SessionLists` (has    tiger, two_stage
                      ``sessions``): ``list_size()``,
-                     ``session_lists(sessions)``, ``user_lists(users)``
+                     ``session_lists(sessions)``, ``user_lists(users)``,
+                     ``unlisted_scores()``
 ``explanations``     :class:`Explanations`: ``explain(items, user=,         itemknn, ease, tfidf, als,
                      added=, n_reasons=)``: the reasons each item is         bpr, mf, two_tower, sasrec,
                      scored as it is, from the model itself                  bert4rec, gru4rec, tiger

@@ -3,7 +3,7 @@
 A :class:`SessionRecommender` scores arbitrary lists of internal item ids (oldest first): an anonymous
 session, or a known user's history plus events that arrived after training (what the service's
 feedback endpoint adds). It is the ``sessions`` ability (:mod:`recsmith.models.abilities`); the
-sequential models, two_tower and TIGER declare it, and serving picks them up through it
+sequential models, two_tower, TIGER and two_stage declare it, and serving picks them up through it
 (``recsmith.serving.online.scorer_for``).
 
 Two refinements say *how* a history is scored, so that a service can keep a known user's state
@@ -13,9 +13,11 @@ instead of running the network on every request:
   inner products of one query vector per history with a fixed output vector per item. A user's
   state is that vector: computed once (at export, and again after new events), then every request
   is a lookup plus an inner-product (FAISS) search, as for a factor model.
-* :class:`SessionLists` (``session_lists``; tiger): a history's scores are finite on a short list
-  of items only (TIGER's beam), so a user's state is that list of at most :meth:`~SessionLists.list_size`
-  items and their scores. Beam search is not an inner product: this is the state that can be kept.
+* :class:`SessionLists` (``session_lists``; tiger, two_stage): a history's own scores are on a short
+  list of items only (TIGER's beam; two_stage's ranked candidates, every other item in a fixed
+  fallback order below them), so a user's state is that list of at most
+  :meth:`~SessionLists.list_size` items and their scores. Neither beam search nor a ranker over
+  candidates is an inner product: this is the state that can be kept.
 """
 
 from __future__ import annotations
@@ -181,24 +183,32 @@ class QueryVectors(SessionRecommender):
 
 
 class SessionLists(SessionRecommender):
-    """The ``session_lists`` ability: a history's scores are finite on at most :meth:`list_size`
-    items (generative retrieval: the items a beam search produced), ``-inf`` everywhere else.
+    """The ``session_lists`` ability: a history's own scores are on at most :meth:`list_size` items
+    (generative retrieval: the items a beam search produced; two_stage: the ranked candidates);
+    every other item gets :meth:`unlisted_scores` -- ``-inf`` (never recommended) by default, or a
+    fixed per-item order below every list (two_stage's popularity fallback).
 
     :meth:`session_lists` is :meth:`session_scores` in that sparse form, :meth:`user_lists` the
     same for known users' training histories (what ``scores(users)`` gives). Implement
-    :meth:`list_size`; the list methods default to the top :meth:`list_size` of the dense scores.
+    :meth:`list_size` (and :meth:`unlisted_scores` where it is not ``-inf``); the list methods
+    default to the top :meth:`list_size` of the dense scores.
     """
 
     ability = "session_lists"
-    purpose = "a history scores a short list (a beam): bundles store known users' lists"
+    purpose = "a history scores a short list (a beam, ranked candidates): bundles store known users' lists"
 
     @abstractmethod
     def list_size(self) -> int:
-        """The most items a history's scores are finite on."""
+        """The most items a history's own scores are on (finite, or above :meth:`unlisted_scores`)."""
+
+    def unlisted_scores(self) -> np.ndarray | None:
+        """``(n_items,)`` float32 scores of the items outside a history's list, the same for every
+        history and below every listed score; None: ``-inf`` (never recommended). Default: None."""
+        return None
 
     def session_lists(self, sessions: Sessions, *, users: Sequence[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """``(items, scores)``, both ``(len(sessions), list_size())``: the finitely scored items of
-        each history, best first (ties: lower id), padded with ``-1`` / ``-inf``."""
+        """``(items, scores)``, both ``(len(sessions), list_size())``: the listed items of each
+        history, best first (ties: lower id), padded with ``-1`` / ``-inf``."""
         return self._finite_lists(self.session_scores(sessions, users=users))
 
     def user_lists(self, users: np.ndarray | Sequence[int] | None = None) -> tuple[np.ndarray, np.ndarray]:

@@ -57,7 +57,7 @@ from recsmith.features.aggregates import (
 )
 from recsmith.models.base import ModelConfig, Recommender
 from recsmith.models.registry import get_model_class, register
-from recsmith.models.sessions import SessionRecommender, Sessions, session_lists, session_users
+from recsmith.models.sessions import SessionLists, Sessions, session_lists, session_users
 from recsmith.ranking import config as C
 from recsmith.ranking.candidates import candidates, feature_names, recall_report
 from recsmith.ranking.rankers import LightGBMRanker, Ranker, RankingData
@@ -75,13 +75,16 @@ def _default_sources() -> dict[str, C.SourceSpec]:
 
 
 @register("two_stage")
-class TwoStage(Recommender, SessionRecommender):
+class TwoStage(Recommender, SessionLists):
     """Two-stage recommendation; see the module docstring.
 
     It has the ``sessions`` ability: any history (a user's training history plus new events, an
     anonymous session) is scored by the same pipeline, with the user and user x item features
     computed from that history at request time (item features stay those of the fitted data), so
-    the service re-ranks with what it knows about the user now.
+    the service re-ranks with what it knows about the user now. And ``session_lists``: a history's
+    own scores are its ranked candidates (at most :meth:`list_size`), every other item gets the
+    popularity fallback (:meth:`unlisted_scores`), so a bundle stores each known user's ranked
+    candidates and serves them without running the sources or the ranker.
     """
 
     summary = "candidates from several retrievers, ordered by a learned ranker over point-in-time features"
@@ -379,7 +382,18 @@ class TwoStage(Recommender, SessionRecommender):
             exclude = self.seen[rows] if ctx.real_users is None else _session_rows(ctx.histories, rows)
         return candidates(self.sources, rows, ctx, exclude=exclude, max_per_user=cfg.max_per_user)
 
-    # ------------------------------------------------------------------ the sessions ability
+    # ------------------------------------------------------------------ the sessions abilities
+    def list_size(self) -> int:
+        """The most candidates a history can have: the sources' ``n`` summed, capped by ``max_per_user``."""
+        total = sum(spec.n for spec in self.config.sources.values())
+        cap = self.config.candidates.max_per_user
+        return min(total, cap) if cap is not None else total
+
+    def unlisted_scores(self) -> np.ndarray:
+        """The popularity fallback every non-candidate item gets (below every candidate's score)."""
+        self._check_fitted()
+        return self._fallback_row
+
     def training_history(self, user: int) -> np.ndarray:
         self._check_fitted()
         return np.array(self._fitted_histories.of(int(self._checked_users([user])[0])), dtype=np.int64)

@@ -9,8 +9,15 @@ Three bounds keep the requests it does accept fast:
   the network included);
 * **event-loop lag**: a watcher wakes every 10 ms and measures how late it woke. Requests that run
   on the event loop (a known user's list) queue as ready tasks, invisible to a counter; their wait is
-  that lag. While it exceeds ``max_loop_lag_s``, new requests are shed (the idea of Fastify's
-  ``under-pressure`` and its ``maxEventLoopDelay``);
+  that lag. While the latest wake-up and another of the last four were later than
+  ``max_loop_lag_s``, new requests are shed (the idea of Fastify's ``under-pressure`` and its
+  ``maxEventLoopDelay``). A saturated loop is late again and again, while one slow request makes a
+  single late wake-up, and the request right behind it must not pay for it (with the last two
+  wake-ups both required instead, a saturated loop's lag, which swings from one wake-up to the
+  next, shed half as much and timed out 6x more). The bound is low (100 ms by default) because past
+  saturation most of the wait is not on the loop at all: connections queue in the kernel until the
+  loop accepts them, where nothing can shed them (SASRec known users at 800 requests/s on 2 cores:
+  with a 500 ms bound nothing was shed and 1,612 of 8,000 requests timed out; docs/performance.md);
 * **inference queue**: the micro-batcher holds at most ``queue_max`` network requests
   (:class:`~recsmith.serving.batching.Overloaded`, raised by the engine, answered the same way).
 
@@ -23,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import deque
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -32,6 +40,8 @@ from recsmith.serving.batching import Overloaded
 from recsmith.serving.metrics import Metrics
 
 WATCH_INTERVAL_S = 0.01
+#: shed while the latest wake-up and at least one other of the last LAG_WINDOW were late
+LAG_WINDOW, LATE_TO_SHED = 4, 2
 RETRY_AFTER_S = 1
 
 
@@ -42,15 +52,21 @@ class Admission:
         self.max_in_flight = max_in_flight
         self.max_lag_s = max_lag_s
         self.in_flight = 0
-        self.lag_s = 0.0
+        self.lag_s = 0.0  # the latest wake-up's lag
+        self._late: deque[bool] = deque([False] * LAG_WINDOW, maxlen=LAG_WINDOW)  # recent wake-ups over the bound
 
     def refuse(self) -> str | None:
         """Why a new request is shed now (``in_flight`` / ``loop_lag``), or None to admit it."""
         if self.max_in_flight and self.in_flight >= self.max_in_flight:
             return "in_flight"
-        if self.max_lag_s and self.lag_s > self.max_lag_s:
+        if self.max_lag_s and self._late[-1] and sum(self._late) >= LATE_TO_SHED:
             return "loop_lag"
         return None
+
+    def record_lag(self, lag_s: float) -> None:
+        """One wake-up's lag (the watcher calls this)."""
+        self.lag_s = lag_s
+        self._late.append(lag_s > self.max_lag_s)
 
     async def watch(self) -> None:
         """Measure the event loop's lag until cancelled (started by the app's lifespan)."""
@@ -58,7 +74,7 @@ class Admission:
         while True:
             start = loop.time()
             await asyncio.sleep(WATCH_INTERVAL_S)
-            self.lag_s = max(0.0, loop.time() - start - WATCH_INTERVAL_S)
+            self.record_lag(max(0.0, loop.time() - start - WATCH_INTERVAL_S))
 
     @contextlib.asynccontextmanager
     async def watching(self) -> AsyncIterator[None]:

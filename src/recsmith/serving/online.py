@@ -19,14 +19,15 @@ A user's next recommendation reflects them:
     (Hu, Koren & Volinsky 2008, eq. 4, for the user's row with confidence ``1 + alpha`` on the
     history ``h``), with the model's own constants (ALS: its ``alpha`` and ``regularization``;
     the others ``alpha=10, lambda=1``). A user with no new events keeps the trained vector;
-  - ``sessions`` (sasrec, bert4rec, gru4rec, two_tower, tiger): the online items, in event order,
-    are appended to the user's training history and the model scores it as a session (sequential
-    networks read the most recent ``max_len`` items, so the newest item shapes the next prediction
-    most). A user without new events is served from the state stored in the bundle
+  - ``sessions`` (sasrec, bert4rec, gru4rec, two_tower, tiger, two_stage): the online items, in
+    event order, are appended to the user's training history and the model scores it as a session
+    (sequential networks read the most recent ``max_len`` items, so the newest item shapes the next
+    prediction most). A user without new events is served from the state stored in the bundle
     (:mod:`recsmith.serving.user_state`): with ``query_vectors`` (sasrec, bert4rec, gru4rec,
     two_tower) their query vector, searched like a factor model's user vector; with
-    ``session_lists`` (tiger) their beam's items and scores. Only anonymous sessions and users with
-    new events run the network, through the engine's micro-batcher (:mod:`recsmith.serving.batching`);
+    ``session_lists`` (tiger, two_stage) their beam's items or ranked candidates and scores. Only
+    anonymous sessions and users with new events run the network (for two_stage: the sources and
+    the ranker), through the engine's micro-batcher (:mod:`recsmith.serving.batching`);
     the result is kept until the user's next event (:class:`FreshStates`);
   - other models (popular, random, ncf, hybrid) score as trained: only the seen-item exclusion
     changes.
@@ -109,7 +110,8 @@ class Personal:
 
     * ``query``: ``(d,)`` inner-product query for the bundle's item vectors (and its ANN index);
     * ``scores``: ``(n_items,)`` dense scores (``-inf``: never recommended);
-    * ``listed``: ``(items, scores)`` of the only items with a finite score (-1 padded);
+    * ``listed``: ``(items, scores)`` of a short list (-1 padded); every other item scores
+      ``unlisted`` (the model's fallback order below the list), or ``-inf`` when that is None;
 
     or none of them: nothing personal is known (the answer is popularity).
     """
@@ -117,6 +119,7 @@ class Personal:
     query: np.ndarray | None = None
     scores: np.ndarray | None = None
     listed: tuple[np.ndarray, np.ndarray] | None = None
+    unlisted: np.ndarray | None = None
 
     def dense(self, n_items: int, vectors: np.ndarray | None) -> np.ndarray | None:
         """``(n_items,)`` float32 scores (a fresh array), None when nothing personal is known."""
@@ -126,7 +129,10 @@ class Personal:
             return np.asarray(vectors @ self.query, dtype=np.float32)
         if self.listed is not None:
             items, scores = self.listed
-            out = np.full(n_items, -np.inf, dtype=np.float32)
+            if self.unlisted is not None:
+                out = np.array(self.unlisted, dtype=np.float32)
+            else:
+                out = np.full(n_items, -np.inf, dtype=np.float32)
             keep = items >= 0
             out[items[keep]] = scores[keep]
             return out
@@ -304,8 +310,9 @@ class QueryScorer(SequenceScorer):
 
 
 class ListScorer(SequenceScorer):
-    """``session_lists`` models (tiger): a known user without new events is their stored list (their
-    beam's items and scores); the network (beam search) lists a history with events, or a session."""
+    """``session_lists`` models (tiger, two_stage): a known user without new events is their stored
+    list (TIGER's beam, two_stage's ranked candidates, with the model's unlisted scores for every
+    other item); the network (beam search; sources + ranker) lists a history with events, or a session."""
 
     model: SessionLists
 
@@ -315,6 +322,7 @@ class ListScorer(SequenceScorer):
         if state is None or state.list_items is None or state.list_scores is None:  # a SessionLists model has both
             raise RecsmithError(f"{type(model).__name__}: no stored user lists and none computable")
         self.state, self.list_items, self.list_scores = state, state.list_items, state.list_scores
+        self.unlisted = model.unlisted_scores()
 
     def network_input(self, user: int, added: np.ndarray) -> History | None:
         return None if added.size == 0 else super().network_input(user, added)
@@ -323,11 +331,11 @@ class ListScorer(SequenceScorer):
         if user < 0:
             return NOTHING
         items = np.asarray(self.list_items[user], dtype=np.int64)
-        return Personal(listed=(items, np.array(self.list_scores[user], dtype=np.float32)))
+        return Personal(listed=(items, np.array(self.list_scores[user], dtype=np.float32)), unlisted=self.unlisted)
 
     def run_network(self, inputs: Sequence[History]) -> list[Personal]:
         items, scores = self.model.session_lists([h.items for h in inputs], users=[h.user for h in inputs])
-        return [Personal(listed=(i, s)) for i, s in zip(items, scores)]
+        return [Personal(listed=(i, s), unlisted=self.unlisted) for i, s in zip(items, scores)]
 
 
 def scorer_for(

@@ -79,7 +79,9 @@ class ServeSettings(BaseSettings):
     # load shedding: 503 + Retry-After instead of queueing without bound (0 turns a limit off)
     max_in_flight: int = Field(512, ge=0, description="requests inside the service at once; more are shed with 503")
     max_loop_lag_ms: float = Field(
-        500.0, ge=0, description="shed new requests while the event loop runs this far behind (it is saturated)"
+        100.0,
+        ge=0,
+        description="shed new requests while the event loop runs this far behind, again and again (saturated)",
     )
 
     @field_validator("api_keys", mode="before")

@@ -1,8 +1,9 @@
 """Known users' state, computed at export so that serving them needs no network call.
 
 A sequential or two-tower model scores a history by running a network; a TIGER model by a beam
-search. For a user the bundle knows, that output depends only on their training history, so
-:func:`write_user_state` computes it once, when the bundle is written, and the service looks it up:
+search; a two_stage model by its candidate sources, features and ranker. For a user the bundle
+knows, that output depends only on their training history, so :func:`write_user_state` computes it
+once, when the bundle is written, and the service looks it up:
 
 ======================  ===========================================  =====================================
 model ability           files in ``BUNDLE/state/``                   a known user's request
@@ -11,7 +12,9 @@ model ability           files in ``BUNDLE/state/``                   a known use
 (sasrec, bert4rec,      ``item_vectors.npy`` ``(n_items, d)``        search over the item vectors, as for
 gru4rec, two_tower)                                                  a factor model
 ``session_lists``       ``list_items.npy`` ``(n_users, m)`` int32,   one row: the ``m`` listed items get
-(tiger)                 ``list_scores.npy`` ``(n_users, m)``         their scores, all others ``-inf``
+(tiger, two_stage)      ``list_scores.npy`` ``(n_users, m)``         their scores, all others the model's
+                                                                     ``unlisted_scores`` (``-inf``, or
+                                                                     two_stage's popularity fallback)
 ======================  ===========================================  =====================================
 
 Plain ``.npy`` arrays (no pickle), opened memory-mapped: a bundle loads without reading them, and

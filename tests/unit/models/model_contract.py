@@ -457,7 +457,8 @@ class RecommenderContract:
             model.query_vectors([[N_ITEMS]])
 
     def test_ability_session_lists(self, model: Recommender, data: Checkerboard) -> None:
-        """The lists hold exactly the finitely scored items of the dense scores, best first."""
+        """The lists and the unlisted scores rebuild the dense scores; lists are best first, and
+        every unlisted score lies below every listed one."""
         if not self._declares(model, "session_lists"):
             return
         size = model.list_size()
@@ -467,19 +468,28 @@ class RecommenderContract:
         width = min(size, N_ITEMS)
         assert items.shape == scores.shape == (N_USERS, width)
         assert items.dtype == np.int64 and scores.dtype == np.float32
+        unlisted = model.unlisted_scores()
+        floor = np.full(N_ITEMS, -np.inf, dtype=np.float32) if unlisted is None else unlisted
+        assert floor.shape == (N_ITEMS,) and floor.dtype == np.float32
         dense = model.scores(users)
-        assert int(np.isfinite(dense).sum(axis=1).max()) <= size
-        rebuilt = np.full_like(dense, -np.inf)
-        listed = items >= 0
-        rebuilt[np.nonzero(listed)[0], items[listed]] = scores[listed]
-        assert_scores_close(rebuilt, dense)
+        if unlisted is None:
+            assert int(np.isfinite(dense).sum(axis=1).max()) <= size
+
+        def rebuild(list_items: np.ndarray, list_scores: np.ndarray) -> np.ndarray:
+            out = np.repeat(floor[None, :], len(list_items), axis=0)
+            listed = list_items >= 0
+            out[np.nonzero(listed)[0], list_items[listed]] = list_scores[listed]
+            return out
+
+        assert_scores_close(rebuild(items, scores), dense)
         assert np.all(np.diff(np.where(np.isfinite(scores), scores, -1e30), axis=1) <= 0)
+        if unlisted is not None:  # what a list leaves out never outranks what it holds
+            out = np.ones_like(dense, dtype=bool)
+            out[np.nonzero(items >= 0)[0], items[items >= 0]] = False
+            assert np.all(np.where(out, dense, -np.inf).max(axis=1) <= scores[:, -1])
         sessions = [[0, 3, 5], [12]]
         s_items, s_scores = model.session_lists(sessions)
-        rebuilt = np.full((2, N_ITEMS), -np.inf, dtype=np.float32)
-        listed = s_items >= 0
-        rebuilt[np.nonzero(listed)[0], s_items[listed]] = s_scores[listed]
-        assert_scores_close(rebuilt, model.session_scores(sessions))
+        assert_scores_close(rebuild(s_items, s_scores), model.session_scores(sessions))
         np.testing.assert_array_equal(model.user_lists([5])[0], items[[5]])
 
     def test_ability_explanations(self, model: Recommender, data: Checkerboard) -> None:

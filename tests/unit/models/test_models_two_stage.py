@@ -21,7 +21,7 @@ _SOURCES = {
 
 class TestTwoStage(RecommenderContract):
     name = "two_stage"
-    abilities = frozenset({"sessions"})  # any history is scored by the whole pipeline (serving)
+    abilities = frozenset({"sessions", "session_lists"})  # any history: the whole pipeline; known users: stored lists
     params = {
         "sources": _SOURCES,
         "candidates": {"filter_seen": False},

@@ -53,6 +53,29 @@ def test_known_user_gets_the_ranked_candidates(two_stage_bundle, make_client):
     assert all(s > FALLBACK + 1 for s in scores[0])  # ranked candidates, not the fallback
 
 
+def test_known_users_are_served_from_the_stored_lists_without_running_the_pipeline(two_stage_bundle):
+    """The bundle stores every known user's ranked candidates (``session_lists``, memory-mapped):
+    a known user's answer is a row of it, equal to the offline model's, and runs neither the
+    sources nor the ranker (the micro-batcher sees no work)."""
+    import json
+
+    from recsmith.serving.engine import Engine
+
+    path, model, item_map = two_stage_bundle
+    state = json.loads((path / "manifest.json").read_text())["user_state"]
+    assert state["kind"] == "session_lists" and state["list_size"] == model.list_size() == 35
+    engine = Engine.from_path(str(path))
+    assert isinstance(engine.scorer.list_items, np.memmap)
+    runs_before = engine.batcher.stats.batches
+    users = np.arange(model.n_users)
+    items, scores = model.recommend(users, k=12)
+    for u in users:
+        answer = engine.recommend(f"u{u}", 12)
+        assert [it["item_id"] for it in answer["items"]] == item_map.to_external(items[u])
+        np.testing.assert_allclose([it["score"] for it in answer["items"]], scores[u], rtol=1e-6)
+    assert engine.batcher.stats.batches == runs_before, "a known user ran the pipeline"
+
+
 def test_feedback_changes_the_features_and_the_answer(two_stage_bundle, make_client, auth):
     path, model, item_map = two_stage_bundle
     client = make_client(path)
