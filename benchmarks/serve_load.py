@@ -21,7 +21,9 @@
    answered 200 after the first ``--warmup`` seconds. ``shed`` are 503 answers (load shedding, with
    ``Retry-After``), ``errors`` any other failure, ``timeouts`` requests unanswered after 5 s.
    ``cpu ms/req`` is the server's CPU time (user + system, all its processes) per request sent: the
-   number that does not depend on what else runs on the machine.
+   number that does not depend on what else runs on the machine. ``steal %`` is the share of the
+   machine's CPU time the hypervisor took during the run (a VM's ``steal`` in ``/proc/stat``): on a
+   shared host it comes and goes, and the latency tails follow it.
 3. ``--reload FAMILY``: one more run of known users at ``--reload-rate`` with a hot reload to the
    family's second bundle at half time; the p99 inside the reload window (from the reload request
    to one second after it returned) is reported.
@@ -399,13 +401,26 @@ def run_wrk(port: int, seconds: int, connections: int, users: list[str], work: P
 
 
 # ---------------------------------------------------------------------- driver
+def cpu_times() -> tuple[int, int]:
+    """``(steal, total)`` jiffies of all CPUs since boot (Linux ``/proc/stat``; zeros elsewhere)."""
+    try:
+        fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    except (OSError, ValueError, IndexError):
+        return 0, 0
+    steal = fields[7] if len(fields) > 7 else 0
+    return steal, sum(fields[:8])  # user nice system idle iowait irq softirq steal (guest is inside user)
+
+
 def measure(port: int, pgid: int, traffic: str, rate: float, args, users, items, seed: int, reload_to=None) -> dict:
     n = int(rate * (args.duration + args.warmup))
     calls = known_calls(n, users, items, seed) if traffic == "known" else session_calls(n, items, seed)
     load_before = os.getloadavg()[0]
-    cpu_before = group_cpu_s(pgid)
+    cpu_before, (steal_before, total_before) = group_cpu_s(pgid), cpu_times()
     row = asyncio.run(fixed_rate(port, calls, rate, args.warmup, reload_to))
     row["cpu_ms_per_request"] = round((group_cpu_s(pgid) - cpu_before) * 1000 / n, 2)
+    # a VM's CPU taken by the hypervisor ("steal"): latency tails follow it, whatever the code does
+    steal, total = cpu_times()
+    row["steal_pct"] = round(100 * (steal - steal_before) / (total - total_before), 1) if total > total_before else None
     row["traffic"] = traffic
     row["load_1min_before"], row["load_1min_after"] = round(load_before, 2), round(os.getloadavg()[0], 2)
     return row
@@ -449,21 +464,22 @@ def serve_family(family: str, bundle: Path, args, reload_to: Path | None) -> dic
 
 HEADER = (
     "| family | traffic | rate req/s | requests | p50 ms | p99 ms | errors | shed (503) | timeouts | cpu ms/req | "
-    "load 1-min before -> after |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+    "steal % | load 1-min before -> after |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
 )
 
 
 def _line(family: str, r: dict) -> str:
+    steal = r.get("steal_pct")  # rows of runs before it was recorded have none
     text = (
         f"| {family} | {r['traffic']} | {r['rate']:g} | {r['requests']:,} | {r['p50_ms']} | {r['p99_ms']} | "
         f"{r['errors']} | {r['shed']} | {r['timeouts']} | {r['cpu_ms_per_request']} | "
-        f"{r['load_1min_before']} -> {r['load_1min_after']} |"
+        f"{'-' if steal is None else steal} | {r['load_1min_before']} -> {r['load_1min_after']} |"
     )
     rl = r.get("reload")
     if rl and rl.get("status") == 200:
         text += (
             f"\n|  | reload window ({rl['window_requests']} requests, reload took {rl['wall_s']} s) | | | "
-            f"{rl['window_p50_ms']} | {rl['window_p99_ms']} | {rl['window_failed']} failed | | | | |"
+            f"{rl['window_p50_ms']} | {rl['window_p99_ms']} | {rl['window_failed']} failed | | | | | |"
         )
     return text
 

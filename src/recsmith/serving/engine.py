@@ -142,7 +142,10 @@ class Engine:
         return cls(Bundle.load(path), **kwargs).warm()
 
     def warm(self) -> "Engine":
-        """Build the lazy lookups and run one query of each kind, before the engine takes traffic."""
+        """Build the lazy lookups, read the stored user state into memory and run one query of each
+        kind, before the engine takes traffic."""
+        if self.bundle.user_state is not None:
+            self.bundle.user_state.prefetch()
         self.bundle.user_map.to_internal([""], strict=False)
         self.bundle.item_map.to_internal([""], strict=False)
         if self.model.n_users:

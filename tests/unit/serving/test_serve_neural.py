@@ -13,6 +13,7 @@ computation, so the same tolerance holds.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -120,6 +121,8 @@ def test_bundle_stores_the_known_users_state(served):
     stored = engine.scorer.state
     arrays = [a for a in (stored.queries, stored.item_vectors, stored.list_items, stored.list_scores) if a is not None]
     assert arrays and all(isinstance(a, np.memmap) for a in arrays)  # memory-mapped, not read in
+    files = {a.filename for a in arrays}  # every file read before traffic (warm): the .npy header and data
+    assert stored.prefetch() == sum(Path(f).stat().st_size for f in files) > sum(a.nbytes for a in arrays)
     if name != "tiger":
         assert manifest["index"] is not None  # the output item vectors are indexed like factors
     # the sequential networks run in ONNX Runtime (exported with the bundle); two_tower's user tower
