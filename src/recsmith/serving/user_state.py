@@ -73,7 +73,7 @@ class UserState:
         stay idle (under memory pressure, or by proactive reclaim: this project's VMs run DAMON with a
         page-out scheme for memory idle 60 s). A request whose user's row is not in memory then waits
         for the disk on the event loop: two_stage's known users at 100 / 200 requests/s had p99 92 /
-        213 ms on a freshly started server, 5.4 / 5.9 ms with this read (docs/performance.md). The
+        213 ms on a freshly started server, 5.0 / 7.1 ms with this read (docs/performance.md). The
         engine calls it before it takes traffic (start-up and every reload). Plain file reads, in
         1 MiB chunks: the interpreter lock is released while the disk works, so a reload's read does
         not stall requests being served, as touching the mapped pages from Python would."""
