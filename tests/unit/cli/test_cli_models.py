@@ -49,7 +49,7 @@ def test_nested_options_are_dotted_and_torch_models_point_at_training(capsys: py
     assert main(["models", "two_stage"]) == 0
     out = capsys.readouterr().out
     assert "  holdout.method (one of last, days; default: last)" in out
-    assert "abilities:\n  sessions" in out
+    assert "abilities:\n  session_lists " in out and "\n  sessions " in out  # sorted by name
     assert main(["models", "sasrec", "--train"]) == 0
     out = capsys.readouterr().out
     assert "models: sasrec: train:" in out and "  epochs (int; default: " in out
